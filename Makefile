@@ -1,0 +1,46 @@
+# One command per habit. Every target sets up the virtual environment first on a fresh machine.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PORT   ?= 8080
+
+.PHONY: venv run token test lint format typecheck check bench sweep clean
+
+$(STAMP): requirements.txt requirements-dev.txt requirements-emulators.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# The Cloud Tasks emulator must stay out of the resolver (see requirements-emulators.txt).
+	$(PY) -m pip install --quiet --no-deps -r requirements-emulators.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv  ## the whole local stack in the foreground (Ctrl-C stops it)
+	PORT=$(PORT) $(PY) -m local.stack
+
+token: venv  ## a bearer token for the running stack (TENANT_ID, ORG_ID, ROLE, EMAIL choose claims)
+	@$(PY) -m local.tokens
+
+test: venv  ## the whole test suite; starts and stops the emulators itself
+	$(PY) -m pytest
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: venv
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+typecheck: venv
+	$(PY) -m mypy shared
+
+check: lint typecheck test
+
+bench: venv  ## bulk-import benchmark through the local stack (see docs/benchmarks.md)
+	$(PY) -m bench.bulk_import
+
+clean:
+	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,57 @@
+"""A small router standing in for the production API gateway: one local port, every function
+under its API path. Served by functions-framework like the functions themselves:
+`functions-framework --source=local/gateway.py --target=gateway`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import flask
+import functions_framework
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the source root, as when deployed
+
+import main
+from shared import wiring
+from shared.errors import NotFoundError
+from shared.http import error_response
+from shared.settings import get_settings
+
+PREFIXES = [
+    ("/api/v1/pim/openapi.json", main.openapi),
+    ("/api/v1/pim/bulk-jobs", main.bulk_jobs),
+    ("/api/v1/pim/products", main.products),
+    ("/_tasks/bulk-jobs", main.bulk_job_worker),
+]
+
+
+def health() -> flask.Response:
+    """200 once Firestore, Cloud Storage and Cloud Tasks all answer."""
+    s = get_settings()
+    problems = {}
+    checks = {
+        "firestore": lambda: list(wiring.firestore_client().collection("_health").limit(1).stream()),
+        "storage": lambda: wiring.storage_client().get_bucket(s.payload_bucket),
+        "tasks": lambda: wiring.tasks_client().get_queue(
+            name=wiring.tasks_client().queue_path(s.gcp_project, s.tasks_location, s.tasks_queue), timeout=2
+        ),
+    }
+    for name, check in checks.items():
+        try:
+            check()
+        except Exception as exc:  # noqa: BLE001 - any failure means "not up"
+            problems[name] = str(exc)[:200]
+    status = 503 if problems else 200
+    return flask.jsonify({"status": "ok" if not problems else "unavailable", "problems": problems}), status
+
+
+@functions_framework.http
+def gateway(request: flask.Request) -> Any:
+    if request.path == "/healthz":
+        return health()
+    for prefix, target in PREFIXES:
+        if request.path == prefix or request.path.startswith(prefix + "/"):
+            return target(request)
+    return error_response(NotFoundError(f"no such resource: {request.path}"))

@@ -1,0 +1,167 @@
+"""Run the whole local stack in the foreground: Firestore, Cloud Storage and Cloud Tasks
+emulators, and every function behind one gateway port. Ctrl-C stops all of it.
+
+Usage: python -m local.stack [--port 8080]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from local.emulators import Emulator, FirestoreEmulator, StorageEmulator, TasksEmulator, wait_for_port
+from local.tokens import AUDIENCE, DEMO_ORG_ID, DEMO_TENANT_ID, ISSUER, STATE_DIR, ensure_keypair, mint
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "synq-local"
+LOCATION = "us-central1"
+QUEUE = "bulk-jobs"
+BUCKET = "synq-local-payloads"
+
+
+class LocalStack:
+    """The emulators and the gateway, started in order and stopped in reverse."""
+
+    def __init__(self, port: int, state_dir: Path = STATE_DIR, quiet: bool = False) -> None:
+        self.port = port
+        self.state_dir = state_dir
+        self.quiet = quiet
+        self.private_key, self.public_key = ensure_keypair(state_dir)
+        queue = f"projects/{PROJECT}/locations/{LOCATION}/queues/{QUEUE}"
+        logs = state_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.emulators: list[Emulator] = [
+            FirestoreEmulator(log_path=logs / "firestore.log"),
+            StorageEmulator(log_path=logs / "storage.log"),
+            TasksEmulator(log_path=logs / "tasks.log", queues=[queue]),
+        ]
+        self.gateway: subprocess.Popen[bytes] | None = None
+        self._stack = ExitStack()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = {
+            "GCP_PROJECT": PROJECT,
+            "GOOGLE_CLOUD_PROJECT": PROJECT,
+            "PAYLOAD_BUCKET": BUCKET,
+            "TASKS_LOCATION": LOCATION,
+            "TASKS_QUEUE": QUEUE,
+            "WORKER_URL": f"{self.url}/_tasks/bulk-jobs",
+            "AUTH_ISSUER": ISSUER,
+            "AUTH_AUDIENCE": AUDIENCE,
+            "AUTH_PUBLIC_KEY_FILE": str(self.public_key),
+        }
+        for emulator in self.emulators:
+            env.update(emulator.env())
+        return env
+
+    def start(self) -> None:
+        for emulator in self.emulators:
+            self._stack.callback(emulator.stop)
+            emulator.start()
+        self._create_bucket()
+        env = {**os.environ, **self.env(), "PYTHONPATH": str(ROOT)}
+        out = None if not self.quiet else open(self.state_dir / "logs" / "gateway.log", "ab")  # noqa: SIM115
+        self.gateway = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "functions_framework",
+                "--source",
+                str(ROOT / "local" / "gateway.py"),
+                "--target",
+                "gateway",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+        )
+        self._stack.callback(self._stop_gateway)
+        wait_for_port(self.port, 30, self.gateway)
+        self._wait_healthy()
+
+    def stop(self) -> None:
+        self._stack.close()
+
+    def token(self, **claims: Any) -> str:
+        return mint(self.private_key, **claims)
+
+    def _create_bucket(self) -> None:
+        storage_host = self.emulators[1].env()["STORAGE_EMULATOR_HOST"]
+        body = f'{{"name": "{BUCKET}"}}'.encode()
+        req = urllib.request.Request(
+            f"{storage_host}/storage/v1/b?project={PROJECT}",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        urllib.request.urlopen(req, timeout=10).close()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=5) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the local stack did not become healthy within 30s")
+
+    def _stop_gateway(self) -> None:
+        if self.gateway and self.gateway.poll() is None:
+            os.killpg(self.gateway.pid, signal.SIGTERM)
+            try:
+                self.gateway.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.gateway.pid, signal.SIGKILL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    args = parser.parse_args()
+    stack = LocalStack(args.port)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        stack.start()
+        print(
+            f"""
+Synq PIM local stack is up.
+  API:        {stack.url}/api/v1/pim   (health: {stack.url}/healthz, spec: {stack.url}/api/v1/pim/openapi.json)
+  Tenant id:  {DEMO_TENANT_ID}
+  Org id:     {DEMO_ORG_ID}
+  Token:      {stack.token()}
+  (a fresh token any time: make token; Ctrl-C stops everything)
+""",
+            flush=True,
+        )
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping the local stack...", flush=True)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

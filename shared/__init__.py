@@ -1,0 +1,1 @@
+"""Synq PIM bulk operations: the code every function shares (domain, services, adapters)."""

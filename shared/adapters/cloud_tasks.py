@@ -1,0 +1,46 @@
+"""Cloud Tasks queue of HTTP tasks for the bulk-job worker."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import tasks_v2
+
+from shared.adapters.google_errors import translated
+
+TASK_TOKEN_HEADER = "X-Synq-Task-Token"
+
+
+class CloudTasksQueue:
+    def __init__(
+        self,
+        client: tasks_v2.CloudTasksClient,
+        queue_path: str,
+        worker_url: str,
+        service_account: str | None = None,
+        task_token: str | None = None,
+    ) -> None:
+        self._client = client
+        self._queue_path = queue_path
+        self._worker_url = worker_url
+        self._service_account = service_account
+        self._headers = {"Content-Type": "application/json"}
+        if task_token:
+            self._headers[TASK_TOKEN_HEADER] = task_token
+
+    def enqueue(self, name: str, body: dict[str, Any]) -> None:
+        request = tasks_v2.HttpRequest(
+            http_method=tasks_v2.HttpMethod.POST,
+            url=self._worker_url,
+            headers=self._headers,
+            body=json.dumps(body).encode(),
+        )
+        if self._service_account:
+            request.oidc_token = tasks_v2.OidcToken(service_account_email=self._service_account)
+        task = tasks_v2.Task(name=f"{self._queue_path}/tasks/{name}", http_request=request)
+        # A task of that name queued or ran recently: the work is already scheduled.
+        with translated("task queue"), contextlib.suppress(gexc.AlreadyExists):
+            self._client.create_task(request=tasks_v2.CreateTaskRequest(parent=self._queue_path, task=task))

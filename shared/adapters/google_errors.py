@@ -1,0 +1,36 @@
+"""Translate Google client-library exceptions into the project's own, at the adapter boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from google.api_core import exceptions as gexc
+
+from shared.errors import ConflictError, NotFoundError, UnavailableError
+
+_TRANSIENT = (
+    gexc.ServiceUnavailable,
+    gexc.DeadlineExceeded,
+    gexc.InternalServerError,
+    gexc.TooManyRequests,
+    gexc.Aborted,
+    gexc.ResourceExhausted,
+    gexc.BadGateway,
+    gexc.GatewayTimeout,
+    gexc.RetryError,
+)
+
+
+@contextmanager
+def translated(what: str) -> Iterator[None]:
+    try:
+        yield
+    except gexc.NotFound as exc:
+        raise NotFoundError(f"{what}: not found") from exc
+    except (gexc.AlreadyExists, gexc.FailedPrecondition, gexc.PreconditionFailed, gexc.Conflict) as exc:
+        raise ConflictError(f"{what}: changed concurrently") from exc
+    except _TRANSIENT as exc:
+        raise UnavailableError(f"{what}: storage temporarily unavailable") from exc
+    except OSError as exc:  # connection failures, requests' included
+        raise UnavailableError(f"{what}: storage unreachable") from exc

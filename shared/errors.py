@@ -1,0 +1,81 @@
+"""The project's one error family. Each class carries its HTTP status and machine-readable code;
+`shared.http` maps them to responses in one place, and adapters translate client-library
+exceptions into them so services never see a Google exception."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str
+    problem: str
+
+
+class SynqError(Exception):
+    status = 500
+    code = "INTERNAL"
+
+    def __init__(self, message: str, details: list[FieldProblem] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class InvalidArgumentError(SynqError):
+    status = 400
+    code = "INVALID_ARGUMENT"
+
+
+class InvalidJsonError(InvalidArgumentError):
+    code = "INVALID_JSON"
+
+
+class UnauthenticatedError(SynqError):
+    status = 401
+    code = "UNAUTHENTICATED"
+
+
+class PermissionDeniedError(SynqError):
+    status = 403
+    code = "PERMISSION_DENIED"
+
+
+class NotFoundError(SynqError):
+    status = 404
+    code = "NOT_FOUND"
+
+
+class MethodNotAllowedError(SynqError):
+    status = 405
+    code = "METHOD_NOT_ALLOWED"
+
+
+class ConflictError(SynqError):
+    status = 409
+    code = "CONFLICT"
+
+
+class PayloadTooLargeError(SynqError):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaTypeError(SynqError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class UnavailableError(SynqError):
+    """A dependency failed transiently: the caller (or Cloud Tasks) should retry."""
+
+    status = 503
+    code = "UNAVAILABLE"
+
+
+class PermanentTaskError(SynqError):
+    """A task that can never succeed: record the failure and do not ask for a retry."""
+
+    status = 200
+    code = "TASK_ABANDONED"

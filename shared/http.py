@@ -1,0 +1,206 @@
+"""The HTTP edge shared by every function: routing, authentication, body and query parsing,
+rendering, and the one place where project errors become HTTP responses.
+
+A function module declares its routes on an `Api` and exposes it as its target; each handler
+gets a `Call` (who, which tenant, parsed input) and returns a model and a status.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import flask
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.routing import Map, Rule
+
+from shared.auth import authenticate
+from shared.domain.bulk import problems_of
+from shared.domain.tenancy import Principal
+from shared.errors import (
+    ConflictError,
+    FieldProblem,
+    InvalidArgumentError,
+    InvalidJsonError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermanentTaskError,
+    PermissionDeniedError,
+    SynqError,
+    UnauthenticatedError,
+    UnavailableError,
+    UnsupportedMediaTypeError,
+)
+from shared.settings import get_settings
+
+log = logging.getLogger("synq.http")
+M = TypeVar("M", bound=BaseModel)
+Reply = tuple[BaseModel | dict[str, Any] | None, int]
+
+
+@dataclass
+class Call:
+    """One request as a handler sees it."""
+
+    request: flask.Request
+    principal: Principal
+
+    def body(self, model: type[M]) -> M:
+        return parse_body(self.request, model)
+
+    def query(self, model: type[M]) -> M:
+        try:
+            return model.model_validate(self.request.args.to_dict())
+        except ValidationError as exc:
+            raise InvalidArgumentError("invalid query parameters", problems_of(exc)) from exc
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str
+    method: str
+    handler: Callable[..., Reply]
+    summary: str
+    write: bool = False
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: Any = None
+    status: int = 200
+
+
+@dataclass
+class Api:
+    """The routes of one HTTP function."""
+
+    name: str
+    routes: list[Route] = field(default_factory=list)
+    _map: Map | None = None
+
+    def route(
+        self,
+        path: str,
+        method: str,
+        *,
+        summary: str,
+        write: bool = False,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+    ) -> Callable[[Callable[..., Reply]], Callable[..., Reply]]:
+        def register(handler: Callable[..., Reply]) -> Callable[..., Reply]:
+            self.routes.append(Route(path, method, handler, summary, write, body, query, response, status))
+            self._map = None
+            return handler
+
+        return register
+
+    def __call__(self, request: flask.Request) -> flask.Response:
+        request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        try:
+            route, args = self._match(request)
+            principal = authenticate(request.headers, _verifier())
+            if route.write and not principal.role.can_write:
+                raise PermissionDeniedError(f"role {principal.role.value} may only read")
+            model, status = route.handler(Call(request, principal), **args)
+            return render(model, status)
+        except SynqError as exc:
+            return error_response(exc)
+        except Exception:
+            log.exception("unhandled error (request %s)", request_id)
+            return _json({"error": "internal error", "code": "INTERNAL", "request_id": request_id}, 500)
+
+    def _match(self, request: flask.Request) -> tuple[Route, dict[str, Any]]:
+        if self._map is None:
+            self._map = Map([Rule(r.path, methods=[r.method], endpoint=r) for r in self.routes], strict_slashes=False)
+        try:
+            route, args = self._map.bind_to_environ(request.environ).match(return_rule=False)
+        except MethodNotAllowed as exc:
+            raise MethodNotAllowedError(f"{request.method} is not allowed on {request.path}") from exc
+        except (NotFound, HTTPException) as exc:
+            raise NotFoundError(f"no such resource: {request.path}") from exc
+        return route, dict(args)
+
+
+def _verifier() -> Any:
+    from shared.wiring import token_verifier  # late: keeps client construction out of import time
+
+    return token_verifier()
+
+
+def _json_body(request: flask.Request) -> Any:
+    limit = get_settings().max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLargeError(f"request body over {limit} bytes")
+    if not request.is_json:
+        raise UnsupportedMediaTypeError("send the body as JSON with Content-Type: application/json")
+    request.max_content_length = limit
+    try:
+        raw = request.get_data(cache=False)
+    except RequestEntityTooLarge as exc:
+        raise PayloadTooLargeError(f"request body over {limit} bytes") from exc
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise InvalidJsonError("request body is not valid JSON", [FieldProblem("body", str(exc))]) from exc
+
+
+def parse_body(request: flask.Request, model: type[M]) -> M:
+    try:
+        return model.model_validate(_json_body(request))
+    except ValidationError as exc:
+        raise InvalidArgumentError("invalid request body", problems_of(exc)) from exc
+
+
+def render(model: BaseModel | dict[str, Any] | None, status: int) -> flask.Response:
+    if model is None:
+        return flask.Response(status=status)
+    if isinstance(model, BaseModel):
+        return flask.Response(model.model_dump_json(), status=status, mimetype="application/json")
+    return _json(model, status)
+
+
+def error_response(exc: SynqError) -> flask.Response:
+    body: dict[str, Any] = {"error": exc.message, "code": exc.code}
+    if exc.details:
+        body["details"] = [{"field": d.field, "problem": d.problem} for d in exc.details]
+    return _json(body, exc.status)
+
+
+def _json(body: dict[str, Any], status: int) -> flask.Response:
+    return flask.Response(json.dumps(body, default=str), status=status, mimetype="application/json")
+
+
+# --- task handlers (called by Cloud Tasks, not by users) -------------------------------------
+TASK_TOKEN_HEADER = "X-Synq-Task-Token"
+
+
+def task_handler(model: type[M], run: Callable[[M], str]) -> Callable[[flask.Request], flask.Response]:
+    """Wrap a task handler: 2xx when done or permanently failed (no retry), 503 when worth a retry."""
+
+    def handle(request: flask.Request) -> flask.Response:
+        expected = get_settings().task_auth_token
+        if expected and not hmac.compare_digest(request.headers.get(TASK_TOKEN_HEADER, ""), expected):
+            return error_response(UnauthenticatedError("missing or wrong task token"))
+        attempt = request.headers.get("X-CloudTasks-TaskRetryCount", "0")
+        try:
+            task = parse_body(request, model)
+            return _json({"outcome": run(task)}, 200)
+        except (InvalidArgumentError, PayloadTooLargeError, UnsupportedMediaTypeError, PermanentTaskError) as exc:
+            log.error("task abandoned (attempt %s): %s", attempt, exc.message)
+            return _json({"outcome": "abandoned", "reason": exc.message}, 200)
+        except (UnavailableError, ConflictError) as exc:
+            log.warning("task will be retried (attempt %s): %s", attempt, exc.message)
+            return _json({"error": exc.message, "code": exc.code}, 503)
+        except Exception:
+            log.exception("task failed unexpectedly (attempt %s); it will be retried", attempt)
+            return _json({"error": "internal error", "code": "INTERNAL"}, 500)
+
+    return handle

@@ -1,0 +1,108 @@
+"""The OpenAPI 3.1 document, generated from the routes and pydantic models the functions serve,
+so it cannot drift from the code."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from shared.http import Api, Route
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "code"],
+    "properties": {
+        "error": {"type": "string", "description": "Human-readable message."},
+        "code": {"type": "string", "description": "Machine-readable code, e.g. INVALID_ARGUMENT."},
+        "details": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"field": {"type": "string"}, "problem": {"type": "string"}}},
+        },
+    },
+}
+ERRORS = {
+    "400": "Malformed or invalid input",
+    "401": "Missing or invalid token, or missing X-Tenant-ID / X-Org-ID",
+    "403": "The token does not grant this tenant/org, or the role may not do this",
+    "404": "No such resource in this tenant",
+    "413": "Body over 10 MB",
+    "415": "Body is not JSON",
+}
+
+
+def build_openapi(apis: list[Api]) -> dict[str, Any]:
+    routes = [r for api in apis for r in api.routes]
+    models = {m for r in routes for m in (r.body, r.response) if isinstance(m, type) and issubclass(m, BaseModel)}
+    keyed, defs = models_json_schema(
+        [
+            (m, "validation" if _is_body(m, routes) else "serialization")
+            for m in sorted(models, key=lambda m: m.__name__)
+        ],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas = {**defs.get("$defs", {}), "Error": ERROR_SCHEMA}
+    refs = {model: schema for (model, _mode), schema in keyed.items()}
+    paths: dict[str, Any] = {}
+    for route in routes:
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route.path)
+        paths.setdefault(path, {})[route.method.lower()] = _operation(route, refs)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Synq PIM bulk operations API", "version": "1.0.0"},
+        "security": [{"bearer": []}],
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+        "paths": paths,
+    }
+
+
+def _is_body(model: type[BaseModel], routes: list[Route]) -> bool:
+    return any(r.body is model for r in routes)
+
+
+def _operation(route: Route, refs: dict[Any, Any]) -> dict[str, Any]:
+    params: list[dict[str, Any]] = [
+        {"name": n, "in": "header", "required": True, "schema": {"type": "string", "format": "uuid"}}
+        for n in ("X-Tenant-ID", "X-Org-ID")
+    ]
+    params += [
+        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+        for n in re.findall(r"<(?:\w+:)?(\w+)>", route.path)
+    ]
+    if route.query is not None:
+        for name, field in route.query.model_fields.items():
+            params.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": field.is_required(),
+                    "description": field.description or "",
+                    "schema": route.query.model_json_schema()["properties"][name],
+                }
+            )
+    op: dict[str, Any] = {
+        "operationId": route.handler.__name__,
+        "summary": route.summary,
+        "parameters": params,
+        "responses": {
+            str(route.status): {
+                "description": "OK",
+                **({"content": {"application/json": {"schema": refs[route.response]}}} if route.response else {}),
+            },
+            **{
+                code: {
+                    "description": text,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                }
+                for code, text in ERRORS.items()
+            },
+        },
+    }
+    if route.body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": refs[route.body]}}}
+    return op

@@ -1,0 +1,1 @@
+"""Use cases. Services see storage only through the small interfaces in `ports`."""

@@ -1,0 +1,85 @@
+"""The bulk-job worker's use case: what one Cloud Tasks delivery does.
+
+Delivery is at least once, possibly concurrent. A batch is one atomic write (products, its
+completion marker, the job's counters), so a redelivery either finds the marker and does nothing,
+or finds nothing written and does the whole batch; two racing deliveries cannot both commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.domain.bulk import JobContext, ids_to_read, parse_batch_slice, plan_batch
+from shared.domain.models import BulkJob, JobStatus
+from shared.errors import NotFoundError, PermanentTaskError
+from shared.services.ports import JobStore, PayloadStore, ProductStore, TaskQueue
+from shared.services.tasks import WorkerTask, batch_task_name
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BulkJobProcessor:
+    jobs: JobStore
+    products: ProductStore
+    payloads: PayloadStore
+    tasks: TaskQueue
+    clock: Callable[[], datetime]
+
+    def handle(self, task: WorkerTask) -> str:
+        """Run one task; returns what happened. Transient failures raise (Cloud Tasks retries)."""
+        try:
+            job = self.jobs.get_job(task.job_id)
+        except NotFoundError as exc:
+            raise PermanentTaskError(f"job {task.job_id} does not exist") from exc
+        if task.kind == "start":
+            return self._start(job, task)
+        if task.batch_index is None or task.batch_index >= len(job.batches):
+            raise PermanentTaskError(f"job {job.id} has no batch {task.batch_index}")
+        return self._run_batch(job, task.batch_index)
+
+    def _start(self, job: BulkJob, task: WorkerTask) -> str:
+        job = self.jobs.start_job(job.id, self.clock())
+        if job.status is not JobStatus.PROCESSING:
+            return f"job already {job.status.value}"
+        # Enqueued after the state change committed; a redelivered start re-enqueues, which the
+        # queue deduplicates by name and the batches' markers make harmless anyway.
+        for batch in job.batches:
+            self.tasks.enqueue(
+                batch_task_name(job.id, batch.index), WorkerTask.batch(task.scope, job.id, batch.index).to_body()
+            )
+        return f"queued {len(job.batches)} batch(es)"
+
+    def _run_batch(self, job: BulkJob, index: int) -> str:
+        if job.status in (JobStatus.COMPLETED, JobStatus.FAILED):
+            return f"job already {job.status.value}"
+        if self.jobs.batch_done(job.id, index):
+            self.jobs.finish_job_if_done(job.id, self.clock())
+            return "batch already committed"
+        batch = job.batches[index]
+        try:
+            data = self.payloads.read(job.payload_object, batch.start, batch.end)
+            items = parse_batch_slice(data)
+        except (NotFoundError, ValueError) as exc:
+            self.jobs.fail_job(job.id, f"the stored payload is unreadable (batch {index})", self.clock())
+            raise PermanentTaskError(f"payload of job {job.id} unreadable: {exc}") from exc
+        existing = self.products.get_products(ids_to_read(job.job_type, items))
+        now = self.clock()
+        ctx = JobContext(job_id=job.id, tenant_id=job.tenant_id, org_id=job.org_id, actor_email=job.created_by, now=now)
+        plan = plan_batch(job.job_type, items, batch.first_item, existing, ctx)
+        committed = self.jobs.commit_batch(job.id, batch, plan, now)
+        finished = self.jobs.finish_job_if_done(job.id, self.clock())
+        outcome = "committed" if committed else "already committed (concurrent delivery)"
+        log.info(
+            "job %s batch %s %s: %s ok, %s failed; job %s",
+            job.id,
+            index,
+            outcome,
+            plan.processed,
+            len(plan.errors),
+            finished.status.value,
+        )
+        return f"batch {outcome}"

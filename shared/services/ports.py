@@ -1,0 +1,70 @@
+"""The small storage and messaging interfaces services depend on. Adapters implement them on
+Firestore, Cloud Storage and Cloud Tasks; every store is created already bound to one tenant
+and org, so a query that forgets the tenant cannot be written."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.domain.bulk import BatchPlan
+from shared.domain.models import BatchRange, BulkJob, ItemError, JobType, Page, Product
+
+
+class JobStore(Protocol):
+    def create_job(self, job: BulkJob) -> None: ...
+
+    def get_job(self, job_id: str) -> BulkJob:
+        """The job, or NotFoundError."""
+        ...
+
+    def list_jobs(self, job_type: JobType, limit: int, cursor: str | None) -> Page[BulkJob]:
+        """Jobs of one type, newest first."""
+        ...
+
+    def start_job(self, job_id: str, now: datetime) -> BulkJob:
+        """Move a PENDING job to PROCESSING (setting total_items); any other state is left as is."""
+        ...
+
+    def batch_done(self, job_id: str, batch_index: int) -> bool: ...
+
+    def commit_batch(self, job_id: str, batch: BatchRange, plan: BatchPlan, now: datetime) -> bool:
+        """Apply a batch's product writes, its completion marker and the job's counters in one
+        atomic write. False, with nothing written, when the batch had already been committed."""
+        ...
+
+    def finish_job_if_done(self, job_id: str, now: datetime) -> BulkJob:
+        """Flip the job to COMPLETED/FAILED once, when every batch is committed."""
+        ...
+
+    def fail_job(self, job_id: str, reason: str, now: datetime) -> None: ...
+
+    def job_errors(self, job_id: str, limit: int, cursor: str | None) -> Page[ItemError]:
+        """Per-item failures in payload order."""
+        ...
+
+
+class ProductStore(Protocol):
+    def get_product(self, product_id: str) -> Product: ...
+
+    def list_products(self, limit: int, cursor: str | None) -> Page[Product]: ...
+
+    def get_products(self, product_ids: list[str]) -> dict[str, tuple[Product, Any]]:
+        """Existing products among the ids, each with an opaque version for optimistic writes."""
+        ...
+
+
+class PayloadStore(Protocol):
+    def put_new(self, path: str, data: bytes) -> None:
+        """Write an object that must not exist yet."""
+        ...
+
+    def read(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
+        """The object's bytes, or the [start, end) range of them."""
+        ...
+
+
+class TaskQueue(Protocol):
+    def enqueue(self, name: str, body: dict[str, Any]) -> None:
+        """Queue one HTTP task for the worker; a name already queued is not queued again."""
+        ...

@@ -1,0 +1,52 @@
+"""One typed settings object, read from the environment once and validated at start."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every variable the functions read. The README documents each one."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    gcp_project: str = Field("synq-local", description="Google Cloud project id.")
+    payload_bucket: str = Field("synq-local-payloads", description="Bucket for bulk-job payloads.")
+
+    tasks_location: str = Field("us-central1", description="Cloud Tasks location.")
+    tasks_queue: str = Field("bulk-jobs", description="Cloud Tasks queue for bulk-job work.")
+    tasks_emulator_host: str | None = Field(
+        None, description="host:port of a Cloud Tasks emulator (the client has no env var of its own)."
+    )
+    worker_url: str = Field(
+        "http://127.0.0.1:8080/_tasks/bulk-jobs", description="URL Cloud Tasks calls to process bulk-job work."
+    )
+    tasks_service_account: str | None = Field(
+        None, description="Service account whose OIDC token Cloud Tasks attaches to worker calls."
+    )
+    task_auth_token: str | None = Field(
+        None, description="Shared secret the worker requires in X-Synq-Task-Token (unset: not checked)."
+    )
+
+    auth_issuer: str = Field("synq-local", description="Expected `iss` of bearer tokens.")
+    auth_audience: str = Field("synq-pim", description="Expected `aud` of bearer tokens.")
+    auth_jwks_url: str | None = Field(None, description="JWKS URL of the token issuer (production).")
+    auth_public_key_file: str | None = Field(
+        None, description="PEM public key verifying RS256 tokens (local stack and tests)."
+    )
+
+    max_body_bytes: int = Field(10_000_000, description="Largest accepted request body (413 above).")
+    batch_max_items: int = Field(498, ge=1, le=498, description="Items per bulk-job batch (one commit).")
+    batch_max_bytes: int = Field(4_000_000, ge=1024, description="Payload bytes per bulk-job batch.")
+    inline_payload_max_bytes: int = Field(
+        256 * 1024, description="Payloads up to this size are also kept on the job document."
+    )
+    max_job_items: int = Field(100_000, ge=1, description="Most items one bulk job may carry.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,91 @@
+"""Composition root: builds the Google clients (lazily, once per process) and the services bound
+to one tenant. Entrypoints ask this module for a service; nothing else constructs adapters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+
+from google.cloud import firestore, storage, tasks_v2
+
+from shared.adapters.cloud_tasks import CloudTasksQueue
+from shared.adapters.firestore_store import FirestoreTenantStore
+from shared.adapters.gcs_payloads import GcsPayloadStore
+from shared.auth import TokenVerifier
+from shared.domain.tenancy import Scope
+from shared.services.bulk_jobs import BulkJobs, BulkLimits
+from shared.services.bulk_processing import BulkJobProcessor
+from shared.settings import get_settings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@cache
+def firestore_client() -> firestore.Client:
+    # FIRESTORE_EMULATOR_HOST, when set, points the client at the emulator.
+    return firestore.Client(project=get_settings().gcp_project)
+
+
+@cache
+def storage_client() -> storage.Client:
+    # STORAGE_EMULATOR_HOST, when set, points the client at the emulator.
+    return storage.Client(project=get_settings().gcp_project)
+
+
+@cache
+def tasks_client() -> tasks_v2.CloudTasksClient:
+    host = get_settings().tasks_emulator_host
+    if host:  # the Cloud Tasks client reads no emulator variable of its own
+        import grpc
+        from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
+
+        return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=grpc.insecure_channel(host)))
+    return tasks_v2.CloudTasksClient()
+
+
+@cache
+def token_verifier() -> TokenVerifier:
+    return TokenVerifier(get_settings())
+
+
+def task_queue() -> CloudTasksQueue:
+    s = get_settings()
+    return CloudTasksQueue(
+        tasks_client(),
+        tasks_v2.CloudTasksClient.queue_path(s.gcp_project, s.tasks_location, s.tasks_queue),
+        s.worker_url,
+        service_account=s.tasks_service_account,
+        task_token=s.task_auth_token,
+    )
+
+
+def tenant_store(scope: Scope) -> FirestoreTenantStore:
+    return FirestoreTenantStore(firestore_client(), scope)
+
+
+def payload_store() -> GcsPayloadStore:
+    return GcsPayloadStore(storage_client(), get_settings().payload_bucket)
+
+
+def bulk_jobs(scope: Scope) -> BulkJobs:
+    s = get_settings()
+    limits = BulkLimits(
+        max_job_items=s.max_job_items,
+        batch_max_items=s.batch_max_items,
+        batch_max_bytes=s.batch_max_bytes,
+        inline_payload_max_bytes=s.inline_payload_max_bytes,
+    )
+    return BulkJobs(tenant_store(scope), payload_store(), task_queue(), limits, utc_now)
+
+
+def bulk_job_processor(scope: Scope) -> BulkJobProcessor:
+    store = tenant_store(scope)
+    return BulkJobProcessor(store, store, payload_store(), task_queue(), utc_now)
+
+
+def reset() -> None:
+    """Forget cached clients and settings (tests that change the environment call this)."""
+    for cached in (firestore_client, storage_client, tasks_client, token_verifier, get_settings):
+        cached.cache_clear()
