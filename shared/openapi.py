@@ -35,7 +35,9 @@ ERRORS = {
 
 def build_openapi(apis: list[Api]) -> dict[str, Any]:
     routes = [r for api in apis for r in api.routes]
-    models = {m for r in routes for m in (r.body, r.response) if isinstance(m, type) and issubclass(m, BaseModel)}
+    models = {
+        m for r in routes for m in (r.body, r.query, r.response) if isinstance(m, type) and issubclass(m, BaseModel)
+    }
     keyed, defs = models_json_schema(
         [
             (m, "validation" if _is_body(m, routes) else "serialization")
@@ -48,7 +50,7 @@ def build_openapi(apis: list[Api]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for route in routes:
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route.path)
-        paths.setdefault(path, {})[route.method.lower()] = _operation(route, refs)
+        paths.setdefault(path, {})[route.method.lower()] = _operation(route, refs, schemas)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Synq PIM bulk operations API", "version": "1.0.0"},
@@ -65,7 +67,7 @@ def _is_body(model: type[BaseModel], routes: list[Route]) -> bool:
     return any(r.body is model for r in routes)
 
 
-def _operation(route: Route, refs: dict[Any, Any]) -> dict[str, Any]:
+def _operation(route: Route, refs: dict[Any, Any], schemas: dict[str, Any]) -> dict[str, Any]:
     params: list[dict[str, Any]] = [
         {"name": n, "in": "header", "required": True, "schema": {"type": "string", "format": "uuid"}}
         for n in ("X-Tenant-ID", "X-Org-ID")
@@ -75,16 +77,17 @@ def _operation(route: Route, refs: dict[Any, Any]) -> dict[str, Any]:
         for n in re.findall(r"<(?:\w+:)?(\w+)>", route.path)
     ]
     if route.query is not None:
-        for name, field in route.query.model_fields.items():
-            params.append(
-                {
-                    "name": name,
-                    "in": "query",
-                    "required": field.is_required(),
-                    "description": field.description or "",
-                    "schema": route.query.model_json_schema()["properties"][name],
-                }
-            )
+        properties = schemas[route.query.__name__]["properties"]
+        params += [
+            {
+                "name": name,
+                "in": "query",
+                "required": field.is_required(),
+                "description": field.description or "",
+                "schema": properties[name],
+            }
+            for name, field in route.query.model_fields.items()
+        ]
     op: dict[str, Any] = {
         "operationId": route.handler.__name__,
         "summary": route.summary,

@@ -1,0 +1,120 @@
+"""Session fixtures: the emulators (started by the suite itself), the environment pointing the
+real Google clients at them, and the gateway app both in-process and on a local port (the Cloud
+Tasks emulator delivers worker tasks to it over HTTP)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import functions_framework
+import pytest
+from werkzeug.serving import make_server
+
+from local.emulators import FirestoreEmulator, StorageEmulator, TasksEmulator, free_port
+from local.tokens import AUDIENCE, ISSUER, ensure_keypair
+from shared import wiring
+from shared.domain.tenancy import Scope
+from tests.support import headers, new_scope
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "synq-test"
+LOCATION = "us-central1"
+QUEUE = "bulk-jobs"
+BUCKET = "synq-test-payloads"
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return ensure_keypair(tmp_path_factory.mktemp("auth"))
+
+
+@pytest.fixture(scope="session")
+def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    logs = tmp_path_factory.mktemp("emulator-logs")
+    queue = f"projects/{PROJECT}/locations/{LOCATION}/queues/{QUEUE}"
+    started = [
+        FirestoreEmulator(log_path=logs / "firestore.log"),
+        StorageEmulator(log_path=logs / "storage.log"),
+        TasksEmulator(log_path=logs / "tasks.log", queues=[queue]),
+    ]
+    try:
+        env: dict[str, str] = {}
+        for emulator in started:
+            emulator.start()
+            env.update(emulator.env())
+        yield env
+    finally:
+        for emulator in reversed(started):
+            emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def worker_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def stack_env(emulators: dict[str, str], keys: tuple[Path, Path], worker_port: int) -> Iterator[dict[str, str]]:
+    """Point settings and clients at the emulators for the whole session; restore afterwards."""
+    env = {
+        **emulators,
+        "GCP_PROJECT": PROJECT,
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "PAYLOAD_BUCKET": BUCKET,
+        "TASKS_LOCATION": LOCATION,
+        "TASKS_QUEUE": QUEUE,
+        "WORKER_URL": f"http://127.0.0.1:{worker_port}/_tasks/bulk-jobs",
+        "AUTH_ISSUER": ISSUER,
+        "AUTH_AUDIENCE": AUDIENCE,
+        "AUTH_PUBLIC_KEY_FILE": str(keys[1]),
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    wiring.reset()
+    wiring.storage_client().create_bucket(BUCKET)
+    try:
+        yield env
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        wiring.reset()
+
+
+@pytest.fixture(scope="session")
+def app(stack_env: dict[str, str], worker_port: int) -> Iterator[Any]:
+    """The local gateway app; also served on `worker_port` so Cloud Tasks can reach the worker."""
+    flask_app = functions_framework.create_app(target="gateway", source=str(ROOT / "local" / "gateway.py"))
+    server = make_server("127.0.0.1", worker_port, flask_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield flask_app
+    server.shutdown()
+
+
+@pytest.fixture()
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture()
+def scope() -> Scope:
+    return new_scope()
+
+
+@pytest.fixture()
+def auth(keys: tuple[Path, Path], scope: Scope) -> dict[str, str]:
+    """Headers of an ADMIN of the test's own tenant."""
+    return headers(keys[0], scope)
+
+
+@pytest.fixture()
+def unique() -> str:
+    return uuid.uuid4().hex[:8]

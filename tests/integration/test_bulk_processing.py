@@ -1,0 +1,268 @@
+"""At-least-once delivery, proven against the emulators: the worker's tasks are captured in a
+paused Cloud Tasks queue and delivered by the test itself, twice, concurrently, or after a
+crash, and every job must end with each item applied exactly once and exact counters."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from google.cloud import tasks_v2
+
+from shared import wiring
+from shared.adapters.cloud_tasks import CloudTasksQueue
+from shared.adapters.firestore_store import FirestoreTenantStore
+from shared.domain.bulk import BatchPlan
+from shared.domain.models import BatchRange, BulkJob, JobStatus, JobType
+from shared.domain.tenancy import Principal, Role, Scope
+from shared.errors import ConflictError
+from shared.services.bulk_jobs import BulkJobs, BulkLimits
+from shared.services.bulk_processing import BulkJobProcessor
+from shared.services.tasks import WorkerTask
+from tests.conftest import LOCATION, PROJECT
+
+LIMITS = BulkLimits(
+    max_job_items=100_000, batch_max_items=40, batch_max_bytes=4_000_000, inline_payload_max_bytes=256 * 1024
+)
+
+
+class CapturedQueue(CloudTasksQueue):
+    """A real emulator queue, paused, so the test decides when (and how often) tasks are delivered."""
+
+    def __init__(self) -> None:
+        client = wiring.tasks_client()
+        path = client.queue_path(PROJECT, LOCATION, f"captured-{uuid.uuid4().hex[:12]}")
+        client.create_queue(parent=client.common_location_path(PROJECT, LOCATION), queue=tasks_v2.Queue(name=path))
+        client.pause_queue(name=path)
+        super().__init__(client, path, "http://127.0.0.1:9/never-called")
+        self.path = path
+        self.taken: set[str] = set()
+
+    def take(self) -> list[WorkerTask]:
+        """Tasks queued since the last take, decoded as the worker would decode them."""
+        tasks = [t for t in wiring.tasks_client().list_tasks(parent=self.path) if t.name not in self.taken]
+        self.taken |= {t.name for t in tasks}
+        return [WorkerTask.model_validate(json.loads(t.http_request.body)) for t in tasks]
+
+    def delete(self) -> None:
+        wiring.tasks_client().delete_queue(name=self.path)
+
+
+class Harness:
+    def __init__(self, scope: Scope, queue: CapturedQueue, store: FirestoreTenantStore | None = None) -> None:
+        self.scope = scope
+        self.queue = queue
+        self.store = FirestoreTenantStore(wiring.firestore_client(), scope)
+        self.jobs = BulkJobs(self.store, wiring.payload_store(), queue, LIMITS, wiring.utc_now)
+        self.processor = self.with_store(store or self.store)
+
+    def with_store(self, store: FirestoreTenantStore) -> BulkJobProcessor:
+        return BulkJobProcessor(store, store, wiring.payload_store(), self.queue, wiring.utc_now)
+
+    def create(self, job_type: JobType, payload: list[Any]) -> str:
+        actor = Principal(email="owner@example.com", role=Role.ADMIN, scope=self.scope)
+        return self.jobs.create(actor, job_type, payload).id
+
+    def start(self, job_id: str) -> list[WorkerTask]:
+        [start] = self.queue.take()
+        assert start.kind == "start" and start.job_id == job_id
+        self.processor.handle(start)
+        return self.queue.take()
+
+    def job(self, job_id: str) -> BulkJob:
+        return self.store.get_job(job_id)
+
+    def product_count(self) -> int:
+        return _count(self.store)
+
+
+def _count(store: FirestoreTenantStore) -> int:
+    total, cursor = 0, None
+    while True:
+        page = store.list_products(100, cursor)
+        total += len(page.items)
+        if not page.next_cursor:
+            return total
+        cursor = page.next_cursor
+
+
+@pytest.fixture()
+def queue(stack_env: dict[str, str]) -> Iterator[CapturedQueue]:
+    captured = CapturedQueue()
+    yield captured
+    captured.delete()
+
+
+@pytest.fixture()
+def harness(scope: Scope, queue: CapturedQueue) -> Harness:
+    return Harness(scope, queue)
+
+
+def items(count: int) -> list[dict[str, Any]]:
+    return [{"title": f"Item {i}", "sku": f"S{i}"} if i % 10 else {"sku": f"untitled {i}"} for i in range(count)]
+
+
+def assert_exact(job: BulkJob, processed: int, failed: int) -> None:
+    assert (job.status, job.total_items, job.processed_items, job.failed_items) == (
+        JobStatus.COMPLETED,
+        processed + failed,
+        processed,
+        failed,
+    )
+    assert job.batches_done == len(job.batches)
+
+
+def test_every_batch_delivered_twice_is_applied_once(harness: Harness) -> None:
+    job_id = harness.create(JobType.BULK_IMPORT, items(200))
+    batches = harness.start(job_id)
+    assert len(batches) == 5
+    for task in batches:
+        harness.processor.handle(task)
+        assert harness.processor.handle(task) in ("batch already committed", "job already COMPLETED")
+    job = harness.job(job_id)
+    assert_exact(job, 180, 20)
+    completed_at = job.completed_at
+    for task in batches:  # late redeliveries after completion change nothing
+        harness.processor.handle(task)
+    assert harness.job(job_id).completed_at == completed_at
+    assert harness.product_count() == 180
+
+
+def test_a_redelivered_start_does_not_restart_the_job(harness: Harness) -> None:
+    job_id = harness.create(JobType.BULK_IMPORT, items(80))
+    [start] = harness.queue.take()
+    harness.processor.handle(start)
+    started_at = harness.job(job_id).started_at
+    harness.processor.handle(start)  # redelivered: re-enqueues, which must stay harmless
+    assert harness.job(job_id).started_at == started_at
+    tasks = harness.queue.take()
+    assert len(tasks) == 4  # 2 batches, each queued twice (the emulator does not deduplicate names)
+    for task in tasks:
+        harness.processor.handle(task)
+    assert_exact(harness.job(job_id), 72, 8)
+    harness.processor.handle(start)  # a start delivered after completion does nothing
+    assert harness.job(job_id).status is JobStatus.COMPLETED and harness.queue.take() == []
+
+
+def test_concurrent_deliveries_of_one_batch_commit_it_once(harness: Harness) -> None:
+    job_id = harness.create(JobType.BULK_IMPORT, items(160))
+    outcomes: list[str] = []
+    for task in harness.start(job_id):
+        barrier = threading.Barrier(3)
+
+        def deliver(task: WorkerTask = task, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            outcomes.append(harness.processor.handle(task))
+
+        threads = [threading.Thread(target=deliver) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert_exact(harness.job(job_id), 144, 16)
+    assert outcomes.count("batch committed") == 4  # one winner per batch; the others found it done
+    assert harness.product_count() == 144
+
+
+def test_batches_racing_each_other_complete_the_job_exactly_once(harness: Harness) -> None:
+    job_id = harness.create(JobType.BULK_IMPORT, items(400))
+    tasks = harness.start(job_id)
+    assert len(tasks) == 10
+    errors: list[BaseException] = []
+
+    def worker(mine: list[WorkerTask]) -> None:
+        for task in mine:
+            for _attempt in range(5):  # what Cloud Tasks would do on a transient failure
+                try:
+                    harness.processor.handle(task)
+                    break
+                except Exception as exc:  # noqa: BLE001 - recorded and retried like a redelivery
+                    errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(tasks[i::4],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert_exact(harness.job(job_id), 360, 40)
+    assert harness.product_count() == 360
+
+
+class DiesAfterCommit(FirestoreTenantStore):
+    """The process dies right after a batch's write lands, before it could answer the task."""
+
+    def commit_batch(self, job_id: str, batch: BatchRange, plan: BatchPlan, now: datetime) -> bool:
+        super().commit_batch(job_id, batch, plan, now)
+        raise SystemExit("worker died after commit")
+
+
+class DiesBeforeCommit(FirestoreTenantStore):
+    """The process dies after reading and planning, before its write is sent."""
+
+    def commit_batch(self, job_id: str, batch: BatchRange, plan: BatchPlan, now: datetime) -> bool:
+        raise SystemExit("worker died before commit")
+
+
+def test_a_batch_that_died_after_committing_is_finished_by_its_redelivery(harness: Harness, scope: Scope) -> None:
+    job_id = harness.create(JobType.BULK_IMPORT, items(120))
+    tasks = harness.start(job_id)
+    dying = harness.with_store(DiesAfterCommit(wiring.firestore_client(), scope))
+    for task in tasks:
+        with pytest.raises(SystemExit):
+            dying.handle(task)
+    job = harness.job(job_id)
+    assert job.status is JobStatus.PROCESSING  # nobody lived to flip it
+    assert (job.processed_items, job.failed_items) == (108, 12)
+    outcomes = [harness.processor.handle(task) for task in tasks]  # redelivery of the unacknowledged
+    assert outcomes == ["batch already committed"] + ["job already COMPLETED"] * (len(tasks) - 1)
+    assert_exact(harness.job(job_id), 108, 12)
+    assert harness.product_count() == 108
+
+
+def test_a_batch_that_died_before_committing_left_nothing_half_written(harness: Harness, scope: Scope) -> None:
+    harness_import = harness.create(JobType.BULK_IMPORT, [{"title": f"P{i}", "sku": f"S{i}"} for i in range(50)])
+    for task in harness.start(harness_import):
+        harness.processor.handle(task)
+    ids = sorted(p.id for p in harness.store.list_products(100, None).items)
+    job_id = harness.create(JobType.BULK_UPDATE, [{"id": pid, "title": "Renamed"} for pid in ids])
+    tasks = harness.start(job_id)
+    dying = harness.with_store(DiesBeforeCommit(wiring.firestore_client(), scope))
+    with pytest.raises(SystemExit):
+        dying.handle(tasks[0])
+    job = harness.job(job_id)
+    assert (job.processed_items, job.failed_items, job.batches_done) == (0, 0, 0)
+    assert all(p.title != "Renamed" for p in harness.store.list_products(100, None).items)
+    for task in tasks:
+        harness.processor.handle(task)
+    assert_exact(harness.job(job_id), 50, 0)
+    assert {p.title for p in harness.store.list_products(100, None).items} == {"Renamed"}
+
+
+def test_a_product_edited_during_a_batch_makes_the_batch_retry_not_overwrite(harness: Harness, scope: Scope) -> None:
+    created = harness.create(JobType.BULK_IMPORT, [{"title": "Original", "sku": "A"}])
+    for task in harness.start(created):
+        harness.processor.handle(task)
+    [product] = harness.store.list_products(10, None).items
+    job_id = harness.create(JobType.BULK_UPDATE, [{"id": product.id, "description": "from the job"}])
+    [task] = harness.start(job_id)
+    products_ref = wiring.firestore_client().document(
+        f"tenants/{scope.tenant_id}/orgs/{scope.org_id}/products/{product.id}"
+    )
+
+    class EditedMeanwhile(FirestoreTenantStore):
+        def commit_batch(self, job_id: str, batch: BatchRange, plan: BatchPlan, now: datetime) -> bool:
+            products_ref.update({"title": "Edited by a person"})  # lands between our read and our write
+            return super().commit_batch(job_id, batch, plan, now)
+
+    with pytest.raises(ConflictError):
+        harness.with_store(EditedMeanwhile(wiring.firestore_client(), scope)).handle(task)
+    assert harness.job(job_id).processed_items == 0
+    harness.processor.handle(task)  # the retry reads the new version and applies on top of it
+    assert_exact(harness.job(job_id), 1, 0)
+    after = harness.store.get_product(product.id)
+    assert (after.title, after.description) == ("Edited by a person", "from the job")

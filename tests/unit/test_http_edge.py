@@ -1,0 +1,91 @@
+"""The HTTP edge: errors become JSON in one place; task handlers answer so Cloud Tasks retries
+only what is worth retrying."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import flask
+import pytest
+from pydantic import BaseModel
+
+from shared.errors import (
+    ConflictError,
+    FieldProblem,
+    InvalidArgumentError,
+    NotFoundError,
+    PermanentTaskError,
+    SynqError,
+    UnavailableError,
+)
+from shared.http import error_response, task_handler
+
+app = flask.Flask(__name__)
+
+
+class Ping(BaseModel):
+    n: int
+
+
+def run_task(run: Any, body: Any = None, raw: bytes | None = None) -> tuple[int, dict[str, Any]]:
+    data = raw if raw is not None else json.dumps(body if body is not None else {"n": 1}).encode()
+    with app.test_request_context("/_tasks", method="POST", data=data, content_type="application/json"):
+        resp = task_handler(Ping, run)(flask.request)
+        return resp.status_code, json.loads(resp.get_data())
+
+
+def fails_with(exc: Exception) -> Any:
+    def run(_: Ping) -> str:
+        raise exc
+
+    return run
+
+
+def test_a_done_task_is_200_with_its_outcome() -> None:
+    assert run_task(lambda p: f"did {p.n}") == (200, {"outcome": "did 1"})
+
+
+@pytest.mark.parametrize("exc", [UnavailableError("firestore down"), ConflictError("changed meanwhile")])
+def test_a_transient_failure_is_503_so_cloud_tasks_retries(exc: SynqError) -> None:
+    status, body = run_task(fails_with(exc))
+    assert status == 503 and body["error"] == exc.message
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        {"run": fails_with(PermanentTaskError("job gone"))},
+        {"run": lambda p: "never", "raw": b"{broken"},
+        {"run": lambda p: "never", "body": {"n": "not a number"}},
+    ],
+    ids=["permanent", "malformed-json", "invalid-body"],
+)
+def test_a_permanent_failure_is_acknowledged_so_it_is_not_retried_forever(call: dict[str, Any]) -> None:
+    status, body = run_task(**call)
+    assert status == 200 and body["outcome"] == "abandoned"
+
+
+def test_a_bug_is_a_500_without_a_traceback() -> None:
+    status, body = run_task(fails_with(KeyError("boom")))
+    assert status == 500 and body == {"error": "internal error", "code": "INTERNAL"}
+
+
+def test_errors_render_as_the_contracts_json() -> None:
+    with app.app_context():
+        resp = error_response(InvalidArgumentError("bad", [FieldProblem("payload[3]", "expected an object")]))
+        assert resp.status_code == 400
+        assert json.loads(resp.get_data()) == {
+            "error": "bad",
+            "code": "INVALID_ARGUMENT",
+            "details": [{"field": "payload[3]", "problem": "expected an object"}],
+        }
+        assert json.loads(error_response(NotFoundError("gone")).get_data()) == {"error": "gone", "code": "NOT_FOUND"}
+
+
+def test_every_error_class_maps_to_a_status_and_code() -> None:
+    def subclasses(cls: type[SynqError]) -> list[type[SynqError]]:
+        return [cls] + [s for c in cls.__subclasses__() for s in subclasses(c)]
+
+    for cls in subclasses(SynqError):
+        assert cls.__name__.endswith("Error") and 200 <= cls.status < 600 and cls.code.isupper()
