@@ -1,6 +1,7 @@
-"""A small router standing in for the production API gateway: one local port, every function
-under its API path. Served by functions-framework like the functions themselves:
-`functions-framework --source=local/gateway.py --target=gateway`."""
+"""A small router standing in for the production API gateway: one local port, every API function
+under its path, served by functions-framework like the functions themselves
+(`functions-framework --source=local/gateway.py --target=gateway`). The worker is not routed:
+Cloud Tasks calls it directly, as in production."""
 
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ PREFIXES = [
     ("/api/v1/pim/openapi.json", main.openapi),
     ("/api/v1/pim/bulk-jobs", main.bulk_jobs),
     ("/api/v1/pim/products", main.products),
-    ("/_tasks/bulk-jobs", main.bulk_job_worker),
 ]
 
 

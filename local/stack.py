@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from local.emulators import Emulator, FirestoreEmulator, StorageEmulator, TasksEmulator, wait_for_port
+from local.emulators import Emulator, FirestoreEmulator, StorageEmulator, TasksEmulator, free_port, wait_for_port
 from local.tokens import AUDIENCE, DEMO_ORG_ID, DEMO_TENANT_ID, ISSUER, STATE_DIR, ensure_keypair, mint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,10 +28,15 @@ BUCKET = "synq-local-payloads"
 
 
 class LocalStack:
-    """The emulators and the gateway, started in order and stopped in reverse."""
+    """The emulators, the API gateway and the worker, started in order and stopped in reverse.
+
+    The worker (the Cloud Tasks target) runs in a process of its own, as it is a function of its
+    own in production; Cloud Tasks calls it directly, not through the gateway.
+    """
 
     def __init__(self, port: int, state_dir: Path = STATE_DIR, quiet: bool = False) -> None:
         self.port = port
+        self.worker_port = free_port()
         self.state_dir = state_dir
         self.quiet = quiet
         self.private_key, self.public_key = ensure_keypair(state_dir)
@@ -44,6 +49,7 @@ class LocalStack:
             TasksEmulator(log_path=logs / "tasks.log", queues=[queue]),
         ]
         self.gateway: subprocess.Popen[bytes] | None = None
+        self.worker: subprocess.Popen[bytes] | None = None
         self._stack = ExitStack()
 
     @property
@@ -57,7 +63,7 @@ class LocalStack:
             "PAYLOAD_BUCKET": BUCKET,
             "TASKS_LOCATION": LOCATION,
             "TASKS_QUEUE": QUEUE,
-            "WORKER_URL": f"{self.url}/_tasks/bulk-jobs",
+            "WORKER_URL": f"http://127.0.0.1:{self.worker_port}/_tasks/bulk-jobs",
             "AUTH_ISSUER": ISSUER,
             "AUTH_AUDIENCE": AUDIENCE,
             "AUTH_PUBLIC_KEY_FILE": str(self.public_key),
@@ -71,21 +77,27 @@ class LocalStack:
             self._stack.callback(emulator.stop)
             emulator.start()
         self._create_bucket()
+        self.worker = self._serve("worker", ROOT / "main.py", "bulk_job_worker", self.worker_port)
+        self.gateway = self._serve("gateway", ROOT / "local" / "gateway.py", "gateway", self.port)
+        self._wait_healthy()
+
+    def _serve(self, name: str, source: Path, target: str, port: int) -> subprocess.Popen[bytes]:
+        """One functions-framework process (gunicorn), as Cloud Functions runs a function."""
         env = {**os.environ, **self.env(), "PYTHONPATH": str(ROOT)}
-        out = None if not self.quiet else open(self.state_dir / "logs" / "gateway.log", "ab")  # noqa: SIM115
-        self.gateway = subprocess.Popen(
+        out = open(self.state_dir / "logs" / f"{name}.log", "ab") if self.quiet else None  # noqa: SIM115
+        proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "functions_framework",
                 "--source",
-                str(ROOT / "local" / "gateway.py"),
+                str(source),
                 "--target",
-                "gateway",
+                target,
                 "--host",
                 "127.0.0.1",
                 "--port",
-                str(self.port),
+                str(port),
             ],
             env=env,
             cwd=ROOT,
@@ -93,9 +105,9 @@ class LocalStack:
             stdout=out,
             stderr=subprocess.STDOUT if out else None,
         )
-        self._stack.callback(self._stop_gateway)
-        wait_for_port(self.port, 30, self.gateway)
-        self._wait_healthy()
+        self._stack.callback(_stop_group, proc)
+        wait_for_port(port, 30, proc)
+        return proc
 
     def stop(self) -> None:
         self._stack.close()
@@ -126,13 +138,15 @@ class LocalStack:
             time.sleep(0.2)
         raise RuntimeError("the local stack did not become healthy within 30s")
 
-    def _stop_gateway(self) -> None:
-        if self.gateway and self.gateway.poll() is None:
-            os.killpg(self.gateway.pid, signal.SIGTERM)
-            try:
-                self.gateway.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.gateway.pid, signal.SIGKILL)
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def main() -> None:

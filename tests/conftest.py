@@ -89,9 +89,9 @@ def stack_env(emulators: dict[str, str], keys: tuple[Path, Path], worker_port: i
 
 
 @pytest.fixture(scope="session")
-def app(stack_env: dict[str, str], worker_port: int) -> Iterator[Any]:
-    """The local gateway app; also served on `worker_port` so Cloud Tasks can reach the worker."""
-    flask_app = functions_framework.create_app(target="gateway", source=str(ROOT / "local" / "gateway.py"))
+def worker_app(stack_env: dict[str, str], worker_port: int) -> Iterator[Any]:
+    """The worker function, served on `worker_port` so the Cloud Tasks emulator can deliver to it."""
+    flask_app = functions_framework.create_app(target="bulk_job_worker", source=str(ROOT / "main.py"))
     server = make_server("127.0.0.1", worker_port, flask_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -99,9 +99,20 @@ def app(stack_env: dict[str, str], worker_port: int) -> Iterator[Any]:
     server.shutdown()
 
 
+@pytest.fixture(scope="session")
+def app(stack_env: dict[str, str], worker_app: Any) -> Any:
+    """The local gateway app (every API function under its path), with the worker running."""
+    return functions_framework.create_app(target="gateway", source=str(ROOT / "local" / "gateway.py"))
+
+
 @pytest.fixture()
 def client(app: Any) -> Any:
     return app.test_client()
+
+
+@pytest.fixture()
+def worker(worker_app: Any) -> Any:
+    return worker_app.test_client()
 
 
 @pytest.fixture()

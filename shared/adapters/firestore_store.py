@@ -91,6 +91,7 @@ class FirestoreTenantStore:
                 "first_item": batch.first_item,
                 "processed": plan.processed,
                 "failed": len(plan.errors),
+                "has_errors": bool(plan.errors),
                 "errors": [e.model_dump() for e in plan.errors],
                 "committed_at": now,
             },
@@ -158,25 +159,28 @@ class FirestoreTenantStore:
             )
 
     def job_errors(self, job_id: str, limit: int, cursor: str | None) -> Page[ItemError]:
-        after = _decode_cursor(cursor)[0] if cursor else -1
-        if not isinstance(after, int):
+        # The cursor is (last item index returned, its batch): a page starts at that batch.
+        after, from_batch = _decode_cursor(cursor, 2) if cursor else [-1, 0]
+        if not isinstance(after, int) or not isinstance(from_batch, int):
             raise _invalid_cursor()
-        errors: list[ItemError] = []
         query = (
             self._jobs.document(job_id)
             .collection("batches")
-            .where(filter=FieldFilter("failed", ">", 0))
+            .where(filter=FieldFilter("has_errors", "==", True))
+            .where(filter=FieldFilter("index", ">=", from_batch))
             .order_by("index")
         )
+        found: list[tuple[int, ItemError]] = []
         with translated("bulk job errors"):
             for snap in query.stream():
-                for raw in snap.get("errors"):
-                    if raw["index"] > after:
-                        errors.append(ItemError.model_validate(raw))
-                if len(errors) > limit:
+                found += [
+                    (snap.get("index"), ItemError.model_validate(e)) for e in snap.get("errors") if e["index"] > after
+                ]
+                if len(found) > limit:
                     break
-        page, more = errors[:limit], len(errors) > limit
-        return Page[ItemError](items=page, next_cursor=_encode_cursor([page[-1].index]) if more else None)
+        page = found[:limit]
+        next_cursor = _encode_cursor([page[-1][1].index, page[-1][0]]) if len(found) > limit else None
+        return Page[ItemError](items=[e for _, e in page], next_cursor=next_cursor)
 
     def _first_errors(self, job_id: str) -> list[ItemError]:
         return self.job_errors(job_id, JOB_ERRORS_KEPT, None).items
@@ -211,7 +215,7 @@ def _newest_first(query: Any, limit: int, cursor: str | None, what: str) -> list
     )
     if cursor:
         try:
-            created_at, doc_id = _decode_cursor(cursor)
+            created_at, doc_id = _decode_cursor(cursor, 2)
             query = query.start_after({"created_at": datetime.fromisoformat(created_at), "id": doc_id})
         except (TypeError, ValueError) as exc:
             raise _invalid_cursor() from exc
@@ -230,12 +234,12 @@ def _encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> list[Any]:
+def _decode_cursor(cursor: str, size: int) -> list[Any]:
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise _invalid_cursor() from exc
-    if not isinstance(values, list) or not values:
+    if not isinstance(values, list) or len(values) != size:
         raise _invalid_cursor()
     return values
 

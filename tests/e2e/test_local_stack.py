@@ -87,7 +87,8 @@ def test_bad_input_over_real_http_gets_json_4xx(stack: LocalStack, session: requ
 def test_stopping_the_stack_leaves_no_process_behind(tmp_path: Path) -> None:
     stack = LocalStack(free_port(), state_dir=tmp_path, quiet=True)
     stack.start()
-    pids = [e.proc.pid for e in stack.emulators if e.proc] + [stack.gateway.pid if stack.gateway else 0]
+    pids = [p.pid for p in [e.proc for e in stack.emulators] + [stack.gateway, stack.worker] if p]
+    assert len(pids) == 5
     stack.stop()
     for pid in pids:
         with pytest.raises(ProcessLookupError):

@@ -208,6 +208,13 @@ def test_unknown_resources_are_404(client: Any, jobs: JobsApi, path: str) -> Non
     assert_error(client.get(path, headers=jobs.auth), 404, "NOT_FOUND")
 
 
+@pytest.mark.parametrize("cursor", ["WyJ4Il0", "WzEsIDIsIDNd", "WyJhIiwgImIiXQ", "%%%"])
+def test_a_bad_cursor_on_a_jobs_errors_is_400(client: Any, jobs: JobsApi, cursor: str) -> None:
+    job = jobs.create("BULK_DELETE", ["x"])
+    resp = client.get(f"{JOB}/{job['id']}/errors", query_string={"cursor": cursor}, headers=jobs.auth)
+    assert_error(resp, 400, "INVALID_ARGUMENT")
+
+
 def test_an_unsupported_method_is_405(client: Any, jobs: JobsApi) -> None:
     assert_error(client.delete(JOB, headers=jobs.auth), 405, "METHOD_NOT_ALLOWED")
 

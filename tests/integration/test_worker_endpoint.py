@@ -12,30 +12,30 @@ from shared.settings import get_settings
 WORKER = "/_tasks/bulk-jobs"
 
 
-def test_a_task_for_a_job_that_does_not_exist_is_acknowledged(client: Any, scope: Any) -> None:
+def test_a_task_for_a_job_that_does_not_exist_is_acknowledged(worker: Any, scope: Any) -> None:
     body = {"kind": "start", "tenant_id": scope.tenant_id, "org_id": scope.org_id, "job_id": str(uuid.uuid4())}
-    resp = client.post(WORKER, json=body)
+    resp = worker.post(WORKER, json=body)
     assert resp.status_code == 200 and resp.get_json()["outcome"] == "abandoned"
 
 
 @pytest.mark.parametrize(
     "body", [{"kind": "explode"}, {"kind": "start", "tenant_id": "../x", "org_id": "y", "job_id": "z"}, []]
 )
-def test_a_malformed_task_is_acknowledged_not_retried_forever(client: Any, body: Any) -> None:
-    resp = client.post(WORKER, json=body)
+def test_a_malformed_task_is_acknowledged_not_retried_forever(worker: Any, body: Any) -> None:
+    resp = worker.post(WORKER, json=body)
     assert resp.status_code == 200 and resp.get_json()["outcome"] == "abandoned"
 
 
 def test_the_worker_requires_the_task_token_when_one_is_configured(
-    client: Any, scope: Any, monkeypatch: pytest.MonkeyPatch
+    worker: Any, scope: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TASK_AUTH_TOKEN", "s3cret-token")
     get_settings.cache_clear()
     try:
         body = {"kind": "start", "tenant_id": scope.tenant_id, "org_id": scope.org_id, "job_id": str(uuid.uuid4())}
-        assert client.post(WORKER, json=body).status_code == 401
-        assert client.post(WORKER, json=body, headers={"X-Synq-Task-Token": "wrong"}).status_code == 401
-        assert client.post(WORKER, json=body, headers={"X-Synq-Task-Token": "s3cret-token"}).status_code == 200
+        assert worker.post(WORKER, json=body).status_code == 401
+        assert worker.post(WORKER, json=body, headers={"X-Synq-Task-Token": "wrong"}).status_code == 401
+        assert worker.post(WORKER, json=body, headers={"X-Synq-Task-Token": "s3cret-token"}).status_code == 200
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()

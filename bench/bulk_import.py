@@ -1,0 +1,110 @@
+"""Bulk-import benchmark: POST to COMPLETED through the local stack, against the same product
+documents written straight into the Firestore emulator with WriteBatch of 500.
+
+Usage: python -m bench.bulk_import [--sizes 3000 30000]
+Prints, per size: end-to-end products/s, raw WriteBatch products/s, their ratio (end-to-end time
+over raw time; the target is at most 2.5), and the worker process's peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from google.cloud import firestore
+
+from bench.common import peak_rss_mib, process_tree, products, reset_peak_rss
+from local.emulators import free_port
+from local.stack import PROJECT, LocalStack
+from shared.domain.bulk import JobContext, plan_batch
+from shared.domain.models import JobType
+
+
+def end_to_end(stack: LocalStack, rows: list[dict[str, object]]) -> tuple[float, float, float]:
+    """Seconds from POST to COMPLETED (by the job's own timestamps and by the clock), and POST latency."""
+    tenant, org = str(uuid.uuid4()), str(uuid.uuid4())
+    headers = {
+        "Authorization": f"Bearer {stack.token(tenant_id=tenant, org_id=org)}",
+        "X-Tenant-ID": tenant,
+        "X-Org-ID": org,
+    }
+    url = f"{stack.url}/api/v1/pim/bulk-jobs"
+    t0 = time.monotonic()
+    resp = requests.post(url, json={"job_type": "BULK_IMPORT", "payload": rows}, headers=headers, timeout=120)
+    post_seconds = time.monotonic() - t0
+    resp.raise_for_status()
+    job_id = resp.json()["id"]
+    while True:
+        jobs = requests.get(url, params={"type": "BULK_IMPORT"}, headers=headers, timeout=30).json()["items"]
+        job = next(j for j in jobs if j["id"] == job_id)
+        if job["status"] in ("COMPLETED", "FAILED"):
+            break
+        time.sleep(0.05)
+    wall = time.monotonic() - t0
+    if (job["status"], job["processed_items"]) != ("COMPLETED", len(rows)):
+        raise SystemExit(f"job ended {job['status']} with {job['processed_items']}/{len(rows)} items")
+    stamped = (datetime.fromisoformat(job["completed_at"]) - datetime.fromisoformat(job["created_at"])).total_seconds()
+    return max(stamped, wall), post_seconds, wall
+
+
+def raw_writes(rows: list[dict[str, object]]) -> float:
+    """Seconds to write the same product documents with WriteBatch of 500, nothing else."""
+    client = firestore.Client(project=PROJECT)
+    ctx = JobContext(
+        job_id=str(uuid.uuid4()),
+        tenant_id=str(uuid.uuid4()),
+        org_id=str(uuid.uuid4()),
+        actor_email="bench@example.com",
+        now=datetime.now(UTC),
+    )
+    docs = plan_batch(JobType.BULK_IMPORT, rows, 0, {}, ctx).writes  # the documents the worker writes
+    products_ref = client.collection(f"tenants/{ctx.tenant_id}/orgs/{ctx.org_id}/products")
+    t0 = time.monotonic()
+    for start in range(0, len(docs), 500):
+        batch = client.batch()
+        for doc in docs[start : start + 500]:
+            batch.create(products_ref.document(doc.product_id), doc.data)
+        batch.commit()
+    return time.monotonic() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[3000, 30000])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as state:
+        stack = LocalStack(free_port(), state_dir=Path(state), quiet=True)
+        stack.start()
+        try:
+            import os
+
+            os.environ.update(stack.env())  # the raw writer uses the same emulator
+            worker = process_tree(stack.worker.pid) if stack.worker else []
+            end_to_end(stack, products(200))  # warm up both processes and the emulators
+            print(
+                f"{'products':>9} {'payload MB':>10} {'POST s':>7} {'e2e s':>7} {'e2e /s':>8} "
+                f"{'raw s':>7} {'raw /s':>8} {'ratio':>6} {'worker peak MiB':>16}"
+            )
+            for size in args.sizes:
+                rows = products(size)
+                payload_mb = len(requests.models.complexjson.dumps(rows)) / 1e6
+                reset_peak_rss(worker)
+                e2e, post, _wall = end_to_end(stack, rows)
+                peak = peak_rss_mib(worker)
+                raw = raw_writes(rows)
+                print(
+                    f"{size:>9} {payload_mb:>10.2f} {post:>7.2f} {e2e:>7.2f} {size / e2e:>8.0f} "
+                    f"{raw:>7.2f} {size / raw:>8.0f} {e2e / raw:>6.2f} {peak:>16.1f}",
+                    flush=True,
+                )
+        finally:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""What the benchmarks share: realistic products, process memory readings, figures printed."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from pathlib import Path
+
+BRANDS = ["Acme", "Northwind", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli"]
+CATEGORIES = ["Power Tools", "Garden", "Kitchen", "Lighting", "Outdoor Furniture", "Bathroom", "Storage"]
+NOUNS = ["Cordless Drill", "Desk Lamp", "Garden Hose", "Chef Knife", "Patio Chair", "Shower Head", "Shelf Unit"]
+ADJECTIVES = ["Compact", "Heavy-Duty", "Premium", "Eco", "Classic", "Smart", "Pro"]
+
+
+def ean13(n: int) -> str:
+    body = f"{n % 10**12:012d}"
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
+    return body + str((10 - total % 10) % 10)
+
+
+def products(count: int, seed: int = 42) -> list[dict[str, object]]:
+    """Catalog rows of about 330 bytes of JSON each, so 30,000 fit in a 10 MB request."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        noun = rng.choice(NOUNS)
+        rows.append(
+            {
+                "title": f"{rng.choice(ADJECTIVES)} {noun} {i}",
+                "sku": f"BN-{i:07d}",
+                "barcode": ean13(590_000_000_000 + i),
+                "description": f"{noun} built for daily use; tested for durability and backed by a two-year warranty.",
+                "category": rng.choice(CATEGORIES),
+                "brand": rng.choice(BRANDS),
+                "attributes": {
+                    "color": rng.choice(["black", "red", "green"]),
+                    "weight_kg": round(rng.uniform(0.2, 9), 2),
+                },
+            }
+        )
+    return rows
+
+
+def process_tree(pid: int) -> list[int]:
+    """pid and all its descendants (gunicorn's worker is a child of its master)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo += children.get(p, [])
+    return tree
+
+
+def reset_peak_rss(pids: list[int]) -> None:
+    """Start a new peak-memory window (Linux: writing 5 to clear_refs resets VmHWM)."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def peak_rss_mib(pids: list[int]) -> float:
+    """The largest peak resident set (VmHWM) among the processes, in MiB."""
+    peak = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+    return peak / 1024
