@@ -9,6 +9,8 @@ over raw time; the target is at most 2.5), and the worker process's peak memory.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import tempfile
 import time
 import uuid
@@ -81,25 +83,24 @@ def main() -> None:
         stack = LocalStack(free_port(), state_dir=Path(state), quiet=True)
         stack.start()
         try:
-            import os
-
             os.environ.update(stack.env())  # the raw writer uses the same emulator
             worker = process_tree(stack.worker.pid) if stack.worker else []
+            api = process_tree(stack.gateway.pid) if stack.gateway else []
             end_to_end(stack, products(200))  # warm up both processes and the emulators
             print(
                 f"{'products':>9} {'payload MB':>10} {'POST s':>7} {'e2e s':>7} {'e2e /s':>8} "
-                f"{'raw s':>7} {'raw /s':>8} {'ratio':>6} {'worker peak MiB':>16}"
+                f"{'raw s':>7} {'raw /s':>8} {'ratio':>6} {'worker peak MiB':>16} {'API peak MiB':>13}"
             )
             for size in args.sizes:
                 rows = products(size)
-                payload_mb = len(requests.models.complexjson.dumps(rows)) / 1e6
-                reset_peak_rss(worker)
+                payload_mb = len(json.dumps(rows)) / 1e6
+                reset_peak_rss(worker + api)
                 e2e, post, _wall = end_to_end(stack, rows)
-                peak = peak_rss_mib(worker)
+                peak, api_peak = peak_rss_mib(worker), peak_rss_mib(api)
                 raw = raw_writes(rows)
                 print(
                     f"{size:>9} {payload_mb:>10.2f} {post:>7.2f} {e2e:>7.2f} {size / e2e:>8.0f} "
-                    f"{raw:>7.2f} {size / raw:>8.0f} {e2e / raw:>6.2f} {peak:>16.1f}",
+                    f"{raw:>7.2f} {size / raw:>8.0f} {e2e / raw:>6.2f} {peak:>16.1f} {api_peak:>13.1f}",
                     flush=True,
                 )
         finally:

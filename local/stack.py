@@ -155,6 +155,8 @@ def main() -> None:
     args = parser.parse_args()
     stack = LocalStack(args.port)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Ctrl-C must stop the stack even when started from a script that ignores SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         stack.start()
         print(
