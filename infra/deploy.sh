@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# Deploy the Synq PIM bulk-operations API to Google Cloud. Safe to re-run: every step creates
+# what is missing and brings what exists up to date.
+#
+#   PROJECT=my-project REGION=us-central1 bash infra/deploy.sh [--dry-run]
+#
+# --dry-run prints every gcloud command instead of running it (no credentials needed).
+# Settings (environment): see infra/README.md.
+set -euo pipefail
+
+usage() { sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+DRY_RUN=0
+for arg in "$@"; do
+  case $arg in
+    --dry-run) DRY_RUN=1 ;;
+    -h | --help) usage && exit 0 ;;
+    *) usage >&2 && exit 2 ;;
+  esac
+done
+
+INFRA_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT_DIR=$(dirname "$INFRA_DIR")
+# shellcheck source=infra/lib.sh
+source "$INFRA_DIR/lib.sh"
+
+# shellcheck source=infra/config.sh
+source "$INFRA_DIR/config.sh"
+
+# Bearer tokens: Identity Platform / Firebase Auth of the same project unless overridden.
+AUTH_ISSUER=${AUTH_ISSUER:-https://securetoken.google.com/$PROJECT}
+AUTH_AUDIENCE=${AUTH_AUDIENCE:-$PROJECT}
+AUTH_JWKS_URL=${AUTH_JWKS_URL:-https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com}
+# Optional app limits, passed on only when set (the app's defaults apply otherwise).
+OPTIONAL_SETTINGS=(MAX_BODY_BYTES BATCH_MAX_ITEMS BATCH_MAX_BYTES INLINE_PAYLOAD_MAX_BYTES MAX_JOB_ITEMS)
+
+APIS=(
+  cloudresourcemanager.googleapis.com iam.googleapis.com
+  cloudfunctions.googleapis.com run.googleapis.com cloudbuild.googleapis.com
+  artifactregistry.googleapis.com logging.googleapis.com
+  firestore.googleapis.com storage.googleapis.com cloudtasks.googleapis.com
+  secretmanager.googleapis.com
+  apigateway.googleapis.com servicemanagement.googleapis.com servicecontrol.googleapis.com
+)
+
+for var in FIRESTORE_EMULATOR_HOST STORAGE_EMULATOR_HOST TASKS_EMULATOR_HOST; do
+  [[ -z ${!var:-} ]] || warn "$var is set in this shell; it is NOT deployed (production uses the real services)"
+done
+command -v python3 >/dev/null || die "python3 is needed (to read firestore.indexes.json)"
+if ! is_dry; then
+  command -v gcloud >/dev/null || die "gcloud is not installed (https://cloud.google.com/sdk/docs/install)"
+  account=$(gcloud auth list --filter=status:ACTIVE --format='value(account)' 2>/dev/null | head -n1)
+  [[ -n $account ]] || die "gcloud has no active account: run 'gcloud auth login' first"
+  log "Deploying as $account"
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/synq-pim-deploy.XXXXXX") # staged sources, env files, rendered spec
+if [[ ${KEEP_WORKDIR:-0} == 1 ]]; then
+  trap 'log "(kept $WORK)"' EXIT
+else
+  trap 'rm -rf "$WORK"' EXIT
+fi
+
+log "Synq PIM deploy: project=$PROJECT region=$REGION gateway-region=$GATEWAY_REGION$(is_dry && echo ' (DRY RUN: printing commands only)')"
+
+# --- APIs -------------------------------------------------------------------------------------
+step "Enabling the APIs the project needs"
+run gcloud services enable "${APIS[@]}"
+
+# --- Firestore --------------------------------------------------------------------------------
+step "Firestore (Native mode) database '(default)'"
+if exists gcloud firestore databases describe --database='(default)'; then
+  log "  exists"
+else
+  run gcloud firestore databases create --database='(default)' --location="$FIRESTORE_LOCATION" --type=firestore-native
+fi
+
+step "Firestore composite indexes (from infra/firestore.indexes.json; built in the background)"
+# One line per index: collectionGroup <TAB> queryScope <TAB> field-config <TAB> field-config ...
+index_lines=$(python3 - "$INFRA_DIR/firestore.indexes.json" <<'PY'
+import json, sys
+for index in json.load(open(sys.argv[1]))["indexes"]:
+    configs = []
+    for field in index["fields"]:
+        if "arrayConfig" in field:
+            configs.append(f"field-path={field['fieldPath']},array-config={field['arrayConfig'].lower()}")
+        else:
+            configs.append(f"field-path={field['fieldPath']},order={field['order'].lower()}")
+    print("\t".join([index["collectionGroup"], index.get("queryScope", "COLLECTION").lower().replace("_", "-"), *configs]))
+PY
+)
+while IFS=$'\t' read -r -a index; do
+  field_args=()
+  for config in "${index[@]:2}"; do field_args+=("--field-config=$config"); done
+  run_tolerating 'already exists' gcloud firestore indexes composite create --database='(default)' \
+    --collection-group="${index[0]}" --query-scope="${index[1]}" "${field_args[@]}" --async
+done <<<"$index_lines"
+
+# --- Cloud Storage ----------------------------------------------------------------------------
+step "Payload bucket gs://$PAYLOAD_BUCKET (uniform access, no public access, lifecycle)"
+if exists gcloud storage buckets describe "gs://$PAYLOAD_BUCKET"; then
+  log "  exists"
+else
+  run gcloud storage buckets create "gs://$PAYLOAD_BUCKET" --location="$REGION" \
+    --uniform-bucket-level-access --public-access-prevention
+fi
+run gcloud storage buckets update "gs://$PAYLOAD_BUCKET" --uniform-bucket-level-access \
+  --public-access-prevention --lifecycle-file="$INFRA_DIR/payload-bucket-lifecycle.json"
+
+# --- Cloud Tasks ------------------------------------------------------------------------------
+step "Cloud Tasks queue $TASKS_QUEUE"
+queue_flags=(--location="$REGION" --max-attempts=20 --min-backoff=1s --max-backoff=60s
+  --max-dispatches-per-second=200 --max-concurrent-dispatches=100)
+if exists gcloud tasks queues describe "$TASKS_QUEUE" --location="$REGION"; then
+  run gcloud tasks queues update "$TASKS_QUEUE" "${queue_flags[@]}"
+else
+  run gcloud tasks queues create "$TASKS_QUEUE" "${queue_flags[@]}"
+fi
+
+# --- service accounts and IAM -----------------------------------------------------------------
+step "Service accounts"
+ensure_service_account() {
+  local email=$1 display=$2
+  if exists gcloud iam service-accounts describe "$email"; then
+    log "  $email exists"
+  else
+    run gcloud iam service-accounts create "${email%%@*}" --display-name="$display"
+  fi
+}
+ensure_service_account "$RUNTIME_SA" "Synq PIM functions (runtime)"
+ensure_service_account "$TASKS_SA" "Synq PIM Cloud Tasks invoker (worker only)"
+ensure_service_account "$GATEWAY_SA" "Synq PIM API Gateway backend auth"
+
+step "IAM: what the functions' runtime service account may do"
+for role in "${RUNTIME_PROJECT_ROLES[@]}"; do
+  run_retry gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$RUNTIME_SA" \
+    --role="$role" --condition=None --format=none
+done
+run_retry gcloud storage buckets add-iam-policy-binding "gs://$PAYLOAD_BUCKET" \
+  --member="serviceAccount:$RUNTIME_SA" --role=roles/storage.objectAdmin --format=none
+# Creating a task that carries an OIDC token of TASKS_SA requires actAs on TASKS_SA.
+run_retry gcloud iam service-accounts add-iam-policy-binding "$TASKS_SA" \
+  --member="serviceAccount:$RUNTIME_SA" --role=roles/iam.serviceAccountUser --format=none
+
+# --- task token secret ------------------------------------------------------------------------
+secret_flags=()
+if [[ $USE_TASK_TOKEN == 1 ]]; then
+  step "Secret Manager: $TASK_TOKEN_SECRET (shared task token, X-Synq-Task-Token)"
+  if exists gcloud secrets describe "$TASK_TOKEN_SECRET"; then
+    log "  exists (value kept)"
+  else
+    token_file=$WORK/task-token
+    (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$token_file")
+    run gcloud secrets create "$TASK_TOKEN_SECRET" --replication-policy=automatic --data-file="$token_file"
+    rm -f "$token_file"
+  fi
+  run_retry gcloud secrets add-iam-policy-binding "$TASK_TOKEN_SECRET" \
+    --member="serviceAccount:$RUNTIME_SA" --role=roles/secretmanager.secretAccessor --format=none
+  secret_flags=(--set-secrets="TASK_AUTH_TOKEN=$TASK_TOKEN_SECRET:latest")
+else
+  step "Task token secret skipped (USE_TASK_TOKEN=$USE_TASK_TOKEN)"
+fi
+
+# --- sources ----------------------------------------------------------------------------------
+step "Staging a clean copy of the sources (main.py, functions/, shared/, requirements.txt)"
+SRC_DIR=$WORK/src
+mkdir -p "$SRC_DIR"
+tar -C "$ROOT_DIR" --exclude='__pycache__' --exclude='*.pyc' -cf - \
+  main.py functions shared requirements.txt | tar -C "$SRC_DIR" -xf -
+log "  $(find "$SRC_DIR" -type f | wc -l | tr -d ' ') files in $SRC_DIR"
+
+# --- functions --------------------------------------------------------------------------------
+# write_env_file FILE WORKER_URL: the runtime environment every function gets.
+write_env_file() {
+  local file=$1 worker_url=$2 name value
+  {
+    printf 'GCP_PROJECT: "%s"\n' "$PROJECT"
+    printf 'PAYLOAD_BUCKET: "%s"\n' "$PAYLOAD_BUCKET"
+    printf 'TASKS_LOCATION: "%s"\n' "$REGION"
+    printf 'TASKS_QUEUE: "%s"\n' "$TASKS_QUEUE"
+    printf 'TASKS_SERVICE_ACCOUNT: "%s"\n' "$TASKS_SA"
+    [[ -z $worker_url ]] || printf 'WORKER_URL: "%s"\n' "$worker_url"
+    printf 'AUTH_ISSUER: "%s"\n' "$AUTH_ISSUER"
+    printf 'AUTH_AUDIENCE: "%s"\n' "$AUTH_AUDIENCE"
+    printf 'AUTH_JWKS_URL: "%s"\n' "$AUTH_JWKS_URL"
+    for name in "${OPTIONAL_SETTINGS[@]}"; do
+      value=${!name:-}
+      [[ -z $value ]] || printf '%s: "%s"\n' "$name" "$value"
+    done
+  } >"$file"
+}
+
+# deploy_function NAME ENTRY_POINT MEMORY TIMEOUT MAX_INSTANCES WORKER_URL [extra flags...]
+deploy_function() {
+  local name=$1 entry=$2 memory=$3 timeout=$4 max_instances=$5 worker_url=$6
+  shift 6
+  local env_file=$WORK/env-$name.yaml
+  write_env_file "$env_file" "$worker_url"
+  if [[ $(<"$env_file") != "${LAST_ENV_SHOWN:-}" ]]; then
+    log "  runtime environment (--env-vars-file):"
+    sed 's/^/      /' "$env_file" >&3
+    LAST_ENV_SHOWN=$(<"$env_file")
+  else
+    log "  runtime environment: as above"
+  fi
+  local flags=(--gen2 --region="$REGION" --runtime=python311 --source="$SRC_DIR" --entry-point="$entry"
+    --trigger-http --no-allow-unauthenticated --ingress-settings=all --service-account="$RUNTIME_SA"
+    --env-vars-file="$env_file" --memory="$memory" --timeout="$timeout" --max-instances="$max_instances")
+  if [[ -n $BUILD_SERVICE_ACCOUNT ]]; then
+    flags+=(--build-service-account="projects/$PROJECT/serviceAccounts/$BUILD_SERVICE_ACCOUNT")
+  fi
+  run gcloud functions deploy "$name" "${flags[@]}" "$@"
+}
+
+function_url() { # the function's https://...run.app URL
+  local url
+  url=$(query "https://FUNCTION-URL-placeholder-$1.a.run.app" \
+    gcloud functions describe "$1" --region="$REGION" --format='value(serviceConfig.uri)')
+  [[ -n $url ]] || die "could not read the URL of function $1"
+  printf '%s\n' "${url%/}"
+}
+
+grant_invoker() { # grant_invoker FUNCTION SERVICE_ACCOUNT (the gen2 function's Cloud Run service)
+  run_retry gcloud run services add-iam-policy-binding "$1" --region="$REGION" \
+    --member="serviceAccount:$2" --role=roles/run.invoker --format=none
+}
+
+step "Function $FN_WORKER (Cloud Tasks target, private; deployed first for its URL)"
+WORKER_URL=""
+if exists gcloud functions describe "$FN_WORKER" --region="$REGION"; then
+  WORKER_URL=$(function_url "$FN_WORKER")$WORKER_PATH
+else
+  log "  first deployment: deploy once to learn the URL, then again with WORKER_URL set"
+  deploy_function "$FN_WORKER" bulk_job_worker 1Gi 540s 100 "" ${secret_flags[@]+"${secret_flags[@]}"}
+  WORKER_URL=$(function_url "$FN_WORKER")$WORKER_PATH
+fi
+log "  WORKER_URL=$WORKER_URL"
+deploy_function "$FN_WORKER" bulk_job_worker 1Gi 540s 100 "$WORKER_URL" ${secret_flags[@]+"${secret_flags[@]}"}
+grant_invoker "$FN_WORKER" "$TASKS_SA"
+
+step "Function $FN_BULK_JOBS (API: /api/v1/pim/bulk-jobs...)"
+deploy_function "$FN_BULK_JOBS" bulk_jobs 1Gi 60s 50 "$WORKER_URL" ${secret_flags[@]+"${secret_flags[@]}"}
+grant_invoker "$FN_BULK_JOBS" "$GATEWAY_SA"
+
+step "Function $FN_PRODUCTS (API: /api/v1/pim/products...)"
+deploy_function "$FN_PRODUCTS" products 512Mi 30s 50 "$WORKER_URL"
+grant_invoker "$FN_PRODUCTS" "$GATEWAY_SA"
+
+step "Function $FN_OPENAPI (API: /api/v1/pim/openapi.json)"
+deploy_function "$FN_OPENAPI" openapi 256Mi 30s 5 "$WORKER_URL"
+grant_invoker "$FN_OPENAPI" "$GATEWAY_SA"
+
+# shellcheck disable=SC2034 # read below through ${!placeholder}
+{
+  BULK_JOBS_URL=$(function_url "$FN_BULK_JOBS")
+  PRODUCTS_URL=$(function_url "$FN_PRODUCTS")
+  OPENAPI_URL=$(function_url "$FN_OPENAPI")
+}
+
+# --- API Gateway ------------------------------------------------------------------------------
+step "API Gateway: rendering infra/gateway.openapi.yaml.tmpl"
+spec=$(sed '/^#/d' "$INFRA_DIR/gateway.openapi.yaml.tmpl")
+for placeholder in BULK_JOBS_URL PRODUCTS_URL OPENAPI_URL; do
+  spec=${spec//"\${$placeholder}"/"${!placeholder}"}
+done
+[[ $spec != *"\${"* ]] || die "unrendered placeholder left in the gateway spec"
+SPEC_FILE=$WORK/gateway.openapi.yaml
+printf '%s\n' "$spec" >"$SPEC_FILE"
+grep -E '^ *address:' "$SPEC_FILE" | sort -u | sed 's/^ */      /' >&3
+# Configs are immutable: name each by its content, so an unchanged spec is not created twice.
+if command -v sha256sum >/dev/null; then hash_cmd=(sha256sum); else hash_cmd=(shasum -a 256); fi
+spec_hash=$( (cat "$SPEC_FILE" && echo "$GATEWAY_SA") | "${hash_cmd[@]}" | cut -c1-12)
+API_CONFIG=$API_ID-$spec_hash
+
+step "API Gateway: api $API_ID"
+if exists gcloud api-gateway apis describe "$API_ID"; then
+  log "  exists"
+else
+  run gcloud api-gateway apis create "$API_ID" --display-name="Synq PIM"
+fi
+managed_service=$(query "$API_ID-HASH.apigateway.$PROJECT.cloud.goog" \
+  gcloud api-gateway apis describe "$API_ID" --format='value(managedService)')
+run gcloud services enable "$managed_service"
+
+step "API Gateway: api config $API_CONFIG"
+if exists gcloud api-gateway api-configs describe "$API_CONFIG" --api="$API_ID"; then
+  log "  exists (spec unchanged)"
+else
+  run gcloud api-gateway api-configs create "$API_CONFIG" --api="$API_ID" \
+    --openapi-spec="$SPEC_FILE" --backend-auth-service-account="$GATEWAY_SA"
+fi
+
+step "API Gateway: gateway $GATEWAY_ID in $GATEWAY_REGION"
+if exists gcloud api-gateway gateways describe "$GATEWAY_ID" --location="$GATEWAY_REGION"; then
+  run gcloud api-gateway gateways update "$GATEWAY_ID" --location="$GATEWAY_REGION" \
+    --api="$API_ID" --api-config="$API_CONFIG"
+else
+  run gcloud api-gateway gateways create "$GATEWAY_ID" --location="$GATEWAY_REGION" \
+    --api="$API_ID" --api-config="$API_CONFIG"
+fi
+GATEWAY_HOST=$(query "$GATEWAY_ID-HASH.uc.gateway.dev" \
+  gcloud api-gateway gateways describe "$GATEWAY_ID" --location="$GATEWAY_REGION" \
+  --format='value(defaultHostname)')
+
+step "Done$(is_dry && echo ' (dry run: nothing was changed)')"
+log "  API:        https://$GATEWAY_HOST/api/v1/pim   (spec: https://$GATEWAY_HOST/api/v1/pim/openapi.json)"
+log "  Worker:     $WORKER_URL   (private: only $TASKS_SA may invoke it)"
+log "  Bucket:     gs://$PAYLOAD_BUCKET   Queue: $TASKS_QUEUE ($REGION)"
+log "  Note: the functions still read the caller's token from Authorization; behind the gateway it"
+log "  arrives in X-Forwarded-Authorization (see infra/README.md, 'Known follow-up')."

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Delete what infra/deploy.sh created, newest layer first. Resources already gone are skipped.
+#
+#   PROJECT=my-project REGION=us-central1 bash infra/teardown.sh --yes [--delete-indexes]
+#
+# --dry-run prints the commands instead. Kept on purpose: the Firestore database and its data
+# (and, without --delete-indexes, its composite indexes) and the enabled APIs.
+# A deleted Cloud Tasks queue's name cannot be reused for about 7 days.
+set -euo pipefail
+
+usage() { sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+DRY_RUN=0
+CONFIRMED=0
+DELETE_INDEXES=0
+for arg in "$@"; do
+  case $arg in
+    --dry-run) DRY_RUN=1 ;;
+    --yes) CONFIRMED=1 ;;
+    --delete-indexes) DELETE_INDEXES=1 ;;
+    -h | --help) usage && exit 0 ;;
+    *) usage >&2 && exit 2 ;;
+  esac
+done
+
+INFRA_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=infra/lib.sh
+source "$INFRA_DIR/lib.sh"
+# shellcheck source=infra/config.sh
+source "$INFRA_DIR/config.sh"
+
+if ! is_dry && [[ $CONFIRMED != 1 ]]; then
+  die "this deletes the Synq PIM deployment in project $PROJECT (payloads included); re-run with --yes"
+fi
+GONE='not found|NOT_FOUND|does not exist|was not found'
+
+log "Synq PIM teardown: project=$PROJECT region=$REGION$(is_dry && echo ' (DRY RUN: printing commands only)')"
+
+step "API Gateway: gateway, configs, api"
+run_tolerating "$GONE" gcloud api-gateway gateways delete "$GATEWAY_ID" --location="$GATEWAY_REGION"
+configs=$(query "" gcloud api-gateway api-configs list --api="$API_ID" --format='value(name.basename())' 2>/dev/null || true)
+for config in $configs; do
+  run_tolerating "$GONE" gcloud api-gateway api-configs delete "$config" --api="$API_ID"
+done
+run_tolerating "$GONE" gcloud api-gateway apis delete "$API_ID"
+
+step "Functions"
+for fn in "$FN_OPENAPI" "$FN_PRODUCTS" "$FN_BULK_JOBS" "$FN_WORKER"; do
+  run_tolerating "$GONE" gcloud functions delete "$fn" --region="$REGION"
+done
+
+step "Cloud Tasks queue, task token secret, payload bucket (with every payload in it)"
+run_tolerating "$GONE" gcloud tasks queues delete "$TASKS_QUEUE" --location="$REGION"
+run_tolerating "$GONE" gcloud secrets delete "$TASK_TOKEN_SECRET"
+run_tolerating "$GONE|matched no objects" gcloud storage rm --recursive "gs://$PAYLOAD_BUCKET"
+
+step "IAM bindings and service accounts"
+for role in "${RUNTIME_PROJECT_ROLES[@]}"; do
+  run_tolerating "$GONE" gcloud projects remove-iam-policy-binding "$PROJECT" \
+    --member="serviceAccount:$RUNTIME_SA" --role="$role" --condition=None --format=none
+done
+for sa in "$GATEWAY_SA" "$TASKS_SA" "$RUNTIME_SA"; do
+  run_tolerating "$GONE" gcloud iam service-accounts delete "$sa"
+done
+
+if [[ $DELETE_INDEXES == 1 ]]; then
+  step "Firestore composite indexes of ${INDEXED_COLLECTIONS[*]}"
+  indexes=$(query "" gcloud firestore indexes composite list --database='(default)' --format='value(name)')
+  for name in $indexes; do
+    for group in "${INDEXED_COLLECTIONS[@]}"; do
+      if [[ $name == */collectionGroups/$group/indexes/* ]]; then
+        run_tolerating "$GONE" gcloud firestore indexes composite delete "${name##*/}" --database='(default)'
+      fi
+    done
+  done
+fi
+
+step "Done$(is_dry && echo ' (dry run: nothing was changed)')"
+log "  Kept: the Firestore database and its data, the enabled APIs. To delete the data as well:"
+log "  gcloud firestore databases delete --database='(default)' --project=$PROJECT"
