@@ -1,8 +1,10 @@
 """Every deployable function target, from one source root (so `shared/` deploys with each)."""
 
+from functions.audit_logs import audit_logs
 from functions.bulk_job_worker import bulk_job_worker
 from functions.bulk_jobs import bulk_jobs
 from functions.openapi import openapi
 from functions.products import products
+from functions.taxonomy import brands, categories
 
-__all__ = ["bulk_job_worker", "bulk_jobs", "openapi", "products"]
+__all__ = ["audit_logs", "brands", "bulk_job_worker", "bulk_jobs", "categories", "openapi", "products"]

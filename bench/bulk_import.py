@@ -23,7 +23,8 @@ from google.cloud import firestore
 from bench.common import peak_rss_mib, process_tree, products, reset_peak_rss
 from local.emulators import free_port
 from local.stack import PROJECT, LocalStack
-from shared.domain.bulk import JobContext, plan_batch
+from shared.domain.audit import ChangeContext
+from shared.domain.bulk import BatchInputs, plan_batch
 from shared.domain.models import JobType
 
 
@@ -57,20 +58,20 @@ def end_to_end(stack: LocalStack, rows: list[dict[str, object]]) -> tuple[float,
 def raw_writes(rows: list[dict[str, object]]) -> float:
     """Seconds to write the same product documents with WriteBatch of 500, nothing else."""
     client = firestore.Client(project=PROJECT)
-    ctx = JobContext(
-        job_id=str(uuid.uuid4()),
+    ctx = ChangeContext(
         tenant_id=str(uuid.uuid4()),
         org_id=str(uuid.uuid4()),
         actor_email="bench@example.com",
         now=datetime.now(UTC),
+        job_id=str(uuid.uuid4()),
     )
-    docs = plan_batch(JobType.BULK_IMPORT, rows, 0, {}, ctx).writes  # the documents the worker writes
+    docs = plan_batch(JobType.BULK_IMPORT, rows, 0, BatchInputs(), ctx).writes  # the products the worker writes
     products_ref = client.collection(f"tenants/{ctx.tenant_id}/orgs/{ctx.org_id}/products")
     t0 = time.monotonic()
     for start in range(0, len(docs), 500):
         batch = client.batch()
         for doc in docs[start : start + 500]:
-            batch.create(products_ref.document(doc.product_id), doc.data)
+            batch.create(products_ref.document(doc.doc_id), doc.data)
         batch.commit()
     return time.monotonic() - t0
 
@@ -98,6 +99,7 @@ def main() -> None:
                 e2e, post, _wall = end_to_end(stack, rows)
                 peak, api_peak = peak_rss_mib(worker), peak_rss_mib(api)
                 raw = raw_writes(rows)
+                stack.firestore.wipe(PROJECT)  # each size starts on an empty emulator
                 print(
                     f"{size:>9} {payload_mb:>10.2f} {post:>7.2f} {e2e:>7.2f} {size / e2e:>8.0f} "
                     f"{raw:>7.2f} {size / raw:>8.0f} {e2e / raw:>6.2f} {peak:>16.1f} {api_peak:>13.1f}",

@@ -8,13 +8,15 @@ from typing import Any
 import flask
 import functions_framework
 
-from functions import bulk_jobs, products
+from functions import audit_logs, bulk_jobs, products, taxonomy
 from shared.openapi import build_openapi
+
+APIS = [bulk_jobs.api, products.api, taxonomy.brands_api, taxonomy.categories_api, audit_logs.api]
 
 
 @cache
 def document() -> dict[str, Any]:
-    return build_openapi([bulk_jobs.api, products.api])
+    return build_openapi(APIS)
 
 
 @functions_framework.http

@@ -24,6 +24,9 @@ PREFIXES = [
     ("/api/v1/pim/openapi.json", main.openapi),
     ("/api/v1/pim/bulk-jobs", main.bulk_jobs),
     ("/api/v1/pim/products", main.products),
+    ("/api/v1/pim/brands", main.brands),
+    ("/api/v1/pim/categories", main.categories),
+    ("/api/v1/pim/audit-logs", main.audit_logs),
 ]
 
 

@@ -43,11 +43,10 @@ class LocalStack:
         queue = f"projects/{PROJECT}/locations/{LOCATION}/queues/{QUEUE}"
         logs = state_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        self.emulators: list[Emulator] = [
-            FirestoreEmulator(log_path=logs / "firestore.log"),
-            StorageEmulator(log_path=logs / "storage.log"),
-            TasksEmulator(log_path=logs / "tasks.log", queues=[queue]),
-        ]
+        self.firestore = FirestoreEmulator(log_path=logs / "firestore.log")
+        self.storage = StorageEmulator(log_path=logs / "storage.log")
+        self.tasks = TasksEmulator(log_path=logs / "tasks.log", queues=[queue])
+        self.emulators: list[Emulator] = [self.firestore, self.storage, self.tasks]
         self.gateway: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None
         self._stack = ExitStack()
@@ -116,7 +115,7 @@ class LocalStack:
         return mint(self.private_key, **claims)
 
     def _create_bucket(self) -> None:
-        storage_host = self.emulators[1].env()["STORAGE_EMULATOR_HOST"]
+        storage_host = self.storage.env()["STORAGE_EMULATOR_HOST"]
         body = f'{{"name": "{BUCKET}"}}'.encode()
         req = urllib.request.Request(
             f"{storage_host}/storage/v1/b?project={PROJECT}",

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 
 @dataclass(frozen=True)
 class FieldProblem:
@@ -79,3 +81,12 @@ class PermanentTaskError(SynqError):
 
     status = 200
     code = "TASK_ABANDONED"
+
+
+def invalid(message: str, exc: ValidationError, prefix: str = "") -> InvalidArgumentError:
+    """A 400 naming each field pydantic refused (a model-level rule is reported on `body`)."""
+    problems = [
+        FieldProblem(prefix + ".".join(str(p) for p in e["loc"]) or "body", e["msg"].removeprefix("Value error, "))
+        for e in exc.errors()
+    ]
+    return InvalidArgumentError(message, problems)

@@ -21,7 +21,6 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from werkzeug.routing import Map, Rule
 
 from shared.auth import authenticate
-from shared.domain.bulk import problems_of
 from shared.domain.tenancy import Principal
 from shared.errors import (
     ConflictError,
@@ -37,6 +36,7 @@ from shared.errors import (
     UnauthenticatedError,
     UnavailableError,
     UnsupportedMediaTypeError,
+    invalid,
 )
 from shared.settings import get_settings
 
@@ -59,7 +59,7 @@ class Call:
         try:
             return model.model_validate(self.request.args.to_dict())
         except ValidationError as exc:
-            raise InvalidArgumentError("invalid query parameters", problems_of(exc)) from exc
+            raise invalid("invalid query parameters", exc) from exc
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ def parse_body(request: flask.Request, model: type[M]) -> M:
     try:
         return model.model_validate(_json_body(request))
     except ValidationError as exc:
-        raise InvalidArgumentError("invalid request body", problems_of(exc)) from exc
+        raise invalid("invalid request body", exc) from exc
 
 
 def render(model: BaseModel | dict[str, Any] | None, status: int) -> flask.Response:

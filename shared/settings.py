@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     )
 
     max_body_bytes: int = Field(10_000_000, description="Largest accepted request body (413 above).")
-    batch_max_items: int = Field(498, ge=1, le=498, description="Items per bulk-job batch (one commit).")
+    # Each item writes its product and its audit event; with the batch marker and the job's
+    # counters, 249 items make 500 writes, the most one Firestore commit should carry.
+    batch_max_items: int = Field(249, ge=1, le=249, description="Items per bulk-job batch (one commit).")
     batch_max_bytes: int = Field(4_000_000, ge=1024, description="Payload bytes per bulk-job batch.")
     inline_payload_max_bytes: int = Field(
         256 * 1024, description="Payloads up to this size are also kept on the job document."

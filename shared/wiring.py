@@ -9,12 +9,18 @@ from functools import cache
 from google.cloud import firestore, storage, tasks_v2
 
 from shared.adapters.cloud_tasks import CloudTasksQueue
-from shared.adapters.firestore_store import FirestoreTenantStore
+from shared.adapters.firestore.audit import FirestoreAuditStore
+from shared.adapters.firestore.catalog import FirestoreCatalogStore
+from shared.adapters.firestore.jobs import FirestoreJobStore
 from shared.adapters.gcs_payloads import GcsPayloadStore
 from shared.auth import TokenVerifier
+from shared.domain.catalog import BRANDS, CATEGORIES
 from shared.domain.tenancy import Scope
+from shared.services.audit_log import AuditLog
 from shared.services.bulk_jobs import BulkJobs, BulkLimits
 from shared.services.bulk_processing import BulkJobProcessor
+from shared.services.catalog import Catalog
+from shared.services.taxonomy import Taxonomy
 from shared.settings import get_settings
 
 
@@ -61,10 +67,6 @@ def task_queue() -> CloudTasksQueue:
     )
 
 
-def tenant_store(scope: Scope) -> FirestoreTenantStore:
-    return FirestoreTenantStore(firestore_client(), scope)
-
-
 def payload_store() -> GcsPayloadStore:
     return GcsPayloadStore(storage_client(), get_settings().payload_bucket)
 
@@ -77,12 +79,33 @@ def bulk_jobs(scope: Scope) -> BulkJobs:
         batch_max_bytes=s.batch_max_bytes,
         inline_payload_max_bytes=s.inline_payload_max_bytes,
     )
-    return BulkJobs(tenant_store(scope), payload_store(), task_queue(), limits, utc_now)
+    return BulkJobs(FirestoreJobStore(firestore_client(), scope), payload_store(), task_queue(), limits, utc_now)
 
 
 def bulk_job_processor(scope: Scope) -> BulkJobProcessor:
-    store = tenant_store(scope)
-    return BulkJobProcessor(store, store, payload_store(), task_queue(), utc_now)
+    return BulkJobProcessor(
+        FirestoreJobStore(firestore_client(), scope),
+        FirestoreCatalogStore(firestore_client(), scope),
+        payload_store(),
+        task_queue(),
+        utc_now,
+    )
+
+
+def catalog(scope: Scope) -> Catalog:
+    return Catalog(FirestoreCatalogStore(firestore_client(), scope), utc_now)
+
+
+def brands(scope: Scope) -> Taxonomy:
+    return Taxonomy(FirestoreCatalogStore(firestore_client(), scope), utc_now, BRANDS)
+
+
+def categories(scope: Scope) -> Taxonomy:
+    return Taxonomy(FirestoreCatalogStore(firestore_client(), scope), utc_now, CATEGORIES)
+
+
+def audit_log(scope: Scope) -> AuditLog:
+    return AuditLog(FirestoreAuditStore(firestore_client(), scope))
 
 
 def reset() -> None:

@@ -10,20 +10,23 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
-from shared.domain.models import (
-    BatchRange,
-    ItemError,
-    JobStatus,
-    JobType,
+from shared.domain.audit import AuditEvent, ChangeContext
+from shared.domain.catalog import (
     Product,
     ProductFields,
     ProductPatch,
+    References,
+    Write,
+    create_product,
+    delete_product,
+    referenced_ids,
+    update_product,
 )
+from shared.domain.models import BatchRange, ItemError, JobStatus, JobType
 from shared.errors import FieldProblem, InvalidArgumentError, InvalidJsonError
 
 MAX_SHAPE_PROBLEMS = 20
@@ -120,28 +123,25 @@ def import_product_id(job_id: str, index: int) -> str:
     return str(uuid.uuid5(uuid.UUID(job_id), f"item-{index}"))
 
 
-@dataclass(frozen=True)
-class ProductWrite:
-    kind: Literal["create", "update", "delete"]
-    product_id: str
-    data: dict[str, Any] = field(default_factory=dict)
-    version: Any = None  # storage's opaque "last seen" token; the write fails if it moved
+def item_event_id(job_id: str, index: int) -> str:
+    """Deterministic id of the audit event of an item's change."""
+    return str(uuid.uuid5(uuid.UUID(job_id), f"event-{index}"))
 
 
 @dataclass
 class BatchPlan:
-    writes: list[ProductWrite]
+    writes: list[Write]
+    events: list[AuditEvent]
     errors: list[ItemError]
     processed: int
 
 
 @dataclass(frozen=True)
-class JobContext:
-    job_id: str
-    tenant_id: str
-    org_id: str
-    actor_email: str
-    now: datetime
+class BatchInputs:
+    """What storage must supply before a batch can be planned."""
+
+    products: dict[str, tuple[Product, Any]] = field(default_factory=dict)
+    references: References = field(default_factory=References)
 
 
 def ids_to_read(job_type: JobType, items: list[Any]) -> list[str]:
@@ -152,81 +152,67 @@ def ids_to_read(job_type: JobType, items: list[Any]) -> list[str]:
     return sorted({i for i in raw if isinstance(i, str) and _is_uuid(i)})
 
 
-def plan_batch(
-    job_type: JobType,
-    items: list[Any],
-    first_index: int,
-    existing: dict[str, tuple[Product, Any]],
-    ctx: JobContext,
-) -> BatchPlan:
-    """Decide every write of one batch and every per-item failure; one bad item never sinks the rest.
+def references_to_read(job_type: JobType, items: list[Any]) -> tuple[list[str], list[str]]:
+    """Brand and category ids the batch's items refer to (deletes refer to none)."""
+    return ([], []) if job_type is JobType.BULK_DELETE else referenced_ids(items)
 
-    `existing` maps product id to (product, version) for the ids `ids_to_read` named. Several items
-    touching one product within a batch are folded into one write.
-    """
+
+def plan_batch(
+    job_type: JobType, items: list[Any], first_index: int, inputs: BatchInputs, ctx: ChangeContext
+) -> BatchPlan:
+    """Decide every write, audit event and per-item failure of one batch; one bad item never sinks
+    the rest. Several items touching one product within a batch fold into one write."""
     planner = {
         JobType.BULK_IMPORT: _plan_import,
         JobType.BULK_UPDATE: _plan_update,
         JobType.BULK_DELETE: _plan_delete,
     }[job_type]
-    return planner(items, first_index, existing, ctx)
+    return planner(items, first_index, inputs, ctx)
 
 
-def _plan_import(items: list[Any], first_index: int, _existing: Any, ctx: JobContext) -> BatchPlan:
-    writes, errors = [], []
+def _plan_import(items: list[Any], first_index: int, inputs: BatchInputs, ctx: ChangeContext) -> BatchPlan:
+    job_id = _job_id(ctx)
+    plan = BatchPlan([], [], [], 0)
     for offset, item in enumerate(items):
         index = first_index + offset
         try:
             fields = ProductFields.model_validate(item)
         except ValidationError as exc:
-            errors.append(ItemError(index=index, code="INVALID_ITEM", message=describe(exc)))
+            plan.errors.append(ItemError(index=index, code="INVALID_ITEM", message=describe(exc)))
             continue
-        product_id = import_product_id(ctx.job_id, index)
-        product = Product(
-            **fields.model_dump(),
-            id=product_id,
-            tenant_id=ctx.tenant_id,
-            org_id=ctx.org_id,
-            created_at=ctx.now,
-            updated_at=ctx.now,
-            created_by=ctx.actor_email,
-            job_id=ctx.job_id,
-        )
-        writes.append(ProductWrite("create", product_id, product.model_dump(mode="python")))
-    return BatchPlan(writes, errors, processed=len(writes))
+        if problems := inputs.references.problems(item):
+            plan.errors.append(_unknown_reference(index, None, problems))
+            continue
+        change = create_product(fields, import_product_id(job_id, index), ctx, item_event_id(job_id, index))
+        plan.writes.append(change.write)
+        plan.events.append(change.event)
+        plan.processed += 1
+    return plan
 
 
-def _plan_update(
-    items: list[Any], first_index: int, existing: dict[str, tuple[Product, Any]], ctx: JobContext
-) -> BatchPlan:
-    changed: dict[str, dict[str, Any]] = {}
-    errors: list[ItemError] = []
-    processed = 0
+def _plan_update(items: list[Any], first_index: int, inputs: BatchInputs, ctx: ChangeContext) -> BatchPlan:
+    job_id = _job_id(ctx)
+    merged: dict[str, tuple[int, dict[str, Any]]] = {}  # product id -> (its first item, all its changes)
+    plan = BatchPlan([], [], [], 0)
     for offset, item in enumerate(items):
         index = first_index + offset
         body = dict(item)
         product_id = body.pop("id", None)
         if not isinstance(product_id, str) or not product_id:
-            errors.append(
+            plan.errors.append(
                 ItemError(index=index, code="MISSING_ID", message="an update item needs the product `id` (a string)")
             )
             continue
-        if product_id not in existing:
-            errors.append(_not_found(index, product_id))
+        if product_id not in inputs.products:
+            plan.errors.append(_not_found(index, product_id))
             continue
         try:
-            patch = ProductPatch.model_validate(body)
+            changes = ProductPatch.model_validate(body).changes()
         except ValidationError as exc:
-            errors.append(ItemError(index=index, id=product_id, code="INVALID_ITEM", message=describe(exc)))
-            continue
-        changes = patch.changes()
-        if changes.get("title", "") is None:
-            errors.append(
-                ItemError(index=index, id=product_id, code="INVALID_ITEM", message="title: cannot be cleared")
-            )
+            plan.errors.append(ItemError(index=index, id=product_id, code="INVALID_ITEM", message=describe(exc)))
             continue
         if not changes:
-            errors.append(
+            plan.errors.append(
                 ItemError(
                     index=index,
                     id=product_id,
@@ -235,29 +221,49 @@ def _plan_update(
                 )
             )
             continue
-        changed.setdefault(product_id, {}).update(changes)
-        processed += 1
-    writes = [
-        ProductWrite("update", pid, {**fields, "updated_at": ctx.now, "job_id": ctx.job_id}, existing[pid][1])
-        for pid, fields in changed.items()
-    ]
-    return BatchPlan(writes, errors, processed)
+        if problems := inputs.references.problems(changes):
+            plan.errors.append(_unknown_reference(index, product_id, problems))
+            continue
+        first, earlier = merged.get(product_id, (index, {}))
+        merged[product_id] = (first, {**earlier, **changes})
+        plan.processed += 1
+    for product_id, (first, changes) in merged.items():
+        product, version = inputs.products[product_id]
+        _, change = update_product(product, version, changes, ctx, item_event_id(job_id, first))
+        if change.event.changes:  # an update that changes nothing writes nothing
+            plan.writes.append(change.write)
+            plan.events.append(change.event)
+    return plan
 
 
-def _plan_delete(
-    items: list[Any], first_index: int, existing: dict[str, tuple[Product, Any]], ctx: JobContext
-) -> BatchPlan:
-    writes: list[ProductWrite] = []
-    errors: list[ItemError] = []
+def _plan_delete(items: list[Any], first_index: int, inputs: BatchInputs, ctx: ChangeContext) -> BatchPlan:
+    job_id = _job_id(ctx)
+    plan = BatchPlan([], [], [], 0)
     deleted: set[str] = set()
     for offset, product_id in enumerate(items):
         index = first_index + offset
-        if product_id in deleted or product_id not in existing:
-            errors.append(_not_found(index, product_id))
+        if product_id in deleted or product_id not in inputs.products:
+            plan.errors.append(_not_found(index, product_id))
             continue
         deleted.add(product_id)
-        writes.append(ProductWrite("delete", product_id, version=existing[product_id][1]))
-    return BatchPlan(writes, errors, processed=len(writes))
+        product, version = inputs.products[product_id]
+        change = delete_product(product, version, ctx, item_event_id(job_id, index))
+        plan.writes.append(change.write)
+        plan.events.append(change.event)
+        plan.processed += 1
+    return plan
+
+
+def _job_id(ctx: ChangeContext) -> str:
+    if ctx.job_id is None:
+        raise ValueError("a batch is planned for a job")
+    return ctx.job_id
+
+
+def _unknown_reference(index: int, product_id: str | None, problems: list[tuple[str, str]]) -> ItemError:
+    return ItemError(
+        index=index, id=product_id, code="UNKNOWN_REFERENCE", message="; ".join(f"{f}: {p}" for f, p in problems)
+    )
 
 
 def _not_found(index: int, product_id: str) -> ItemError:
@@ -276,11 +282,6 @@ def describe(exc: ValidationError) -> str:
     """One line naming each bad field, for per-item errors."""
     parts = [f"{'.'.join(str(p) for p in e['loc']) or 'item'}: {e['msg']}" for e in exc.errors()]
     return "; ".join(parts)[:MAX_ERROR_MESSAGE]
-
-
-def problems_of(exc: ValidationError, prefix: str = "") -> list[FieldProblem]:
-    """Field problems of a request body, for the 400 error's `details`."""
-    return [FieldProblem(prefix + ".".join(str(p) for p in e["loc"]) or "body", e["msg"]) for e in exc.errors()]
 
 
 def final_status(processed: int, failed: int) -> JobStatus:

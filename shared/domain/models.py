@@ -1,18 +1,26 @@
-"""Models of the PIM resources the bulk operations act on, and of bulk jobs themselves."""
+"""Shared field types, pages, and the models of bulk jobs."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 LongText = Annotated[str, StringConstraints(max_length=50_000)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 AttributeValue = str | int | float | bool | None
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` to get the next page.")
 
 
 class JobType(StrEnum):
@@ -28,12 +36,6 @@ class JobStatus(StrEnum):
     FAILED = "FAILED"
 
 
-class ProductStatus(StrEnum):
-    ACTIVE = "ACTIVE"
-    DRAFT = "DRAFT"
-    ARCHIVED = "ARCHIVED"
-
-
 class ItemError(BaseModel):
     """Why one item of a bulk job was not applied."""
 
@@ -41,56 +43,6 @@ class ItemError(BaseModel):
     id: str | None = Field(None, description="Product id the item named, when it named one.")
     code: str
     message: str
-
-
-class ProductFields(BaseModel):
-    """The writable fields of a product: what an import item or a create request carries."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    title: Title
-    description: LongText | None = None
-    sku: Code | None = None
-    barcode: Code | None = None
-    category: Text | None = None
-    category_id: Code | None = None
-    brand: Text | None = None
-    brand_id: Code | None = None
-    status: ProductStatus = ProductStatus.ACTIVE
-    attributes: dict[Code, AttributeValue] = Field(default_factory=dict, max_length=200)
-
-
-class ProductPatch(BaseModel):
-    """The fields an update changes; fields left out stay as they are, null clears them."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    title: Title | None = None
-    description: LongText | None = None
-    sku: Code | None = None
-    barcode: Code | None = None
-    category: Text | None = None
-    category_id: Code | None = None
-    brand: Text | None = None
-    brand_id: Code | None = None
-    status: ProductStatus | None = None
-    attributes: dict[Code, AttributeValue] | None = Field(None, max_length=200)
-
-    def changes(self) -> dict[str, Any]:
-        """The fields the request set, as storable values (title and status cannot be cleared)."""
-        return self.model_dump(mode="json", exclude_unset=True)
-
-
-class Product(ProductFields):
-    model_config = ConfigDict(extra="ignore")
-
-    id: str
-    tenant_id: str
-    org_id: str
-    created_at: datetime
-    updated_at: datetime
-    created_by: str | None = None
-    job_id: str | None = Field(None, description="Bulk job that last wrote the product, if any.")
 
 
 class BatchRange(BaseModel):
@@ -141,11 +93,3 @@ class BulkJob(BulkJobView):
         if not include_payload:
             view.payload = None
         return view
-
-
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = Field(None, description="Pass as `cursor` to get the next page.")

@@ -12,10 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.domain.bulk import JobContext, ids_to_read, parse_batch_slice, plan_batch
+from shared.domain.audit import ChangeContext
+from shared.domain.bulk import BatchInputs, ids_to_read, parse_batch_slice, plan_batch, references_to_read
+from shared.domain.catalog import Collection, References
 from shared.domain.models import BulkJob, JobStatus
 from shared.errors import NotFoundError, PermanentTaskError
-from shared.services.ports import JobStore, PayloadStore, ProductStore, TaskQueue
+from shared.services.ports import CatalogStore, JobStore, PayloadStore, TaskQueue
 from shared.services.tasks import WorkerTask, batch_task_name
 
 log = logging.getLogger(__name__)
@@ -24,7 +26,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class BulkJobProcessor:
     jobs: JobStore
-    products: ProductStore
+    catalog: CatalogStore
     payloads: PayloadStore
     tasks: TaskQueue
     clock: Callable[[], datetime]
@@ -66,10 +68,10 @@ class BulkJobProcessor:
         except (NotFoundError, ValueError) as exc:
             self.jobs.fail_job(job.id, f"the stored payload is unreadable (batch {index})", self.clock())
             raise PermanentTaskError(f"payload of job {job.id} unreadable: {exc}") from exc
-        existing = self.products.get_products(ids_to_read(job.job_type, items))
+        inputs = self._read_inputs(job, items)
         now = self.clock()
-        ctx = JobContext(job_id=job.id, tenant_id=job.tenant_id, org_id=job.org_id, actor_email=job.created_by, now=now)
-        plan = plan_batch(job.job_type, items, batch.first_item, existing, ctx)
+        ctx = ChangeContext(job.tenant_id, job.org_id, job.created_by, now, job_id=job.id)
+        plan = plan_batch(job.job_type, items, batch.first_item, inputs, ctx)
         committed = self.jobs.commit_batch(job.id, batch, plan, now)
         finished = self.jobs.finish_job_if_done(job.id, self.clock())
         outcome = "committed" if committed else "already committed (concurrent delivery)"
@@ -83,3 +85,13 @@ class BulkJobProcessor:
             finished.status.value,
         )
         return f"batch {outcome}"
+
+    def _read_inputs(self, job: BulkJob, items: list[object]) -> BatchInputs:
+        brand_ids, category_ids = references_to_read(job.job_type, items)
+        return BatchInputs(
+            products=self.catalog.get_many(Collection.PRODUCTS, ids_to_read(job.job_type, items)),
+            references=References(
+                brands=frozenset(self.catalog.get_many(Collection.BRANDS, brand_ids)),
+                categories=frozenset(self.catalog.get_many(Collection.CATEGORIES, category_ids)),
+            ),
+        )

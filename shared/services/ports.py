@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
+from shared.domain.audit import AuditEvent
 from shared.domain.bulk import BatchPlan
-from shared.domain.models import BatchRange, BulkJob, ItemError, JobType, Page, Product
+from shared.domain.catalog import Collection, Product, Write
+from shared.domain.models import BatchRange, BulkJob, ItemError, JobType, Page
 
 
 class JobStore(Protocol):
@@ -29,8 +31,8 @@ class JobStore(Protocol):
     def batch_done(self, job_id: str, batch_index: int) -> bool: ...
 
     def commit_batch(self, job_id: str, batch: BatchRange, plan: BatchPlan, now: datetime) -> bool:
-        """Apply a batch's product writes, its completion marker and the job's counters in one
-        atomic write. False, with nothing written, when the batch had already been committed."""
+        """Apply a batch's writes, its audit events, its completion marker and the job's counters
+        in one atomic write. False, with nothing written, when the batch was committed before."""
         ...
 
     def finish_job_if_done(self, job_id: str, now: datetime) -> BulkJob:
@@ -44,14 +46,28 @@ class JobStore(Protocol):
         ...
 
 
-class ProductStore(Protocol):
-    def get_product(self, product_id: str) -> Product: ...
+class CatalogStore(Protocol):
+    def get(self, collection: Collection, doc_id: str) -> tuple[Any, Any]:
+        """The resource and its opaque version, or NotFoundError."""
+        ...
+
+    def get_many(self, collection: Collection, doc_ids: list[str]) -> dict[str, tuple[Any, Any]]: ...
+
+    def exists(self, collection: Collection, doc_id: str) -> bool: ...
 
     def list_products(self, limit: int, cursor: str | None) -> Page[Product]: ...
 
-    def get_products(self, product_ids: list[str]) -> dict[str, tuple[Product, Any]]:
-        """Existing products among the ids, each with an opaque version for optimistic writes."""
+    def list_by_name(self, collection: Collection, limit: int, cursor: str | None) -> Page[Any]: ...
+
+    def is_referenced(self, collection: Collection, field: str, value: str) -> bool: ...
+
+    def commit(self, writes: list[Write], events: list[AuditEvent]) -> None:
+        """Apply writes and their audit events atomically."""
         ...
+
+
+class AuditStore(Protocol):
+    def list_events(self, filters: dict[str, str], limit: int, cursor: str | None) -> Page[AuditEvent]: ...
 
 
 class PayloadStore(Protocol):

@@ -4,25 +4,26 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from functions import bulk_jobs, products
+from functions.openapi import APIS
 from shared.http import Route
 from shared.settings import get_settings
 from tests.integration.conftest import JobsApi
 from tests.support import headers, new_scope
 
-ROUTES = [r for api in (bulk_jobs.api, products.api) for r in api.routes]
+ROUTES = [r for api in APIS for r in api.routes]
 JOB = "/api/v1/pim/bulk-jobs"
 
 
 def call(client: Any, route: Route, hdrs: dict[str, str]) -> Any:
-    path = route.path.replace("<job_id>", str(uuid.uuid4())).replace("<product_id>", str(uuid.uuid4()))
-    body = {"job_type": "BULK_IMPORT", "payload": [{"title": "x"}]} if route.method == "POST" else None
+    path = re.sub(r"<(\w+)>", lambda _: str(uuid.uuid4()), route.path)
+    body = {"job_type": "BULK_IMPORT", "payload": [{"title": "x"}]} if route.method in ("POST", "PUT") else None
     return client.open(path, method=route.method, json=body, headers=hdrs)
 
 

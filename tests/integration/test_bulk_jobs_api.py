@@ -34,7 +34,7 @@ def test_create_returns_the_pending_job_at_once_with_its_payload(jobs: JobsApi, 
 
 
 def test_an_import_creates_products_and_reports_each_bad_item(jobs: JobsApi) -> None:
-    payload = catalog(1200)  # three batches of at most 498
+    payload = catalog(1200)  # several batches
     payload[5] = {"sku": "no-title"}
     payload[700] = {"title": "x", "colour": "red"}
     payload[1100] = {"title": ""}

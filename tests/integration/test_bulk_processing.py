@@ -13,11 +13,14 @@ from typing import Any
 
 import pytest
 from google.cloud import tasks_v2
+from google.cloud.firestore_v1 import FieldFilter
 
 from shared import wiring
 from shared.adapters.cloud_tasks import CloudTasksQueue
-from shared.adapters.firestore_store import FirestoreTenantStore
+from shared.adapters.firestore.catalog import FirestoreCatalogStore
+from shared.adapters.firestore.jobs import FirestoreJobStore
 from shared.domain.bulk import BatchPlan
+from shared.domain.catalog import Collection, Product
 from shared.domain.models import BatchRange, BulkJob, JobStatus, JobType
 from shared.domain.tenancy import Principal, Role, Scope
 from shared.errors import ConflictError
@@ -54,15 +57,30 @@ class CapturedQueue(CloudTasksQueue):
 
 
 class Harness:
-    def __init__(self, scope: Scope, queue: CapturedQueue, store: FirestoreTenantStore | None = None) -> None:
+    def __init__(self, scope: Scope, queue: CapturedQueue) -> None:
         self.scope = scope
         self.queue = queue
-        self.store = FirestoreTenantStore(wiring.firestore_client(), scope)
+        self.store = FirestoreJobStore(wiring.firestore_client(), scope)
+        self.catalog = FirestoreCatalogStore(wiring.firestore_client(), scope)
         self.jobs = BulkJobs(self.store, wiring.payload_store(), queue, LIMITS, wiring.utc_now)
-        self.processor = self.with_store(store or self.store)
+        self.processor = self.with_store(self.store)
 
-    def with_store(self, store: FirestoreTenantStore) -> BulkJobProcessor:
-        return BulkJobProcessor(store, store, wiring.payload_store(), self.queue, wiring.utc_now)
+    def with_store(self, store: FirestoreJobStore) -> BulkJobProcessor:
+        return BulkJobProcessor(store, self.catalog, wiring.payload_store(), self.queue, wiring.utc_now)
+
+    def products(self) -> list[Product]:
+        found, cursor = [], None
+        while True:
+            page = self.catalog.list_products(100, cursor)
+            found += page.items
+            if not page.next_cursor:
+                return found
+            cursor = page.next_cursor
+
+    def events(self, job_id: str) -> list[dict[str, Any]]:
+        root = f"tenants/{self.scope.tenant_id}/orgs/{self.scope.org_id}/audit_events"
+        query = wiring.firestore_client().collection(root).where(filter=FieldFilter("job_id", "==", job_id))
+        return [s.to_dict() for s in query.stream()]
 
     def create(self, job_type: JobType, payload: list[Any]) -> str:
         actor = Principal(email="owner@example.com", role=Role.ADMIN, scope=self.scope)
@@ -78,17 +96,7 @@ class Harness:
         return self.store.get_job(job_id)
 
     def product_count(self) -> int:
-        return _count(self.store)
-
-
-def _count(store: FirestoreTenantStore) -> int:
-    total, cursor = 0, None
-    while True:
-        page = store.list_products(100, cursor)
-        total += len(page.items)
-        if not page.next_cursor:
-            return total
-        cursor = page.next_cursor
+        return len(self.products())
 
 
 @pytest.fixture()
@@ -131,6 +139,7 @@ def test_every_batch_delivered_twice_is_applied_once(harness: Harness) -> None:
         harness.processor.handle(task)
     assert harness.job(job_id).completed_at == completed_at
     assert harness.product_count() == 180
+    assert len(harness.events(job_id)) == 180  # one audit event per change, never two
 
 
 def test_a_redelivered_start_does_not_restart_the_job(harness: Harness) -> None:
@@ -167,6 +176,7 @@ def test_concurrent_deliveries_of_one_batch_commit_it_once(harness: Harness) -> 
     assert_exact(harness.job(job_id), 144, 16)
     assert outcomes.count("batch committed") == 4  # one winner per batch; the others found it done
     assert harness.product_count() == 144
+    assert len(harness.events(job_id)) == 144  # one audit event per change, never two
 
 
 def test_batches_racing_each_other_complete_the_job_exactly_once(harness: Harness) -> None:
@@ -191,9 +201,10 @@ def test_batches_racing_each_other_complete_the_job_exactly_once(harness: Harnes
         t.join()
     assert_exact(harness.job(job_id), 360, 40)
     assert harness.product_count() == 360
+    assert len(harness.events(job_id)) == 360  # one audit event per change, never two
 
 
-class DiesAfterCommit(FirestoreTenantStore):
+class DiesAfterCommit(FirestoreJobStore):
     """The process dies right after a batch's write lands, before it could answer the task."""
 
     def commit_batch(self, job_id: str, batch: BatchRange, plan: BatchPlan, now: datetime) -> bool:
@@ -201,7 +212,7 @@ class DiesAfterCommit(FirestoreTenantStore):
         raise SystemExit("worker died after commit")
 
 
-class DiesBeforeCommit(FirestoreTenantStore):
+class DiesBeforeCommit(FirestoreJobStore):
     """The process dies after reading and planning, before its write is sent."""
 
     def commit_batch(self, job_id: str, batch: BatchRange, plan: BatchPlan, now: datetime) -> bool:
@@ -222,13 +233,14 @@ def test_a_batch_that_died_after_committing_is_finished_by_its_redelivery(harnes
     assert outcomes == ["batch already committed"] + ["job already COMPLETED"] * (len(tasks) - 1)
     assert_exact(harness.job(job_id), 108, 12)
     assert harness.product_count() == 108
+    assert len(harness.events(job_id)) == 108  # one audit event per change, never two
 
 
 def test_a_batch_that_died_before_committing_left_nothing_half_written(harness: Harness, scope: Scope) -> None:
     harness_import = harness.create(JobType.BULK_IMPORT, [{"title": f"P{i}", "sku": f"S{i}"} for i in range(50)])
     for task in harness.start(harness_import):
         harness.processor.handle(task)
-    ids = sorted(p.id for p in harness.store.list_products(100, None).items)
+    ids = sorted(p.id for p in harness.products())
     job_id = harness.create(JobType.BULK_UPDATE, [{"id": pid, "title": "Renamed"} for pid in ids])
     tasks = harness.start(job_id)
     dying = harness.with_store(DiesBeforeCommit(wiring.firestore_client(), scope))
@@ -236,25 +248,26 @@ def test_a_batch_that_died_before_committing_left_nothing_half_written(harness: 
         dying.handle(tasks[0])
     job = harness.job(job_id)
     assert (job.processed_items, job.failed_items, job.batches_done) == (0, 0, 0)
-    assert all(p.title != "Renamed" for p in harness.store.list_products(100, None).items)
+    assert all(p.title != "Renamed" for p in harness.products())
     for task in tasks:
         harness.processor.handle(task)
     assert_exact(harness.job(job_id), 50, 0)
-    assert {p.title for p in harness.store.list_products(100, None).items} == {"Renamed"}
+    assert sorted(e["action"] for e in harness.events(job_id)) == ["product.updated"] * 50
+    assert {p.title for p in harness.products()} == {"Renamed"}
 
 
 def test_a_product_edited_during_a_batch_makes_the_batch_retry_not_overwrite(harness: Harness, scope: Scope) -> None:
     created = harness.create(JobType.BULK_IMPORT, [{"title": "Original", "sku": "A"}])
     for task in harness.start(created):
         harness.processor.handle(task)
-    [product] = harness.store.list_products(10, None).items
+    [product] = harness.products()
     job_id = harness.create(JobType.BULK_UPDATE, [{"id": product.id, "description": "from the job"}])
     [task] = harness.start(job_id)
     products_ref = wiring.firestore_client().document(
         f"tenants/{scope.tenant_id}/orgs/{scope.org_id}/products/{product.id}"
     )
 
-    class EditedMeanwhile(FirestoreTenantStore):
+    class EditedMeanwhile(FirestoreJobStore):
         def commit_batch(self, job_id: str, batch: BatchRange, plan: BatchPlan, now: datetime) -> bool:
             products_ref.update({"title": "Edited by a person"})  # lands between our read and our write
             return super().commit_batch(job_id, batch, plan, now)
@@ -264,5 +277,5 @@ def test_a_product_edited_during_a_batch_makes_the_batch_retry_not_overwrite(har
     assert harness.job(job_id).processed_items == 0
     harness.processor.handle(task)  # the retry reads the new version and applies on top of it
     assert_exact(harness.job(job_id), 1, 0)
-    after = harness.store.get_product(product.id)
+    after = harness.catalog.get(Collection.PRODUCTS, product.id)[0]
     assert (after.title, after.description) == ("Edited by a person", "from the job")

@@ -8,21 +8,25 @@ from datetime import UTC, datetime
 
 import pytest
 
+from shared.domain.audit import ChangeContext
 from shared.domain.bulk import (
-    JobContext,
+    BatchInputs,
     final_status,
     ids_to_read,
     import_product_id,
+    item_event_id,
     parse_batch_slice,
     parse_payload,
     plan_batch,
     split_payload,
 )
-from shared.domain.models import JobStatus, JobType, Product
+from shared.domain.catalog import Product, References
+from shared.domain.models import JobStatus, JobType
 from shared.errors import InvalidArgumentError, InvalidJsonError
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-CTX = JobContext(job_id=str(uuid.uuid4()), tenant_id="t", org_id="o", actor_email="a@example.com", now=NOW)
+CTX = ChangeContext(tenant_id="t", org_id="o", actor_email="a@example.com", now=NOW, job_id=str(uuid.uuid4()))
+JOB_ID = CTX.job_id or ""
 
 
 def product(pid: str, **fields: object) -> Product:
@@ -82,40 +86,63 @@ class TestSplitPayload:
         assert [b.item_count for b in split.batches] == [1, 1, 1]
 
 
+def inputs(*products: tuple[Product, str], brands: tuple[str, ...] = ()) -> BatchInputs:
+    return BatchInputs(products={p.id: (p, v) for p, v in products}, references=References(brands=frozenset(brands)))
+
+
 class TestPlanBatch:
-    def test_import_gives_deterministic_ids_and_reports_bad_items(self) -> None:
-        plan = plan_batch(
-            JobType.BULK_IMPORT, [{"title": "ok"}, {"sku": "no title"}, {"title": "x", "colour": 1}], 10, {}, CTX
-        )
+    def test_import_gives_deterministic_ids_an_event_each_and_reports_bad_items(self) -> None:
+        items = [
+            {"title": "ok", "brand_id": "b1"},
+            {"sku": "no title"},
+            {"title": "x", "colour": 1},
+            {"title": "y", "brand_id": "nope"},
+        ]
+        plan = plan_batch(JobType.BULK_IMPORT, items, 10, inputs(brands=("b1",)), CTX)
         assert plan.processed == 1
-        assert [w.product_id for w in plan.writes] == [import_product_id(CTX.job_id, 10)]
+        assert [w.doc_id for w in plan.writes] == [import_product_id(JOB_ID, 10)]
         assert plan.writes[0].data["created_by"] == "a@example.com"
-        assert [(e.index, e.code) for e in plan.errors] == [(11, "INVALID_ITEM"), (12, "INVALID_ITEM")]
+        [event] = plan.events
+        assert (event.id, event.action, event.resource_id, event.job_id, event.actor_email) == (
+            item_event_id(JOB_ID, 10),
+            "product.created",
+            import_product_id(JOB_ID, 10),
+            JOB_ID,
+            "a@example.com",
+        )
+        assert event.changes["title"].after == "ok" and event.changes["title"].before is None
+        assert [(e.index, e.code) for e in plan.errors] == [
+            (11, "INVALID_ITEM"),
+            (12, "INVALID_ITEM"),
+            (13, "UNKNOWN_REFERENCE"),
+        ]
         assert "title" in plan.errors[0].message and "colour" in plan.errors[1].message
 
     def test_import_ids_differ_per_job_and_index(self) -> None:
         other = str(uuid.uuid4())
-        assert import_product_id(CTX.job_id, 1) != import_product_id(CTX.job_id, 2)
-        assert import_product_id(CTX.job_id, 1) != import_product_id(other, 1)
-        assert import_product_id(CTX.job_id, 1) == import_product_id(CTX.job_id, 1)
+        assert import_product_id(JOB_ID, 1) != import_product_id(JOB_ID, 2)
+        assert import_product_id(JOB_ID, 1) != import_product_id(other, 1)
+        assert import_product_id(JOB_ID, 1) == import_product_id(JOB_ID, 1)
 
     def test_update_changes_only_given_fields_and_folds_repeats(self) -> None:
-        a, b = str(uuid.uuid4()), str(uuid.uuid4())
-        existing = {a: (product(a), "v1"), b: (product(b), "v2")}
+        a, b = product(str(uuid.uuid4())), product(str(uuid.uuid4()), description="old")
         items = [
-            {"id": a, "title": "New"},
-            {"id": a, "sku": "S"},
-            {"id": b, "description": None},
+            {"id": a.id, "title": "New"},
+            {"id": a.id, "sku": "S"},
+            {"id": b.id, "description": None},
             {"id": str(uuid.uuid4()), "title": "ghost"},
             {"title": "no id"},
-            {"id": b, "title": None},
-            {"id": b},
-            {"id": b, "status": "GONE"},
+            {"id": b.id, "title": None},
+            {"id": b.id},
+            {"id": b.id, "status": "GONE"},
         ]
-        plan = plan_batch(JobType.BULK_UPDATE, items, 0, existing, CTX)
-        writes = {w.product_id: w for w in plan.writes}
-        assert writes[a].data["title"] == "New" and writes[a].data["sku"] == "S" and writes[a].version == "v1"
-        assert writes[b].data["description"] is None and "title" not in writes[b].data
+        plan = plan_batch(JobType.BULK_UPDATE, items, 0, inputs((a, "v1"), (b, "v2")), CTX)
+        writes = {w.doc_id: w for w in plan.writes}
+        assert writes[a.id].data["title"] == "New" and writes[a.id].data["sku"] == "S" and writes[a.id].version == "v1"
+        assert writes[b.id].data["description"] is None and "title" not in writes[b.id].data
+        events = {e.resource_id: e for e in plan.events}
+        assert set(events[a.id].changes) == {"title", "sku"} and events[a.id].changes["title"].before == "T"
+        assert events[b.id].changes["description"].model_dump() == {"before": "old", "after": None}
         assert plan.processed == 3
         assert [(e.index, e.code) for e in plan.errors] == [
             (3, "NOT_FOUND"),
@@ -125,10 +152,17 @@ class TestPlanBatch:
             (7, "INVALID_ITEM"),
         ]
 
+    def test_an_update_that_changes_nothing_writes_nothing(self) -> None:
+        a = product(str(uuid.uuid4()), sku="S")
+        plan = plan_batch(JobType.BULK_UPDATE, [{"id": a.id, "sku": "S"}], 0, inputs((a, "v")), CTX)
+        assert (plan.processed, plan.writes, plan.events) == (1, [], [])
+
     def test_delete_reports_unknown_and_repeated_ids(self) -> None:
-        a = str(uuid.uuid4())
-        plan = plan_batch(JobType.BULK_DELETE, [a, "not-a-uuid", a], 5, {a: (product(a), "v")}, CTX)
-        assert [(w.kind, w.product_id) for w in plan.writes] == [("delete", a)]
+        a = product(str(uuid.uuid4()))
+        plan = plan_batch(JobType.BULK_DELETE, [a.id, "not-a-uuid", a.id], 5, inputs((a, "v")), CTX)
+        assert [(w.kind, w.doc_id) for w in plan.writes] == [("delete", a.id)]
+        assert [e.action for e in plan.events] == ["product.deleted"]
+        assert plan.events[0].changes["title"].before == "T"
         assert [(e.index, e.code) for e in plan.errors] == [(6, "NOT_FOUND"), (7, "NOT_FOUND")]
 
     def test_only_well_formed_ids_are_read(self) -> None:

@@ -1,0 +1,92 @@
+"""What the Firestore stores share: the tenant's root, atomic writes with their audit events,
+and newest-first cursor pagination."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Any
+
+from google.cloud import firestore
+
+from shared.adapters.firestore import wire
+from shared.domain.audit import AuditEvent
+from shared.domain.catalog import Collection, Write
+from shared.domain.models import Page
+from shared.domain.tenancy import Scope
+from shared.errors import FieldProblem, InvalidArgumentError
+
+AUDIT_EVENTS = "audit_events"
+
+
+class TenantRoot:
+    """The document every collection of one tenant's org hangs from."""
+
+    def __init__(self, client: firestore.Client, scope: Scope) -> None:
+        self.client = client
+        self.doc = client.collection("tenants").document(scope.tenant_id).collection("orgs").document(scope.org_id)
+        self._documents = f"{client._database_string}/documents/{self.doc.path}"
+
+    def collection(self, name: Collection | str) -> Any:
+        return self.doc.collection(str(name))
+
+    def path(self, collection: Collection | str, doc_id: str) -> str:
+        """The document's full resource name, as write messages carry it."""
+        return f"{self._documents}/{collection}/{doc_id}"
+
+    def encode(self, writes: list[Write], events: list[AuditEvent]) -> list[Any]:
+        """Write messages for the changes and their audit events (staged by the caller)."""
+        pbs = []
+        for w in writes:
+            path = self.path(w.collection, w.doc_id)
+            if w.kind == "create":
+                pbs.append(wire.create(path, w.data))
+            elif w.kind == "update":
+                pbs.append(wire.update(path, w.data, w.version))
+            else:
+                pbs.append(wire.delete(path, w.version))
+        # create(): an event is never overwritten, and a replayed write cannot add it twice.
+        pbs += [wire.create(self.path(AUDIT_EVENTS, e.id), e.model_dump(mode="python")) for e in events]
+        return pbs
+
+
+def newest_first(query: Any, limit: int, cursor: str | None) -> list[Any]:
+    """Up to `limit + 1` documents, newest first, so the caller knows whether more follow."""
+    query = query.order_by("created_at", direction=firestore.Query.DESCENDING).order_by(
+        "id", direction=firestore.Query.DESCENDING
+    )
+    if cursor:
+        try:
+            created_at, doc_id = decode_cursor(cursor, 2)
+            query = query.start_after({"created_at": datetime.fromisoformat(created_at), "id": doc_id})
+        except (TypeError, ValueError) as exc:
+            raise invalid_cursor() from exc
+    return list(query.limit(limit + 1).stream())
+
+
+def newest_first_page(model: Any, docs: list[Any], limit: int) -> Page[Any]:
+    items = [model.model_validate(d.to_dict()) for d in docs[:limit]]
+    more = len(docs) > limit
+    return Page[Any](
+        items=items, next_cursor=encode_cursor([items[-1].created_at.isoformat(), items[-1].id]) if more else None
+    )
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, size: int) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise invalid_cursor() from exc
+    if not isinstance(values, list) or len(values) != size:
+        raise invalid_cursor()
+    return values
+
+
+def invalid_cursor() -> InvalidArgumentError:
+    return InvalidArgumentError("invalid cursor", [FieldProblem("cursor", "not a cursor of this list")])

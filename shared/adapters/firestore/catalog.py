@@ -1,0 +1,87 @@
+"""Products (variants embedded), brands and categories in Firestore. Every write goes through
+`commit`, which applies the changes and their audit events in one atomic write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.cloud import firestore
+from google.cloud.firestore_v1 import FieldFilter
+
+from shared.adapters.firestore import wire
+from shared.adapters.firestore.base import TenantRoot, decode_cursor, encode_cursor, newest_first, newest_first_page
+from shared.adapters.google_errors import translated
+from shared.domain.audit import AuditEvent
+from shared.domain.catalog import Brand, Category, Collection, Product, Write
+from shared.domain.models import Page
+from shared.domain.tenancy import Scope
+from shared.errors import NotFoundError
+
+MODELS: dict[Collection, Any] = {
+    Collection.PRODUCTS: Product,
+    Collection.BRANDS: Brand,
+    Collection.CATEGORIES: Category,
+}
+NOUNS = {Collection.PRODUCTS: "product", Collection.BRANDS: "brand", Collection.CATEGORIES: "category"}
+
+
+class FirestoreCatalogStore:
+    """Implements CatalogStore for one tenant + org."""
+
+    def __init__(self, client: firestore.Client, scope: Scope) -> None:
+        self._root = TenantRoot(client, scope)
+        self._client = client
+
+    def get(self, collection: Collection, doc_id: str) -> tuple[Any, Any]:
+        """The resource and its version, or NotFoundError."""
+        with translated(NOUNS[collection]):
+            snap = self._root.collection(collection).document(doc_id).get()
+        if not snap.exists:
+            raise NotFoundError(f"{NOUNS[collection]} not found")
+        return MODELS[collection].model_validate(snap.to_dict()), snap.update_time
+
+    def get_many(self, collection: Collection, doc_ids: list[str]) -> dict[str, tuple[Any, Any]]:
+        """The existing ones among the ids, each with its version."""
+        if not doc_ids:
+            return {}
+        refs = [self._root.collection(collection).document(i) for i in doc_ids]
+        with translated(NOUNS[collection]):
+            snaps = list(self._client.get_all(refs))
+        model = MODELS[collection]
+        return {s.id: (model.model_validate(s.to_dict()), s.update_time) for s in snaps if s.exists}
+
+    def exists(self, collection: Collection, doc_id: str) -> bool:
+        with translated("catalog"):
+            return bool(self._root.collection(collection).document(doc_id).get().exists)
+
+    def list_products(self, limit: int, cursor: str | None) -> Page[Product]:
+        with translated("products"):
+            return newest_first_page(
+                Product, newest_first(self._root.collection(Collection.PRODUCTS), limit, cursor), limit
+            )
+
+    def list_by_name(self, collection: Collection, limit: int, cursor: str | None) -> Page[Any]:
+        """Brands or categories sorted by name, then id."""
+        query = self._root.collection(collection).order_by("name").order_by("id")
+        if cursor:
+            name, doc_id = decode_cursor(cursor, 2)
+            query = query.start_after({"name": name, "id": doc_id})
+        with translated(NOUNS[collection]):
+            found = [MODELS[collection].model_validate(s.to_dict()) for s in query.limit(limit + 1).stream()]
+        items = found[:limit]
+        more = len(found) > limit
+        return Page[Any](items=items, next_cursor=encode_cursor([items[-1].name, items[-1].id]) if more else None)
+
+    def is_referenced(self, collection: Collection, field: str, value: str) -> bool:
+        """Whether any document of the collection has `field == value`."""
+        query = self._root.collection(collection).where(filter=FieldFilter(field, "==", value)).limit(1)
+        with translated("catalog"):
+            return any(True for _ in query.stream())
+
+    def commit(self, writes: list[Write], events: list[AuditEvent]) -> None:
+        """Apply the writes and their audit events atomically (ConflictError if a version moved
+        or a created document exists)."""
+        batch = self._client.batch()
+        wire.stage(batch, self._root.encode(writes, events))
+        with translated("catalog"):
+            batch.commit()

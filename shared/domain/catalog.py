@@ -1,0 +1,437 @@
+"""The PIM resources: products (with their variants), brands and categories, and the rules of
+writing them. Pure: storage versions are opaque values handed back on write."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import pycountry
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from shared.domain.audit import AuditEvent, ChangeContext, ResourceType, Verb
+from shared.domain.models import AttributeValue, Code, LongText, Name, Text, Title
+from shared.errors import ConflictError, NotFoundError, invalid
+
+MAX_VARIANTS = 100
+
+
+class ProductStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    DRAFT = "DRAFT"
+    ARCHIVED = "ARCHIVED"
+
+
+def _iso_4217(code: str) -> str:
+    code = code.strip().upper()
+    if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
+        raise ValueError("not an ISO 4217 currency code")
+    return code
+
+
+Currency = Annotated[str, AfterValidator(_iso_4217)]
+# Prices travel as exact decimals: a JSON number is read through its shortest repr, stored and
+# returned as a string, never as a float.
+Price = Annotated[
+    Decimal, Field(ge=0, max_digits=14, decimal_places=4), PlainSerializer(lambda d: str(d), return_type=str)
+]
+
+
+# --- products ------------------------------------------------------------------------------
+class ProductFields(BaseModel):
+    """The writable fields of a product: what a create request or an import item carries."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    description: LongText | None = None
+    sku: Code | None = None
+    barcode: Code | None = None
+    category: Text | None = None
+    category_id: Code | None = None
+    brand: Text | None = None
+    brand_id: Code | None = None
+    status: ProductStatus = ProductStatus.ACTIVE
+    attributes: dict[Code, AttributeValue] = Field(default_factory=dict, max_length=200)
+
+
+class ProductPatch(BaseModel):
+    """The fields an update changes; fields left out stay as they are, null clears them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: LongText | None = None
+    sku: Code | None = None
+    barcode: Code | None = None
+    category: Text | None = None
+    category_id: Code | None = None
+    brand: Text | None = None
+    brand_id: Code | None = None
+    status: ProductStatus | None = None
+    attributes: dict[Code, AttributeValue] | None = Field(None, max_length=200)
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)
+
+    @field_validator("title", "status")
+    @classmethod
+    def _cannot_be_cleared(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be cleared")
+        return value
+
+
+class VariantFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Code | None = None
+    barcode: Code | None = None
+    price: Price | None = None
+    currency: Currency | None = None
+    attributes: dict[Code, AttributeValue] = Field(default_factory=dict, max_length=50)
+
+    @model_validator(mode="after")
+    def _price_needs_currency(self) -> VariantFields:
+        if self.price is not None and self.currency is None:
+            raise ValueError("a price needs its currency")
+        return self
+
+
+class VariantPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Code | None = None
+    barcode: Code | None = None
+    price: Price | None = None
+    currency: Currency | None = None
+    attributes: dict[Code, AttributeValue] | None = Field(None, max_length=50)
+
+
+class Variant(VariantFields):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    product_id: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class Product(ProductFields):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    tenant_id: str
+    org_id: str
+    variants: list[Variant] = Field(default_factory=list, max_length=MAX_VARIANTS)
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None = None
+    job_id: str | None = Field(None, description="Bulk job that last wrote the product, if any.")
+
+
+# --- brands and categories -----------------------------------------------------------------
+class BrandFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    description: LongText | None = None
+
+
+class BrandPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    description: LongText | None = None
+
+
+class Brand(BrandFields):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    tenant_id: str
+    org_id: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class CategoryFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    parent_id: Code | None = Field(None, description="The parent category; null for a top-level one.")
+    description: LongText | None = None
+
+
+class CategoryPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    parent_id: Code | None = None
+    description: LongText | None = None
+
+
+class Category(CategoryFields):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    tenant_id: str
+    org_id: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def name_key(name: str, within: str = "") -> str:
+    """The identity of a name for uniqueness: case- and space-insensitive, scoped by `within`."""
+    return hashlib.sha256(f"{within}/{' '.join(name.split()).casefold()}".encode()).hexdigest()
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+# --- writes --------------------------------------------------------------------------------
+class Collection(StrEnum):
+    """The tenant's collections a write may touch."""
+
+    PRODUCTS = "products"
+    BRANDS = "brands"
+    CATEGORIES = "categories"
+    BRAND_NAMES = "brand_names"
+    CATEGORY_NAMES = "category_names"
+
+
+@dataclass(frozen=True)
+class Write:
+    """One document write, applied atomically with the rest of its unit of work."""
+
+    kind: Literal["create", "update", "delete"]
+    collection: Collection
+    doc_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+    version: Any = None  # storage's opaque "last seen" token: the write fails if the document moved
+
+
+def stored(model: BaseModel) -> dict[str, Any]:
+    """A model as a Firestore document (datetimes stay datetimes, decimals become strings)."""
+    return model.model_dump(mode="python")
+
+
+def stored_changes(changes: dict[str, Any], model: BaseModel) -> dict[str, Any]:
+    """The changed fields of `model` as stored values."""
+    dumped = stored(model)
+    return {k: dumped[k] for k in changes}
+
+
+# --- product changes, shared by single requests and bulk batches ---------------------------
+@dataclass(frozen=True)
+class References:
+    """The brand and category ids known to exist, for checking a product's references."""
+
+    brands: frozenset[str] = frozenset()
+    categories: frozenset[str] = frozenset()
+
+    def problems(self, fields: dict[str, Any]) -> list[tuple[str, str]]:
+        found = []
+        if fields.get("brand_id") and fields["brand_id"] not in self.brands:
+            found.append(("brand_id", "no such brand"))
+        if fields.get("category_id") and fields["category_id"] not in self.categories:
+            found.append(("category_id", "no such category"))
+        return found
+
+
+def referenced_ids(items: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """The brand and category ids a list of product bodies refers to."""
+    brands = {i["brand_id"] for i in items if isinstance(i.get("brand_id"), str)}
+    categories = {i["category_id"] for i in items if isinstance(i.get("category_id"), str)}
+    return sorted(brands), sorted(categories)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A write and the audit event that goes with it."""
+
+    write: Write
+    event: AuditEvent
+
+
+def create_product(fields: ProductFields, product_id: str, ctx: ChangeContext, event_id: str | None = None) -> Change:
+    product = Product(
+        **fields.model_dump(),
+        id=product_id,
+        tenant_id=ctx.tenant_id,
+        org_id=ctx.org_id,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+        created_by=ctx.actor_email,
+        job_id=ctx.job_id,
+    )
+    event = ctx.event(
+        ResourceType.PRODUCT, Verb.CREATED, product_id, None, product.model_dump(mode="json"), event_id=event_id
+    )
+    return Change(Write("create", Collection.PRODUCTS, product_id, stored(product)), event)
+
+
+def update_product(
+    current: Product, version: Any, changes: dict[str, Any], ctx: ChangeContext, event_id: str | None = None
+) -> tuple[Product, Change]:
+    updated = Product.model_validate({**current.model_dump(), **changes, "updated_at": ctx.now, "job_id": ctx.job_id})
+    event = ctx.event(
+        ResourceType.PRODUCT,
+        Verb.UPDATED,
+        current.id,
+        current.model_dump(mode="json"),
+        updated.model_dump(mode="json"),
+        event_id=event_id,
+    )
+    data = stored_changes({**changes, "updated_at": None, "job_id": None}, updated)
+    return updated, Change(Write("update", Collection.PRODUCTS, current.id, data, version), event)
+
+
+def delete_product(current: Product, version: Any, ctx: ChangeContext, event_id: str | None = None) -> Change:
+    """The product goes with its variants: its event records them among the values before."""
+    event = ctx.event(
+        ResourceType.PRODUCT, Verb.DELETED, current.id, current.model_dump(mode="json"), None, event_id=event_id
+    )
+    return Change(Write("delete", Collection.PRODUCTS, current.id, version=version), event)
+
+
+# --- variants: a product's list, written with the product ----------------------------------
+def add_variant(
+    product: Product, version: Any, fields: VariantFields, variant_id: str, ctx: ChangeContext
+) -> tuple[Variant, Change]:
+    if len(product.variants) >= MAX_VARIANTS:
+        raise ConflictError(f"a product has at most {MAX_VARIANTS} variants")
+    variant = Variant(
+        **fields.model_dump(), id=variant_id, product_id=product.id, created_at=ctx.now, updated_at=ctx.now
+    )
+    event = ctx.event(
+        ResourceType.VARIANT, Verb.CREATED, variant.id, None, variant.model_dump(mode="json"), parent_id=product.id
+    )
+    return variant, _variants_write(product, version, [*product.variants, variant], ctx, event)
+
+
+def update_variant(
+    product: Product, version: Any, variant_id: str, changes: dict[str, Any], ctx: ChangeContext
+) -> tuple[Variant, Change | None]:
+    current = find_variant(product, variant_id)
+    try:
+        updated = Variant.model_validate({**current.model_dump(), **changes, "updated_at": ctx.now})
+    except ValidationError as exc:  # the change leaves the variant breaking a whole-variant rule
+        raise invalid("invalid variant", exc) from exc
+    event = ctx.event(
+        ResourceType.VARIANT,
+        Verb.UPDATED,
+        variant_id,
+        current.model_dump(mode="json"),
+        updated.model_dump(mode="json"),
+        parent_id=product.id,
+    )
+    if not event.changes:
+        return current, None
+    variants = [updated if v.id == variant_id else v for v in product.variants]
+    return updated, _variants_write(product, version, variants, ctx, event)
+
+
+def remove_variant(product: Product, version: Any, variant_id: str, ctx: ChangeContext) -> Change:
+    current = find_variant(product, variant_id)
+    event = ctx.event(
+        ResourceType.VARIANT, Verb.DELETED, variant_id, current.model_dump(mode="json"), None, parent_id=product.id
+    )
+    return _variants_write(product, version, [v for v in product.variants if v.id != variant_id], ctx, event)
+
+
+def find_variant(product: Product, variant_id: str) -> Variant:
+    for variant in product.variants:
+        if variant.id == variant_id:
+            return variant
+    raise NotFoundError("variant not found")
+
+
+def _variants_write(
+    product: Product, version: Any, variants: list[Variant], ctx: ChangeContext, event: AuditEvent
+) -> Change:
+    data = {"variants": [stored(v) for v in variants], "updated_at": ctx.now}
+    return Change(Write("update", Collection.PRODUCTS, product.id, data, version), event)
+
+
+# --- brands and categories: named resources, unique by name (categories: within a parent) ---
+@dataclass(frozen=True)
+class Taxon:
+    """What differs between brands and categories; everything else they share."""
+
+    noun: str
+    collection: Collection
+    names: Collection
+    model: type[Brand] | type[Category]
+    resource_type: ResourceType
+
+    def key(self, data: dict[str, Any]) -> str:
+        return name_key(data["name"], data.get("parent_id") or "")
+
+
+BRANDS = Taxon("brand", Collection.BRANDS, Collection.BRAND_NAMES, Brand, ResourceType.BRAND)
+CATEGORIES = Taxon("category", Collection.CATEGORIES, Collection.CATEGORY_NAMES, Category, ResourceType.CATEGORY)
+
+
+def create_named(
+    taxon: Taxon, fields: BaseModel, doc_id: str, ctx: ChangeContext
+) -> tuple[Any, list[Write], AuditEvent]:
+    resource = taxon.model.model_validate(
+        {
+            **fields.model_dump(),
+            "id": doc_id,
+            "tenant_id": ctx.tenant_id,
+            "org_id": ctx.org_id,
+            "created_at": ctx.now,
+            "updated_at": ctx.now,
+        }
+    )
+    data = stored(resource)
+    writes = [
+        Write("create", taxon.collection, doc_id, data),
+        Write("create", taxon.names, taxon.key(data), {"id": doc_id}),  # fails if the name is taken
+    ]
+    event = ctx.event(taxon.resource_type, Verb.CREATED, doc_id, None, resource.model_dump(mode="json"))
+    return resource, writes, event
+
+
+def update_named(
+    taxon: Taxon, current: Any, version: Any, changes: dict[str, Any], ctx: ChangeContext
+) -> tuple[Any, list[Write], AuditEvent | None]:
+    updated = taxon.model.model_validate({**current.model_dump(), **changes, "updated_at": ctx.now})
+    event = ctx.event(
+        taxon.resource_type, Verb.UPDATED, current.id, current.model_dump(mode="json"), updated.model_dump(mode="json")
+    )
+    if not event.changes:
+        return current, [], None
+    writes = [
+        Write("update", taxon.collection, current.id, stored_changes({**changes, "updated_at": 0}, updated), version)
+    ]
+    old_key, new_key = taxon.key(current.model_dump()), taxon.key(updated.model_dump())
+    if old_key != new_key:
+        writes += [Write("delete", taxon.names, old_key), Write("create", taxon.names, new_key, {"id": current.id})]
+    return updated, writes, event
+
+
+def delete_named(taxon: Taxon, current: Any, version: Any, ctx: ChangeContext) -> tuple[list[Write], AuditEvent]:
+    writes = [
+        Write("delete", taxon.collection, current.id, version=version),
+        Write("delete", taxon.names, taxon.key(current.model_dump())),
+    ]
+    event = ctx.event(taxon.resource_type, Verb.DELETED, current.id, current.model_dump(mode="json"), None)
+    return writes, event

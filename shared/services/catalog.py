@@ -1,0 +1,141 @@
+"""Catalog use cases: products and their variants, one record at a time. Each write commits the
+change and its audit event together, and is optimistic: if the record moved between our read and
+our write, we read again and retry a few times before answering 409."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from shared.domain.audit import ChangeContext
+from shared.domain.catalog import (
+    Change,
+    Collection,
+    Product,
+    ProductFields,
+    ProductPatch,
+    References,
+    Variant,
+    VariantFields,
+    VariantPatch,
+    add_variant,
+    create_product,
+    delete_product,
+    find_variant,
+    new_id,
+    referenced_ids,
+    remove_variant,
+    update_product,
+    update_variant,
+)
+from shared.domain.models import Page
+from shared.domain.tenancy import Principal
+from shared.errors import ConflictError, FieldProblem, InvalidArgumentError
+from shared.services.ports import CatalogStore
+
+OPTIMISTIC_ATTEMPTS = 3
+R = TypeVar("R")
+
+
+@dataclass
+class Catalog:
+    store: CatalogStore
+    clock: Callable[[], datetime]
+
+    def context(self, actor: Principal) -> ChangeContext:
+        return ChangeContext(actor.scope.tenant_id, actor.scope.org_id, actor.email, self.clock())
+
+    # --- products --------------------------------------------------------------------------
+    def create_product(self, actor: Principal, fields: ProductFields) -> Product:
+        self._check_references(fields.model_dump())
+        change = create_product(fields, new_id(), self.context(actor))
+        self.store.commit([change.write], [change.event])
+        return Product.model_validate(change.write.data)
+
+    def get_product(self, product_id: str) -> Product:
+        product: Product = self.store.get(Collection.PRODUCTS, product_id)[0]
+        return product
+
+    def list_products(self, limit: int, cursor: str | None) -> Page[Product]:
+        return self.store.list_products(limit, cursor)
+
+    def update_product(self, actor: Principal, product_id: str, patch: ProductPatch) -> Product:
+        changes = patch.changes()
+        if not changes:
+            raise InvalidArgumentError("nothing to change", [FieldProblem("body", "give at least one field")])
+        self._check_references(changes)
+
+        def attempt() -> tuple[Product, list[Change]]:
+            product, version = self.store.get(Collection.PRODUCTS, product_id)
+            updated, change = update_product(product, version, changes, self.context(actor))
+            return (updated, [change]) if change.event.changes else (product, [])
+
+        return self._optimistically(attempt)
+
+    def delete_product(self, actor: Principal, product_id: str) -> None:
+        def attempt() -> tuple[None, list[Change]]:
+            product, version = self.store.get(Collection.PRODUCTS, product_id)
+            return None, [delete_product(product, version, self.context(actor))]
+
+        self._optimistically(attempt)
+
+    # --- variants --------------------------------------------------------------------------
+    def add_variant(self, actor: Principal, product_id: str, fields: VariantFields) -> Variant:
+        variant_id = new_id()
+
+        def attempt() -> tuple[Variant, list[Change]]:
+            product, version = self.store.get(Collection.PRODUCTS, product_id)
+            variant, change = add_variant(product, version, fields, variant_id, self.context(actor))
+            return variant, [change]
+
+        return self._optimistically(attempt)
+
+    def list_variants(self, product_id: str) -> list[Variant]:
+        return self.get_product(product_id).variants
+
+    def get_variant(self, product_id: str, variant_id: str) -> Variant:
+        return find_variant(self.get_product(product_id), variant_id)
+
+    def update_variant(self, actor: Principal, product_id: str, variant_id: str, patch: VariantPatch) -> Variant:
+        changes = patch.model_dump(exclude_unset=True)
+        if not changes:
+            raise InvalidArgumentError("nothing to change", [FieldProblem("body", "give at least one field")])
+
+        def attempt() -> tuple[Variant, list[Change]]:
+            product, version = self.store.get(Collection.PRODUCTS, product_id)
+            variant, change = update_variant(product, version, variant_id, changes, self.context(actor))
+            return variant, [change] if change else []
+
+        return self._optimistically(attempt)
+
+    def delete_variant(self, actor: Principal, product_id: str, variant_id: str) -> None:
+        def attempt() -> tuple[None, list[Change]]:
+            product, version = self.store.get(Collection.PRODUCTS, product_id)
+            return None, [remove_variant(product, version, variant_id, self.context(actor))]
+
+        self._optimistically(attempt)
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _check_references(self, fields: dict[str, Any]) -> None:
+        brand_ids, category_ids = referenced_ids([fields])
+        known = References(
+            brands=frozenset(i for i in brand_ids if self.store.exists(Collection.BRANDS, i)),
+            categories=frozenset(i for i in category_ids if self.store.exists(Collection.CATEGORIES, i)),
+        )
+        if problems := known.problems(fields):
+            raise InvalidArgumentError("unknown reference", [FieldProblem(f, p) for f, p in problems])
+
+    def _optimistically(self, attempt: Callable[[], tuple[R, list[Change]]]) -> R:
+        """Read, decide, write with the version read; on a concurrent change, start over."""
+        for _ in range(OPTIMISTIC_ATTEMPTS):
+            result, changes = attempt()
+            if not changes:
+                return result
+            try:
+                self.store.commit([c.write for c in changes], [c.event for c in changes])
+            except ConflictError:
+                continue
+            return result
+        raise ConflictError("the record kept changing while we wrote it; try again")

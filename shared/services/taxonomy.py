@@ -1,0 +1,118 @@
+"""Brand and category use cases: named resources, unique by name (a category's name is unique
+among its siblings), categories nesting by `parent_id`. Products refer to them by id, so one in
+use cannot be deleted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared.domain.audit import ChangeContext
+from shared.domain.catalog import CATEGORIES, Collection, Taxon, create_named, delete_named, new_id, update_named
+from shared.domain.models import Page
+from shared.domain.tenancy import Principal
+from shared.errors import ConflictError, FieldProblem, InvalidArgumentError, NotFoundError
+from shared.services.ports import CatalogStore
+
+MAX_DEPTH = 10
+USED_BY = {
+    "brand": [(Collection.PRODUCTS, "brand_id", "products use it")],
+    "category": [
+        (Collection.CATEGORIES, "parent_id", "it has subcategories"),
+        (Collection.PRODUCTS, "category_id", "products use it"),
+    ],
+}
+
+
+@dataclass
+class Taxonomy:
+    store: CatalogStore
+    clock: Callable[[], datetime]
+    taxon: Taxon
+
+    def context(self, actor: Principal) -> ChangeContext:
+        return ChangeContext(actor.scope.tenant_id, actor.scope.org_id, actor.email, self.clock())
+
+    def create(self, actor: Principal, fields: BaseModel) -> Any:
+        data = fields.model_dump()
+        self._check_parent(data.get("parent_id"), None)
+        self._check_name_free(data)
+        resource, writes, event = create_named(self.taxon, fields, new_id(), self.context(actor))
+        try:
+            self.store.commit(writes, [event])
+        except ConflictError as exc:  # taken by a concurrent create
+            raise self._name_taken(data) from exc
+        return resource
+
+    def get(self, doc_id: str) -> Any:
+        return self.store.get(self.taxon.collection, doc_id)[0]
+
+    def list(self, limit: int, cursor: str | None) -> Page[Any]:
+        return self.store.list_by_name(self.taxon.collection, limit, cursor)
+
+    def update(self, actor: Principal, doc_id: str, patch: BaseModel) -> Any:
+        changes = patch.model_dump(exclude_unset=True)
+        if not changes:
+            raise InvalidArgumentError("nothing to change", [FieldProblem("body", "give at least one field")])
+        if "name" in changes and changes["name"] is None:
+            raise InvalidArgumentError("invalid request body", [FieldProblem("name", "cannot be cleared")])
+        current, version = self.store.get(self.taxon.collection, doc_id)
+        merged = {**current.model_dump(), **changes}
+        if "parent_id" in changes:
+            self._check_parent(changes["parent_id"], doc_id)
+        if self.taxon.key(merged) != self.taxon.key(current.model_dump()):
+            self._check_name_free(merged)
+        updated, writes, event = update_named(self.taxon, current, version, changes, self.context(actor))
+        if event is not None:
+            try:
+                self.store.commit(writes, [event])
+            except ConflictError as exc:
+                raise ConflictError(
+                    f"the {self.taxon.noun} changed meanwhile or its new name was taken; try again"
+                ) from exc
+        return updated
+
+    def delete(self, actor: Principal, doc_id: str) -> None:
+        current, version = self.store.get(self.taxon.collection, doc_id)
+        for collection, field, reason in USED_BY[self.taxon.noun]:
+            if self.store.is_referenced(collection, field, doc_id):
+                raise ConflictError(f"the {self.taxon.noun} cannot be deleted: {reason}")
+        writes, event = delete_named(self.taxon, current, version, self.context(actor))
+        try:
+            self.store.commit(writes, [event])
+        except ConflictError as exc:
+            raise ConflictError(f"the {self.taxon.noun} changed meanwhile; try again") from exc
+
+    def _check_name_free(self, data: dict[str, Any]) -> None:
+        if self.store.exists(self.taxon.names, self.taxon.key(data)):
+            raise self._name_taken(data)
+
+    def _name_taken(self, data: dict[str, Any]) -> ConflictError:
+        where = " in that parent" if data.get("parent_id") else ""
+        return ConflictError(f"a {self.taxon.noun} named {data['name']!r} already exists{where}")
+
+    def _check_parent(self, parent_id: str | None, doc_id: str | None) -> None:
+        """The parent exists, and (for a move) is not the category itself or one of its descendants."""
+        if self.taxon is not CATEGORIES or parent_id is None:
+            return
+        ancestor: str | None = parent_id
+        for _ in range(MAX_DEPTH):
+            if ancestor is None:
+                return
+            if ancestor == doc_id:
+                raise InvalidArgumentError(
+                    "a category cannot be its own ancestor", [FieldProblem("parent_id", "would create a cycle")]
+                )
+            try:
+                ancestor = self.store.get(CATEGORIES.collection, ancestor)[0].parent_id
+            except NotFoundError as exc:
+                raise InvalidArgumentError(
+                    "unknown reference", [FieldProblem("parent_id", "no such category")]
+                ) from exc
+        raise InvalidArgumentError(
+            "categories nest too deep", [FieldProblem("parent_id", f"at most {MAX_DEPTH} levels")]
+        )
