@@ -53,9 +53,9 @@ class TokenVerifier:
             raise UnauthenticatedError("the bearer token is not valid") from exc
 
 
-def authenticate(headers: Headers, verifier: TokenVerifier) -> Principal:
+def authenticate(headers: Headers, verifier: TokenVerifier, token_header: str = "Authorization") -> Principal:
     """The caller, or 401 (no valid token or scope headers) / 403 (token does not grant them)."""
-    scheme, _, token = headers.get("Authorization", "").partition(" ")
+    scheme, _, token = headers.get(token_header, "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise UnauthenticatedError("missing bearer token: send `Authorization: Bearer <token>`")
     tenant_id = _uuid_header(headers, "X-Tenant-ID")

@@ -106,7 +106,7 @@ class Api:
         request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
         try:
             route, args = self._match(request)
-            principal = authenticate(request.headers, _verifier())
+            principal = authenticate(request.headers, _verifier(), get_settings().auth_header)
             if route.write and not principal.role.can_write:
                 raise PermissionDeniedError(f"role {principal.role.value} may only read")
             model, status = route.handler(Call(request, principal), **args)

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
         None, description="Shared secret the worker requires in X-Synq-Task-Token (unset: not checked)."
     )
 
+    auth_header: str = Field(
+        "Authorization",
+        description="Header carrying the caller's bearer token: behind API Gateway with backend auth, "
+        "X-Forwarded-Authorization (the gateway puts its own token in Authorization).",
+    )
     auth_issuer: str = Field("synq-local", description="Expected `iss` of bearer tokens.")
     auth_audience: str = Field("synq-pim", description="Expected `aud` of bearer tokens.")
     auth_jwks_url: str | None = Field(None, description="JWKS URL of the token issuer (production).")

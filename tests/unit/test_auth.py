@@ -111,3 +111,12 @@ def test_roles_are_read_case_insensitively(claim: object, role: Role | None) -> 
 
 def test_only_viewers_cannot_write() -> None:
     assert [r for r in Role if not r.can_write] == [Role.VIEWER]
+
+
+def test_the_token_header_is_configurable_for_a_gateway_in_front(keys: tuple[Path, Path], verifier: TokenVerifier) -> None:
+    scope = new_scope()
+    h = headers(keys[0], scope)
+    forwarded = {**h, "X-Forwarded-Authorization": h["Authorization"], "Authorization": "Bearer gateway-token"}
+    assert authenticate(forwarded, verifier, "X-Forwarded-Authorization").scope == scope
+    with pytest.raises(UnauthenticatedError):
+        authenticate(forwarded, verifier)
