@@ -14,7 +14,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 # Bookkeeping fields a diff leaves out: they change with every write and say nothing about it.
-UNTRACKED = frozenset({"id", "tenant_id", "org_id", "created_at", "updated_at", "created_by", "job_id"})
+# (A variant's product is the event's parent_id.)
+UNTRACKED = frozenset({"id", "tenant_id", "org_id", "created_at", "updated_at", "created_by", "job_id", "product_id"})
 
 
 class ResourceType(StrEnum):
@@ -92,5 +93,12 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[st
     before, after = before or {}, after or {}
     names = (before.keys() | after.keys()) - UNTRACKED
     return {
-        n: FieldChange(before=before.get(n), after=after.get(n)) for n in sorted(names) if before.get(n) != after.get(n)
+        n: FieldChange(before=before.get(n), after=after.get(n))
+        for n in sorted(names)
+        if before.get(n) != after.get(n) and not (_empty(before.get(n)) and _empty(after.get(n)))
     }
+
+
+def _empty(value: Any) -> bool:
+    """None, {} and [] all mean "nothing here": going from one to another is no change."""
+    return value is None or value == {} or value == []

@@ -72,6 +72,16 @@ def test_an_import_submitted_over_http_completes_with_exact_counts(
     assert job["errors"][0]["index"] == 42
     assert time.monotonic() - started < 120
 
+    created, cursor = 0, None
+    while True:
+        params = {"action": "product.created", **({"cursor": cursor} if cursor else {})}
+        page = session.get(f"{stack.url}/api/v1/pim/audit-logs", params=params, timeout=10).json()
+        created += sum(1 for e in page["items"] if e["job_id"] == job_id)
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert created == 2499  # exactly one event per product the job created
+
 
 def test_bad_input_over_real_http_gets_json_4xx(stack: LocalStack, session: requests.Session) -> None:
     url = f"{stack.url}/api/v1/pim/bulk-jobs"

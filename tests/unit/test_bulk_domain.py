@@ -178,3 +178,12 @@ class TestPlanBatch:
 )
 def test_a_job_fails_only_when_every_item_failed(processed: int, failed: int, status: JobStatus) -> None:
     assert final_status(processed, failed) is status
+
+
+def test_a_diff_leaves_out_bookkeeping_and_empty_to_empty_changes() -> None:
+    from shared.domain.audit import diff
+
+    before = {"title": "A", "attributes": {}, "variants": [], "sku": None, "updated_at": 1, "product_id": "p"}
+    after = {"title": "B", "attributes": None, "sku": "S", "updated_at": 2}
+    changes = diff(before, after)
+    assert {k: (v.before, v.after) for k, v in changes.items()} == {"title": ("A", "B"), "sku": (None, "S")}
