@@ -113,7 +113,9 @@ def test_only_viewers_cannot_write() -> None:
     assert [r for r in Role if not r.can_write] == [Role.VIEWER]
 
 
-def test_the_token_header_is_configurable_for_a_gateway_in_front(keys: tuple[Path, Path], verifier: TokenVerifier) -> None:
+def test_the_token_header_is_configurable_for_a_gateway_in_front(
+    keys: tuple[Path, Path], verifier: TokenVerifier
+) -> None:
     scope = new_scope()
     h = headers(keys[0], scope)
     forwarded = {**h, "X-Forwarded-Authorization": h["Authorization"], "Authorization": "Bearer gateway-token"}
