@@ -14,16 +14,34 @@ USE_TASK_TOKEN=${USE_TASK_TOKEN:-1}
 TASK_TOKEN_SECRET=${TASK_TOKEN_SECRET:-synq-pim-task-auth-token}
 BUILD_SERVICE_ACCOUNT=${BUILD_SERVICE_ACCOUNT:-} # e.g. builder@PROJECT.iam.gserviceaccount.com
 
-RUNTIME_SA=synq-pim-runtime@$PROJECT.iam.gserviceaccount.com # identity of all four functions
+RUNTIME_SA=synq-pim-runtime@$PROJECT.iam.gserviceaccount.com # identity of every function
 TASKS_SA=synq-pim-tasks@$PROJECT.iam.gserviceaccount.com     # Cloud Tasks -> worker (OIDC)
 GATEWAY_SA=synq-pim-gateway@$PROJECT.iam.gserviceaccount.com # API Gateway -> API functions
 RUNTIME_PROJECT_ROLES=(roles/datastore.user roles/cloudtasks.enqueuer)
 
-FN_WORKER=synq-pim-bulk-job-worker
-FN_BULK_JOBS=synq-pim-bulk-jobs
-FN_PRODUCTS=synq-pim-products
-FN_OPENAPI=synq-pim-openapi
+FN_WORKER=synq-pim-bulk-job-worker # entry point bulk_job_worker; Cloud Tasks calls it, not the gateway
 WORKER_PATH=/_tasks/bulk-jobs
+# The functions behind the gateway: main.py target (= entry point = the Api's name), memory,
+# timeout, max instances. Each is deployed as $(function_name TARGET). `python -m
+# infra.gateway_spec --targets` must list the same targets (deploy.sh checks it).
+API_FUNCTIONS=(
+  "bulk_jobs  1Gi   60s 50"
+  "products   512Mi 30s 50"
+  "brands     512Mi 30s 20"
+  "categories 512Mi 30s 20"
+  "audit_logs 512Mi 30s 20"
+  "openapi    256Mi 30s 5"
+)
+# Behind the gateway, Authorization carries the gateway's own ID token and the caller's arrives here.
+GATEWAY_AUTH_HEADER=X-Forwarded-Authorization
 API_ID=synq-pim
 GATEWAY_ID=synq-pim
-INDEXED_COLLECTIONS=(bulk_jobs products batches) # the collection groups of firestore.indexes.json
+
+function_name() { # function_name TARGET: bulk_jobs -> synq-pim-bulk-jobs
+  printf 'synq-pim-%s\n' "${1//_/-}"
+}
+
+api_targets() { # the first word of each API_FUNCTIONS entry, one a line
+  local entry
+  for entry in "${API_FUNCTIONS[@]}"; do printf '%s\n' "${entry%% *}"; done
+}

@@ -43,10 +43,21 @@ APIS=(
   apigateway.googleapis.com servicemanagement.googleapis.com servicecontrol.googleapis.com
 )
 
+# The gateway config is generated from the routes the app declares, so this Python must be able to
+# import the app (requirements.txt installed): the project's .venv when there is one.
+if [[ -z ${PYTHON:-} ]]; then
+  if [[ -x $ROOT_DIR/.venv/bin/python ]]; then PYTHON=$ROOT_DIR/.venv/bin/python; else PYTHON=python3; fi
+fi
+gateway_spec() { (cd "$ROOT_DIR" && PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m infra.gateway_spec "$@"); }
+
 for var in FIRESTORE_EMULATOR_HOST STORAGE_EMULATOR_HOST TASKS_EMULATOR_HOST; do
   [[ -z ${!var:-} ]] || warn "$var is set in this shell; it is NOT deployed (production uses the real services)"
 done
-command -v python3 >/dev/null || die "python3 is needed (to read firestore.indexes.json)"
+command -v "$PYTHON" >/dev/null || die "$PYTHON not found: set PYTHON to a Python 3.11 with requirements.txt installed"
+spec_targets=$(gateway_spec --targets) ||
+  die "$PYTHON cannot import the app to generate the gateway config: install requirements.txt into it, or set PYTHON (e.g. python3 -m venv .venv && .venv/bin/pip install -r requirements.txt)"
+[[ $(sort <<<"$spec_targets") == "$(api_targets | sort)" ]] ||
+  die "the app's routes are served by [$(tr '\n' ' ' <<<"$spec_targets")] but API_FUNCTIONS in infra/config.sh deploys [$(api_targets | tr '\n' ' ')]"
 if ! is_dry; then
   command -v gcloud >/dev/null || die "gcloud is not installed (https://cloud.google.com/sdk/docs/install)"
   account=$(gcloud auth list --filter=status:ACTIVE --format='value(account)' 2>/dev/null | head -n1)
@@ -54,7 +65,7 @@ if ! is_dry; then
   log "Deploying as $account"
 fi
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/synq-pim-deploy.XXXXXX") # staged sources, env files, rendered spec
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/synq-pim-deploy.XXXXXX") # staged sources, env files, gateway spec
 if [[ ${KEEP_WORKDIR:-0} == 1 ]]; then
   trap 'log "(kept $WORK)"' EXIT
 else
@@ -76,25 +87,47 @@ else
 fi
 
 step "Firestore composite indexes (from infra/firestore.indexes.json; built in the background)"
-# One line per index: collectionGroup <TAB> queryScope <TAB> field-config <TAB> field-config ...
-index_lines=$(python3 - "$INFRA_DIR/firestore.indexes.json" <<'PY'
+# One line per entry. index <TAB> collectionGroup <TAB> queryScope <TAB> field-config ...
+# or exempt <TAB> collectionGroup <TAB> fieldPath (a field override that disables its indexes).
+index_lines=$("$PYTHON" - "$INFRA_DIR/firestore.indexes.json" <<'PY'
 import json, sys
-for index in json.load(open(sys.argv[1]))["indexes"]:
+doc = json.load(open(sys.argv[1]))
+for index in doc["indexes"]:
     configs = []
     for field in index["fields"]:
         if "arrayConfig" in field:
             configs.append(f"field-path={field['fieldPath']},array-config={field['arrayConfig'].lower()}")
         else:
             configs.append(f"field-path={field['fieldPath']},order={field['order'].lower()}")
-    print("\t".join([index["collectionGroup"], index.get("queryScope", "COLLECTION").lower().replace("_", "-"), *configs]))
+    scope = index.get("queryScope", "COLLECTION").lower().replace("_", "-")
+    print("\t".join(["index", index["collectionGroup"], scope, *configs]))
+for override in doc.get("fieldOverrides", []):
+    if override.get("indexes") != [] or "ttl" in override:
+        sys.exit(f"fieldOverrides: only exemptions that disable every index are supported ({override})")
+    print("\t".join(["exempt", override["collectionGroup"], override["fieldPath"]]))
 PY
 )
-while IFS=$'\t' read -r -a index; do
+exemptions=()
+while IFS=$'\t' read -r -a row; do
+  [[ ${#row[@]} -gt 0 ]] || continue
+  if [[ ${row[0]} == exempt ]]; then
+    exemptions+=("${row[1]}"$'\t'"${row[2]}")
+    continue
+  fi
   field_args=()
-  for config in "${index[@]:2}"; do field_args+=("--field-config=$config"); done
+  for config in "${row[@]:3}"; do field_args+=("--field-config=$config"); done
   run_tolerating 'already exists' gcloud firestore indexes composite create --database='(default)' \
-    --collection-group="${index[0]}" --query-scope="${index[1]}" "${field_args[@]}" --async
+    --collection-group="${row[1]}" --query-scope="${row[2]}" "${field_args[@]}" --async
 done <<<"$index_lines"
+
+step "Firestore single-field index exemptions (fields never queried)"
+for exemption in ${exemptions[@]+"${exemptions[@]}"}; do
+  group=${exemption%%$'\t'*} field=${exemption#*$'\t'}
+  # Only saves index writes and storage, so a failure does not stop the deployment.
+  run gcloud firestore indexes fields update "$field" --database='(default)' --collection-group="$group" \
+    --disable-indexes --async ||
+    warn "could not disable the indexes of $group.$field; re-run, or run the command above yourself"
+done
 
 # --- Cloud Storage ----------------------------------------------------------------------------
 step "Payload bucket gs://$PAYLOAD_BUCKET (uniform access, no public access, lifecycle)"
@@ -170,9 +203,9 @@ tar -C "$ROOT_DIR" --exclude='__pycache__' --exclude='*.pyc' -cf - \
 log "  $(find "$SRC_DIR" -type f | wc -l | tr -d ' ') files in $SRC_DIR"
 
 # --- functions --------------------------------------------------------------------------------
-# write_env_file FILE WORKER_URL: the runtime environment every function gets.
+# write_env_file FILE WORKER_URL AUTH_HEADER: the runtime environment of a function.
 write_env_file() {
-  local file=$1 worker_url=$2 name value
+  local file=$1 worker_url=$2 auth_header=$3 name value
   {
     printf 'GCP_PROJECT: "%s"\n' "$PROJECT"
     printf 'PAYLOAD_BUCKET: "%s"\n' "$PAYLOAD_BUCKET"
@@ -183,6 +216,7 @@ write_env_file() {
     printf 'AUTH_ISSUER: "%s"\n' "$AUTH_ISSUER"
     printf 'AUTH_AUDIENCE: "%s"\n' "$AUTH_AUDIENCE"
     printf 'AUTH_JWKS_URL: "%s"\n' "$AUTH_JWKS_URL"
+    [[ -z $auth_header ]] || printf 'AUTH_HEADER: "%s"\n' "$auth_header"
     for name in "${OPTIONAL_SETTINGS[@]}"; do
       value=${!name:-}
       [[ -z $value ]] || printf '%s: "%s"\n' "$name" "$value"
@@ -190,12 +224,12 @@ write_env_file() {
   } >"$file"
 }
 
-# deploy_function NAME ENTRY_POINT MEMORY TIMEOUT MAX_INSTANCES WORKER_URL [extra flags...]
+# deploy_function NAME ENTRY_POINT MEMORY TIMEOUT MAX_INSTANCES WORKER_URL AUTH_HEADER [extra flags...]
 deploy_function() {
-  local name=$1 entry=$2 memory=$3 timeout=$4 max_instances=$5 worker_url=$6
-  shift 6
+  local name=$1 entry=$2 memory=$3 timeout=$4 max_instances=$5 worker_url=$6 auth_header=$7
+  shift 7
   local env_file=$WORK/env-$name.yaml
-  write_env_file "$env_file" "$worker_url"
+  write_env_file "$env_file" "$worker_url" "$auth_header"
   if [[ $(<"$env_file") != "${LAST_ENV_SHOWN:-}" ]]; then
     log "  runtime environment (--env-vars-file):"
     sed 's/^/      /' "$env_file" >&3
@@ -231,42 +265,39 @@ if exists gcloud functions describe "$FN_WORKER" --region="$REGION"; then
   WORKER_URL=$(function_url "$FN_WORKER")$WORKER_PATH
 else
   log "  first deployment: deploy once to learn the URL, then again with WORKER_URL set"
-  deploy_function "$FN_WORKER" bulk_job_worker 1Gi 540s 100 "" ${secret_flags[@]+"${secret_flags[@]}"}
+  deploy_function "$FN_WORKER" bulk_job_worker 1Gi 540s 100 "" "" ${secret_flags[@]+"${secret_flags[@]}"}
   WORKER_URL=$(function_url "$FN_WORKER")$WORKER_PATH
 fi
 log "  WORKER_URL=$WORKER_URL"
-deploy_function "$FN_WORKER" bulk_job_worker 1Gi 540s 100 "$WORKER_URL" ${secret_flags[@]+"${secret_flags[@]}"}
+deploy_function "$FN_WORKER" bulk_job_worker 1Gi 540s 100 "$WORKER_URL" "" ${secret_flags[@]+"${secret_flags[@]}"}
 grant_invoker "$FN_WORKER" "$TASKS_SA"
 
-step "Function $FN_BULK_JOBS (API: /api/v1/pim/bulk-jobs...)"
-deploy_function "$FN_BULK_JOBS" bulk_jobs 1Gi 60s 50 "$WORKER_URL" ${secret_flags[@]+"${secret_flags[@]}"}
-grant_invoker "$FN_BULK_JOBS" "$GATEWAY_SA"
-
-step "Function $FN_PRODUCTS (API: /api/v1/pim/products...)"
-deploy_function "$FN_PRODUCTS" products 512Mi 30s 50 "$WORKER_URL"
-grant_invoker "$FN_PRODUCTS" "$GATEWAY_SA"
-
-step "Function $FN_OPENAPI (API: /api/v1/pim/openapi.json)"
-deploy_function "$FN_OPENAPI" openapi 256Mi 30s 5 "$WORKER_URL"
-grant_invoker "$FN_OPENAPI" "$GATEWAY_SA"
-
-# shellcheck disable=SC2034 # read below through ${!placeholder}
-{
-  BULK_JOBS_URL=$(function_url "$FN_BULK_JOBS")
-  PRODUCTS_URL=$(function_url "$FN_PRODUCTS")
-  OPENAPI_URL=$(function_url "$FN_OPENAPI")
-}
+# The API functions: each main.py target is its own function, behind the gateway. Only bulk_jobs
+# enqueues work, so only it gets the task token.
+for entry in "${API_FUNCTIONS[@]}"; do
+  read -r target memory timeout max_instances <<<"$entry"
+  name=$(function_name "$target")
+  step "Function $name (entry point $target; called by the gateway only)"
+  extra_flags=()
+  [[ $target != bulk_jobs ]] || extra_flags=(${secret_flags[@]+"${secret_flags[@]}"})
+  deploy_function "$name" "$target" "$memory" "$timeout" "$max_instances" "$WORKER_URL" "$GATEWAY_AUTH_HEADER" \
+    ${extra_flags[@]+"${extra_flags[@]}"}
+  grant_invoker "$name" "$GATEWAY_SA"
+done
 
 # --- API Gateway ------------------------------------------------------------------------------
-step "API Gateway: rendering infra/gateway.openapi.yaml.tmpl"
-spec=$(sed '/^#/d' "$INFRA_DIR/gateway.openapi.yaml.tmpl")
-for placeholder in BULK_JOBS_URL PRODUCTS_URL OPENAPI_URL; do
-  spec=${spec//"\${$placeholder}"/"${!placeholder}"}
+step "API Gateway: generating the config from the app's routes (python -m infra.gateway_spec)"
+url_args=()
+for target in $(api_targets); do
+  url=$(function_url "$(function_name "$target")")
+  url_args+=(--url "$target=$url")
 done
-[[ $spec != *"\${"* ]] || die "unrendered placeholder left in the gateway spec"
-SPEC_FILE=$WORK/gateway.openapi.yaml
-printf '%s\n' "$spec" >"$SPEC_FILE"
-grep -E '^ *address:' "$SPEC_FILE" | sort -u | sed 's/^ */      /' >&3
+SPEC_FILE=$WORK/gateway.openapi.json
+gateway_spec "${url_args[@]}" --output "$SPEC_FILE" || die "could not generate the gateway config"
+log "  $(grep -c '"operationId"' "$SPEC_FILE" | tr -d ' ') operations, routed to:"
+grep -o '"address": "[^"]*"' "$SPEC_FILE" | sort | uniq -c |
+  awk '{ gsub(/"/, "", $3); printf "      %-3s %s\n", $1, $3 }' >&3
+
 # Configs are immutable: name each by its content, so an unchanged spec is not created twice.
 if command -v sha256sum >/dev/null; then hash_cmd=(sha256sum); else hash_cmd=(shasum -a 256); fi
 spec_hash=$( (cat "$SPEC_FILE" && echo "$GATEWAY_SA") | "${hash_cmd[@]}" | cut -c1-12)
@@ -306,5 +337,3 @@ step "Done$(is_dry && echo ' (dry run: nothing was changed)')"
 log "  API:        https://$GATEWAY_HOST/api/v1/pim   (spec: https://$GATEWAY_HOST/api/v1/pim/openapi.json)"
 log "  Worker:     $WORKER_URL   (private: only $TASKS_SA may invoke it)"
 log "  Bucket:     gs://$PAYLOAD_BUCKET   Queue: $TASKS_QUEUE ($REGION)"
-log "  Note: the functions still read the caller's token from Authorization; behind the gateway it"
-log "  arrives in X-Forwarded-Authorization (see infra/README.md, 'Known follow-up')."

@@ -4,7 +4,7 @@
 #   PROJECT=my-project REGION=us-central1 bash infra/teardown.sh --yes [--delete-indexes]
 #
 # --dry-run prints the commands instead. Kept on purpose: the Firestore database and its data
-# (and, without --delete-indexes, its composite indexes) and the enabled APIs.
+# (and, without --delete-indexes, its composite indexes and index exemptions) and the enabled APIs.
 # A deleted Cloud Tasks queue's name cannot be reused for about 7 days.
 set -euo pipefail
 
@@ -45,9 +45,10 @@ done
 run_tolerating "$GONE" gcloud api-gateway apis delete "$API_ID"
 
 step "Functions"
-for fn in "$FN_OPENAPI" "$FN_PRODUCTS" "$FN_BULK_JOBS" "$FN_WORKER"; do
-  run_tolerating "$GONE" gcloud functions delete "$fn" --region="$REGION"
+for target in $(api_targets); do
+  run_tolerating "$GONE" gcloud functions delete "$(function_name "$target")" --region="$REGION"
 done
+run_tolerating "$GONE" gcloud functions delete "$FN_WORKER" --region="$REGION"
 
 step "Cloud Tasks queue, task token secret, payload bucket (with every payload in it)"
 run_tolerating "$GONE" gcloud tasks queues delete "$TASKS_QUEUE" --location="$REGION"
@@ -64,15 +65,28 @@ for sa in "$GATEWAY_SA" "$TASKS_SA" "$RUNTIME_SA"; do
 done
 
 if [[ $DELETE_INDEXES == 1 ]]; then
-  step "Firestore composite indexes of ${INDEXED_COLLECTIONS[*]}"
+  # The collection groups of infra/firestore.indexes.json (python3: standard library only).
+  read -r -a indexed_groups <<<"$(python3 -c 'import json, sys
+print(" ".join(sorted({i["collectionGroup"] for i in json.load(open(sys.argv[1]))["indexes"]})))' \
+    "$INFRA_DIR/firestore.indexes.json")"
+  step "Firestore composite indexes of ${indexed_groups[*]}"
   indexes=$(query "" gcloud firestore indexes composite list --database='(default)' --format='value(name)')
   for name in $indexes; do
-    for group in "${INDEXED_COLLECTIONS[@]}"; do
+    for group in "${indexed_groups[@]}"; do
       if [[ $name == */collectionGroups/$group/indexes/* ]]; then
         run_tolerating "$GONE" gcloud firestore indexes composite delete "${name##*/}" --database='(default)'
       fi
     done
   done
+  step "Firestore single-field index exemptions of infra/firestore.indexes.json"
+  exemptions=$(python3 -c 'import json, sys
+for o in json.load(open(sys.argv[1])).get("fieldOverrides", []):
+    print(o["collectionGroup"], o["fieldPath"])' "$INFRA_DIR/firestore.indexes.json")
+  while read -r group field; do
+    [[ -n $group ]] || continue
+    run_tolerating "$GONE" gcloud firestore indexes fields update "$field" --database='(default)' \
+      --collection-group="$group" --clear-exemption --async
+  done <<<"$exemptions"
 fi
 
 step "Done$(is_dry && echo ' (dry run: nothing was changed)')"

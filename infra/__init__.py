@@ -1,0 +1,1 @@
+"""Deployment helpers (run from the repository root, e.g. `python -m infra.gateway_spec`)."""

@@ -1,0 +1,166 @@
+"""The API Gateway config (infra/gateway_spec.py) routes every declared route to the function that
+serves it, and is a structurally valid Swagger 2.0 document."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import main
+from functions.openapi import APIS, document
+from infra import gateway_spec
+from infra.gateway_spec import OPENAPI_PATH, build_spec, required_targets
+from shared.http import Api, Call, Reply
+
+ROOT = Path(__file__).resolve().parents[2]
+URLS = {target: f"https://synq-pim-{target.replace('_', '-')}-abc123-uc.a.run.app" for target in required_targets()}
+METHODS = {"get", "put", "post", "delete", "options", "head", "patch"}
+
+
+def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path, method, op) for path, ops in spec["paths"].items() for method, op in ops.items()]
+
+
+def template(path: str) -> str:
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", path)
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    return build_spec(URLS)
+
+
+def test_the_document_is_swagger_2_with_a_backend_on_every_operation(spec: dict[str, Any]) -> None:
+    assert spec["swagger"] == "2.0"
+    assert spec["info"]["title"] and spec["info"]["version"]
+    assert spec["schemes"] == ["https"]
+    assert spec["paths"]
+    for path, method, op in operations(spec):
+        assert path.startswith("/") and method in METHODS, (path, method)
+        assert op["responses"] and all(re.fullmatch(r"[1-5]\d\d", code) for code in op["responses"])
+        assert all(r["description"] for r in op["responses"].values())
+        backend = op["x-google-backend"]
+        assert backend["address"] in URLS.values()
+        assert backend["jwt_audience"] == backend["address"]
+        assert backend["path_translation"] == "APPEND_PATH_TO_ADDRESS"
+        assert "disable_auth" not in backend  # backend auth stays on; jwt_audience is its alternative
+    json.dumps(spec)  # serialisable as is
+
+
+def test_every_route_of_every_api_goes_to_its_function(spec: dict[str, Any]) -> None:
+    routes = [(api, route) for api in APIS for route in api.routes]
+    assert {api.name for api in APIS} == {"bulk_jobs", "products", "brands", "categories", "audit_logs"}
+    for api, route in routes:
+        op = spec["paths"][template(route.path)][route.method.lower()]
+        backend = op["x-google-backend"]
+        assert backend["address"] == backend["jwt_audience"] == URLS[api.name], (api.name, route.path)
+        assert backend["path_translation"] == "APPEND_PATH_TO_ADDRESS"
+        slow = (route.method, route.path) == ("POST", "/api/v1/pim/bulk-jobs")
+        assert backend["deadline"] == (60.0 if slow else 30.0), (route.method, route.path)
+        assert str(route.status) in op["responses"]
+    assert len(operations(spec)) == len(routes) + 1  # + openapi.json, nothing else
+
+
+def test_the_openapi_document_goes_to_the_openapi_function(spec: dict[str, Any]) -> None:
+    assert set(spec["paths"][OPENAPI_PATH]) == {"get"}
+    backend = spec["paths"][OPENAPI_PATH]["get"]["x-google-backend"]
+    assert backend["address"] == backend["jwt_audience"] == URLS["openapi"]
+    assert backend["deadline"] == 30.0
+
+
+def test_path_parameters_are_declared(spec: dict[str, Any]) -> None:
+    assert "/api/v1/pim/products/{product_id}/variants/{variant_id}" in spec["paths"]
+    for path, method, op in operations(spec):
+        assert "<" not in path and ">" not in path
+        in_path = [p for p in op.get("parameters", []) if p["in"] == "path"]
+        assert [p["name"] for p in in_path] == re.findall(r"\{(\w+)\}", path), (method, path)
+        assert all(p["required"] is True and p["type"] == "string" for p in in_path)
+
+
+def test_operation_ids_are_unique_and_match_the_served_openapi_document(spec: dict[str, Any]) -> None:
+    ids = [op["operationId"] for _, _, op in operations(spec)]
+    assert len(ids) == len(set(ids))
+    served = document()["paths"]
+    for path, method, op in operations(spec):
+        if path != OPENAPI_PATH:
+            assert op["operationId"] == served[path][method]["operationId"]
+
+
+def test_every_target_is_a_function_main_exports_and_deploy_sh_deploys() -> None:
+    targets = required_targets()
+    assert targets == ["bulk_jobs", "products", "brands", "categories", "audit_logs", "openapi"]
+    for target in targets:
+        assert target in main.__all__ and callable(getattr(main, target))
+    config = (ROOT / "infra" / "config.sh").read_text()
+    block = re.search(r"^API_FUNCTIONS=\((.*?)^\)", config, re.M | re.S)
+    assert block is not None
+    assert sorted(re.findall(r'^\s*"(\w+)\s', block[1], re.M)) == sorted(targets)
+
+
+def test_urls_are_checked() -> None:
+    with pytest.raises(ValueError, match="no URL for openapi"):
+        build_spec({t: u for t, u in URLS.items() if t != "openapi"})
+    with pytest.raises(ValueError, match="unknown targets bulk_job_worker"):
+        build_spec({**URLS, "bulk_job_worker": "https://worker.a.run.app"})
+    for bad in ("http://products.a.run.app", "https://products.a.run.app/api", "products.a.run.app"):
+        with pytest.raises(ValueError, match="must look like https://HOST"):
+            build_spec({**URLS, "products": bad})
+    trailing = build_spec({**URLS, "products": URLS["products"] + "/"})
+    assert trailing["paths"]["/api/v1/pim/products"]["get"]["x-google-backend"]["address"] == URLS["products"]
+
+
+def handler(name: str) -> Any:
+    def handle(call: Call, **_: str) -> Reply:
+        return None, 204
+
+    handle.__name__ = name
+    return handle
+
+
+def test_colliding_handler_names_still_get_unique_operation_ids_and_typed_parameters() -> None:
+    one, two = Api("one"), Api("two")
+    one.route("/one/<int:n>", "GET", summary="One")(handler("get"))
+    two.route("/two/<doc_id>", "GET", summary="Two")(handler("get"))
+    spec = build_spec(
+        {"one": "https://one.run.app", "two": "https://two.run.app", "openapi": "https://o.run.app"}, [one, two]
+    )
+    assert spec["paths"]["/one/{n}"]["get"]["operationId"] == "get"
+    assert spec["paths"]["/two/{doc_id}"]["get"]["operationId"] == "get_2"
+    assert spec["paths"]["/one/{n}"]["get"]["parameters"] == [
+        {"name": "n", "in": "path", "required": True, "type": "integer"}
+    ]
+
+
+def test_routes_the_gateway_cannot_serve_are_refused() -> None:
+    clash = Api("one")
+    clash.route("/a/<x>", "GET", summary="A")(handler("a"))
+    clash.route("/a/<y>", "PUT", summary="A")(handler("b"))
+    with pytest.raises(ValueError, match="differ only in parameter names"):
+        build_spec({"one": "https://one.run.app", "openapi": "https://o.run.app"}, [clash])
+    multi = Api("one")
+    multi.route("/files/<path:name>", "GET", summary="A")(handler("a"))
+    with pytest.raises(ValueError, match="cannot be routed"):
+        build_spec({"one": "https://one.run.app", "openapi": "https://o.run.app"}, [multi])
+
+
+def test_the_command_line_writes_the_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    urls = tmp_path / "urls.json"
+    urls.write_text(json.dumps(URLS))
+    out = tmp_path / "gateway.json"
+    assert gateway_spec.main(["--urls", str(urls), "--output", str(out)]) == 0
+    assert json.loads(out.read_text()) == build_spec(URLS)
+
+    assert gateway_spec.main([*(f"--url={t}={u}" for t, u in URLS.items())]) == 0
+    assert json.loads(capsys.readouterr().out) == build_spec(URLS)
+
+    assert gateway_spec.main(["--targets"]) == 0
+    assert capsys.readouterr().out.split() == required_targets()
+
+    with pytest.raises(SystemExit) as exit_info:
+        gateway_spec.main(["--url", "products=https://p.run.app"])
+    assert exit_info.value.code != 0
+    assert "no URL for" in capsys.readouterr().err
