@@ -39,8 +39,12 @@ typecheck: venv
 
 check: lint typecheck test
 
-bench: venv  ## bulk-import benchmark through the local stack (see docs/benchmarks.md)
+sweep: venv  ## run the validation sweep against the running local stack
+	$(PY) -m local.sweep
+
+bench: venv  ## benchmarks through the local stack (see docs/benchmarks.md)
 	$(PY) -m bench.bulk_import
+	$(PY) -m bench.sweep
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache

@@ -6,5 +6,17 @@ from functions.bulk_jobs import bulk_jobs
 from functions.openapi import openapi
 from functions.products import products
 from functions.taxonomy import brands, categories
+from functions.validation_issues import validation_issues
+from functions.validation_sweep import validation_sweep
 
-__all__ = ["audit_logs", "brands", "bulk_job_worker", "bulk_jobs", "categories", "openapi", "products"]
+__all__ = [
+    "audit_logs",
+    "brands",
+    "bulk_job_worker",
+    "bulk_jobs",
+    "categories",
+    "openapi",
+    "products",
+    "validation_issues",
+    "validation_sweep",
+]

@@ -8,10 +8,17 @@ from typing import Any
 import flask
 import functions_framework
 
-from functions import audit_logs, bulk_jobs, products, taxonomy
+from functions import audit_logs, bulk_jobs, products, taxonomy, validation_issues
 from shared.openapi import build_openapi
 
-APIS = [bulk_jobs.api, products.api, taxonomy.brands_api, taxonomy.categories_api, audit_logs.api]
+APIS = [
+    bulk_jobs.api,
+    products.api,
+    taxonomy.brands_api,
+    taxonomy.categories_api,
+    audit_logs.api,
+    validation_issues.api,
+]
 
 
 @cache

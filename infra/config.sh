@@ -14,23 +14,37 @@ USE_TASK_TOKEN=${USE_TASK_TOKEN:-1}
 TASK_TOKEN_SECRET=${TASK_TOKEN_SECRET:-synq-pim-task-auth-token}
 BUILD_SERVICE_ACCOUNT=${BUILD_SERVICE_ACCOUNT:-} # e.g. builder@PROJECT.iam.gserviceaccount.com
 
-RUNTIME_SA=synq-pim-runtime@$PROJECT.iam.gserviceaccount.com # identity of every function
-TASKS_SA=synq-pim-tasks@$PROJECT.iam.gserviceaccount.com     # Cloud Tasks -> worker (OIDC)
-GATEWAY_SA=synq-pim-gateway@$PROJECT.iam.gserviceaccount.com # API Gateway -> API functions
+SCHEDULER_REGION=${SCHEDULER_REGION:-$REGION}     # location of the sweep's Cloud Scheduler job
+SWEEP_SCHEDULE=${SWEEP_SCHEDULE:-'*/15 * * * *'}  # cron, in SWEEP_TIME_ZONE
+SWEEP_TIME_ZONE=${SWEEP_TIME_ZONE:-Etc/UTC}
+SWEEP_BUDGET_SECONDS=${SWEEP_BUDGET_SECONDS:-480} # per run (whole seconds, 1-510: the timeout is 540 s)
+
+RUNTIME_SA=synq-pim-runtime@$PROJECT.iam.gserviceaccount.com     # identity of every function
+TASKS_SA=synq-pim-tasks@$PROJECT.iam.gserviceaccount.com         # Cloud Tasks -> worker (OIDC)
+GATEWAY_SA=synq-pim-gateway@$PROJECT.iam.gserviceaccount.com     # API Gateway -> API functions
+SCHEDULER_SA=synq-pim-scheduler@$PROJECT.iam.gserviceaccount.com # Cloud Scheduler -> sweep (OIDC)
 RUNTIME_PROJECT_ROLES=(roles/datastore.user roles/cloudtasks.enqueuer)
 
-FN_WORKER=synq-pim-bulk-job-worker # entry point bulk_job_worker; Cloud Tasks calls it, not the gateway
+# The functions NOT behind the gateway: main.py target (= entry point) and function name.
+WORKER_TARGET=bulk_job_worker # Cloud Tasks calls it
+FN_WORKER=synq-pim-bulk-job-worker
 WORKER_PATH=/_tasks/bulk-jobs
+SWEEP_TARGET=validation_sweep # Cloud Scheduler calls it (job $SWEEP_JOB)
+FN_SWEEP=synq-pim-validation-sweep
+SWEEP_JOB=synq-pim-validation-sweep
+SWEEP_TIMEOUT_SECONDS=540
+
 # The functions behind the gateway: main.py target (= entry point = the Api's name), memory,
 # timeout, max instances. Each is deployed as $(function_name TARGET). `python -m
 # infra.gateway_spec --targets` must list the same targets (deploy.sh checks it).
 API_FUNCTIONS=(
-  "bulk_jobs  1Gi   60s 50"
-  "products   512Mi 30s 50"
-  "brands     512Mi 30s 20"
-  "categories 512Mi 30s 20"
-  "audit_logs 512Mi 30s 20"
-  "openapi    256Mi 30s 5"
+  "bulk_jobs         1Gi   60s 50"
+  "products          512Mi 30s 50"
+  "brands            512Mi 30s 20"
+  "categories        512Mi 30s 20"
+  "audit_logs        512Mi 30s 20"
+  "validation_issues 512Mi 30s 20"
+  "openapi           256Mi 30s 5"
 )
 # Behind the gateway, Authorization carries the gateway's own ID token and the caller's arrives here.
 GATEWAY_AUTH_HEADER=X-Forwarded-Authorization

@@ -39,7 +39,7 @@ APIS=(
   cloudfunctions.googleapis.com run.googleapis.com cloudbuild.googleapis.com
   artifactregistry.googleapis.com logging.googleapis.com
   firestore.googleapis.com storage.googleapis.com cloudtasks.googleapis.com
-  secretmanager.googleapis.com
+  cloudscheduler.googleapis.com secretmanager.googleapis.com
   apigateway.googleapis.com servicemanagement.googleapis.com servicecontrol.googleapis.com
 )
 
@@ -50,6 +50,9 @@ if [[ -z ${PYTHON:-} ]]; then
 fi
 gateway_spec() { (cd "$ROOT_DIR" && PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m infra.gateway_spec "$@"); }
 
+if [[ ! $SWEEP_BUDGET_SECONDS =~ ^[1-9][0-9]{0,4}$ ]] || ((SWEEP_BUDGET_SECONDS > SWEEP_TIMEOUT_SECONDS - 30)); then
+  die "SWEEP_BUDGET_SECONDS must be whole seconds from 1 to $((SWEEP_TIMEOUT_SECONDS - 30)) (the sweep times out after ${SWEEP_TIMEOUT_SECONDS}s)"
+fi
 for var in FIRESTORE_EMULATOR_HOST STORAGE_EMULATOR_HOST TASKS_EMULATOR_HOST; do
   [[ -z ${!var:-} ]] || warn "$var is set in this shell; it is NOT deployed (production uses the real services)"
 done
@@ -163,6 +166,7 @@ ensure_service_account() {
 ensure_service_account "$RUNTIME_SA" "Synq PIM functions (runtime)"
 ensure_service_account "$TASKS_SA" "Synq PIM Cloud Tasks invoker (worker only)"
 ensure_service_account "$GATEWAY_SA" "Synq PIM API Gateway backend auth"
+ensure_service_account "$SCHEDULER_SA" "Synq PIM Cloud Scheduler invoker (validation sweep only)"
 
 step "IAM: what the functions' runtime service account may do"
 for role in "${RUNTIME_PROJECT_ROLES[@]}"; do
@@ -265,11 +269,11 @@ if exists gcloud functions describe "$FN_WORKER" --region="$REGION"; then
   WORKER_URL=$(function_url "$FN_WORKER")$WORKER_PATH
 else
   log "  first deployment: deploy once to learn the URL, then again with WORKER_URL set"
-  deploy_function "$FN_WORKER" bulk_job_worker 1Gi 540s 100 "" "" ${secret_flags[@]+"${secret_flags[@]}"}
+  deploy_function "$FN_WORKER" "$WORKER_TARGET" 1Gi 540s 100 "" "" ${secret_flags[@]+"${secret_flags[@]}"}
   WORKER_URL=$(function_url "$FN_WORKER")$WORKER_PATH
 fi
 log "  WORKER_URL=$WORKER_URL"
-deploy_function "$FN_WORKER" bulk_job_worker 1Gi 540s 100 "$WORKER_URL" "" ${secret_flags[@]+"${secret_flags[@]}"}
+deploy_function "$FN_WORKER" "$WORKER_TARGET" 1Gi 540s 100 "$WORKER_URL" "" ${secret_flags[@]+"${secret_flags[@]}"}
 grant_invoker "$FN_WORKER" "$TASKS_SA"
 
 # The API functions: each main.py target is its own function, behind the gateway. Only bulk_jobs
@@ -284,6 +288,30 @@ for entry in "${API_FUNCTIONS[@]}"; do
     ${extra_flags[@]+"${extra_flags[@]}"}
   grant_invoker "$name" "$GATEWAY_SA"
 done
+
+# --- validation sweep (Cloud Scheduler) -------------------------------------------------------
+# Private, like the worker, and only the scheduler's account may invoke it. It gets no task token:
+# the job would have to carry it as a header, readable by anyone who can view the job, and the
+# same token protects the worker. One instance: runs hold a lease, so a second one finds it taken.
+step "Function $FN_SWEEP (entry point $SWEEP_TARGET; called by Cloud Scheduler only)"
+deploy_function "$FN_SWEEP" "$SWEEP_TARGET" 1Gi "${SWEEP_TIMEOUT_SECONDS}s" 1 "$WORKER_URL" ""
+grant_invoker "$FN_SWEEP" "$SCHEDULER_SA"
+SWEEP_URL=$(function_url "$FN_SWEEP")
+
+step "Cloud Scheduler job $SWEEP_JOB in $SCHEDULER_REGION ('$SWEEP_SCHEDULE' $SWEEP_TIME_ZONE)"
+# No retries: the next run resumes where a failed one stopped. The attempt deadline leaves the
+# function its whole timeout.
+job_flags=(--location="$SCHEDULER_REGION" --schedule="$SWEEP_SCHEDULE" --time-zone="$SWEEP_TIME_ZONE"
+  --uri="$SWEEP_URL" --http-method=POST --message-body="{\"budget_seconds\": $SWEEP_BUDGET_SECONDS}"
+  --oidc-service-account-email="$SCHEDULER_SA" --oidc-token-audience="$SWEEP_URL"
+  --attempt-deadline="$((SWEEP_TIMEOUT_SECONDS + 60))s" --max-retry-attempts=0
+  --description="Synq PIM: re-evaluate the catalogs (validation issues), resuming where the last run stopped")
+if exists gcloud scheduler jobs describe "$SWEEP_JOB" --location="$SCHEDULER_REGION"; then
+  run gcloud scheduler jobs update http "$SWEEP_JOB" "${job_flags[@]}" --update-headers=Content-Type=application/json
+else
+  # The new service account may take a while to be usable for OIDC tokens.
+  run_retry gcloud scheduler jobs create http "$SWEEP_JOB" "${job_flags[@]}" --headers=Content-Type=application/json
+fi
 
 # --- API Gateway ------------------------------------------------------------------------------
 step "API Gateway: generating the config from the app's routes (python -m infra.gateway_spec)"
@@ -336,4 +364,5 @@ GATEWAY_HOST=$(query "$GATEWAY_ID-HASH.uc.gateway.dev" \
 step "Done$(is_dry && echo ' (dry run: nothing was changed)')"
 log "  API:        https://$GATEWAY_HOST/api/v1/pim   (spec: https://$GATEWAY_HOST/api/v1/pim/openapi.json)"
 log "  Worker:     $WORKER_URL   (private: only $TASKS_SA may invoke it)"
+log "  Sweep:      $SWEEP_URL   (private: job $SWEEP_JOB, '$SWEEP_SCHEDULE' $SWEEP_TIME_ZONE, as $SCHEDULER_SA)"
 log "  Bucket:     gs://$PAYLOAD_BUCKET   Queue: $TASKS_QUEUE ($REGION)"

@@ -44,11 +44,15 @@ for config in $configs; do
 done
 run_tolerating "$GONE" gcloud api-gateway apis delete "$API_ID"
 
+step "Cloud Scheduler job $SWEEP_JOB (before the function it calls)"
+run_tolerating "$GONE" gcloud scheduler jobs delete "$SWEEP_JOB" --location="$SCHEDULER_REGION"
+
 step "Functions"
 for target in $(api_targets); do
   run_tolerating "$GONE" gcloud functions delete "$(function_name "$target")" --region="$REGION"
 done
 run_tolerating "$GONE" gcloud functions delete "$FN_WORKER" --region="$REGION"
+run_tolerating "$GONE" gcloud functions delete "$FN_SWEEP" --region="$REGION"
 
 step "Cloud Tasks queue, task token secret, payload bucket (with every payload in it)"
 run_tolerating "$GONE" gcloud tasks queues delete "$TASKS_QUEUE" --location="$REGION"
@@ -60,7 +64,7 @@ for role in "${RUNTIME_PROJECT_ROLES[@]}"; do
   run_tolerating "$GONE" gcloud projects remove-iam-policy-binding "$PROJECT" \
     --member="serviceAccount:$RUNTIME_SA" --role="$role" --condition=None --format=none
 done
-for sa in "$GATEWAY_SA" "$TASKS_SA" "$RUNTIME_SA"; do
+for sa in "$SCHEDULER_SA" "$GATEWAY_SA" "$TASKS_SA" "$RUNTIME_SA"; do
   run_tolerating "$GONE" gcloud iam service-accounts delete "$sa"
 done
 

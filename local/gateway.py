@@ -27,6 +27,7 @@ PREFIXES = [
     ("/api/v1/pim/brands", main.brands),
     ("/api/v1/pim/categories", main.categories),
     ("/api/v1/pim/audit-logs", main.audit_logs),
+    ("/api/v1/pim/validation-issues", main.validation_issues),
 ]
 
 

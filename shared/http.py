@@ -182,7 +182,7 @@ def _json(body: dict[str, Any], status: int) -> flask.Response:
 TASK_TOKEN_HEADER = "X-Synq-Task-Token"
 
 
-def task_handler(model: type[M], run: Callable[[M], str]) -> Callable[[flask.Request], flask.Response]:
+def task_handler(model: type[M], run: Callable[[M], Any]) -> Callable[[flask.Request], flask.Response]:
     """Wrap a task handler: 2xx when done or permanently failed (no retry), 503 when worth a retry."""
 
     def handle(request: flask.Request) -> flask.Response:

@@ -12,6 +12,8 @@ from shared.adapters.cloud_tasks import CloudTasksQueue
 from shared.adapters.firestore.audit import FirestoreAuditStore
 from shared.adapters.firestore.catalog import FirestoreCatalogStore
 from shared.adapters.firestore.jobs import FirestoreJobStore
+from shared.adapters.firestore.quality import FirestoreIssueStore
+from shared.adapters.firestore.sweep import FirestoreSweepStore
 from shared.adapters.gcs_payloads import GcsPayloadStore
 from shared.auth import TokenVerifier
 from shared.domain.catalog import BRANDS, CATEGORIES
@@ -20,6 +22,8 @@ from shared.services.audit_log import AuditLog
 from shared.services.bulk_jobs import BulkJobs, BulkLimits
 from shared.services.bulk_processing import BulkJobProcessor
 from shared.services.catalog import Catalog
+from shared.services.quality import Quality
+from shared.services.sweep import Sweep
 from shared.services.taxonomy import Taxonomy
 from shared.settings import get_settings
 
@@ -88,12 +92,23 @@ def bulk_job_processor(scope: Scope) -> BulkJobProcessor:
         FirestoreCatalogStore(firestore_client(), scope),
         payload_store(),
         task_queue(),
+        quality(scope),
         utc_now,
     )
 
 
+def quality(scope: Scope) -> Quality:
+    client = firestore_client()
+    return Quality(scope, FirestoreCatalogStore(client, scope), FirestoreIssueStore(client, scope), utc_now)
+
+
+def sweep() -> Sweep:
+    client = firestore_client()
+    return Sweep(FirestoreSweepStore(client), quality, lambda scope: FirestoreIssueStore(client, scope), utc_now)
+
+
 def catalog(scope: Scope) -> Catalog:
-    return Catalog(FirestoreCatalogStore(firestore_client(), scope), utc_now)
+    return Catalog(FirestoreCatalogStore(firestore_client(), scope), quality(scope), utc_now)
 
 
 def brands(scope: Scope) -> Taxonomy:

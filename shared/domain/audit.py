@@ -15,7 +15,20 @@ from pydantic import BaseModel, Field
 
 # Bookkeeping fields a diff leaves out: they change with every write and say nothing about it.
 # (A variant's product is the event's parent_id.)
-UNTRACKED = frozenset({"id", "tenant_id", "org_id", "created_at", "updated_at", "created_by", "job_id", "product_id"})
+UNTRACKED = frozenset(
+    {
+        "id",
+        "tenant_id",
+        "org_id",
+        "created_at",
+        "updated_at",
+        "created_by",
+        "job_id",
+        "product_id",
+        "data_quality_score",
+        "variant_skus",
+    }
+)
 
 
 class ResourceType(StrEnum):

@@ -152,6 +152,13 @@ def ids_to_read(job_type: JobType, items: list[Any]) -> list[str]:
     return sorted({i for i in raw if isinstance(i, str) and _is_uuid(i)})
 
 
+def touched_ids(job_type: JobType, job_id: str, items: list[Any], first_index: int) -> list[str]:
+    """The products a batch may have changed (for imports, whether or not each item succeeded)."""
+    if job_type is JobType.BULK_IMPORT:
+        return [import_product_id(job_id, first_index + i) for i in range(len(items))]
+    return ids_to_read(job_type, items)
+
+
 def references_to_read(job_type: JobType, items: list[Any]) -> tuple[list[str], list[str]]:
     """Brand and category ids the batch's items refer to (deletes refer to none)."""
     return ([], []) if job_type is JobType.BULK_DELETE else referenced_ids(items)

@@ -25,6 +25,7 @@ from pydantic import (
 
 from shared.domain.audit import AuditEvent, ChangeContext, ResourceType, Verb
 from shared.domain.models import AttributeValue, Code, LongText, Name, Text, Title
+from shared.domain.scoring import quality_score
 from shared.errors import ConflictError, NotFoundError, invalid
 
 MAX_VARIANTS = 100
@@ -142,6 +143,7 @@ class Product(ProductFields):
     updated_at: datetime
     created_by: str | None = None
     job_id: str | None = Field(None, description="Bulk job that last wrote the product, if any.")
+    data_quality_score: int | None = Field(None, ge=0, le=100, description="0-100, recomputed on every write.")
 
 
 # --- brands and categories -----------------------------------------------------------------
@@ -226,6 +228,15 @@ class Write:
     version: Any = None  # storage's opaque "last seen" token: the write fails if the document moved
 
 
+def variant_skus(product: Product) -> list[str]:
+    """The variants' SKUs, kept on the product document so a query can find a SKU's holders."""
+    return sorted({v.sku for v in product.variants if v.sku})
+
+
+def stored_product(product: Product) -> dict[str, Any]:
+    return {**stored(product), "variant_skus": variant_skus(product)}
+
+
 def stored(model: BaseModel) -> dict[str, Any]:
     """A model as a Firestore document (datetimes stay datetimes, decimals become strings)."""
     return model.model_dump(mode="python")
@@ -280,16 +291,18 @@ def create_product(fields: ProductFields, product_id: str, ctx: ChangeContext, e
         created_by=ctx.actor_email,
         job_id=ctx.job_id,
     )
+    product.data_quality_score = quality_score(product)
     event = ctx.event(
         ResourceType.PRODUCT, Verb.CREATED, product_id, None, product.model_dump(mode="json"), event_id=event_id
     )
-    return Change(Write("create", Collection.PRODUCTS, product_id, stored(product)), event)
+    return Change(Write("create", Collection.PRODUCTS, product_id, stored_product(product)), event)
 
 
 def update_product(
     current: Product, version: Any, changes: dict[str, Any], ctx: ChangeContext, event_id: str | None = None
 ) -> tuple[Product, Change]:
     updated = Product.model_validate({**current.model_dump(), **changes, "updated_at": ctx.now, "job_id": ctx.job_id})
+    updated.data_quality_score = quality_score(updated)
     event = ctx.event(
         ResourceType.PRODUCT,
         Verb.UPDATED,
@@ -298,7 +311,7 @@ def update_product(
         updated.model_dump(mode="json"),
         event_id=event_id,
     )
-    data = stored_changes({**changes, "updated_at": None, "job_id": None}, updated)
+    data = stored_changes({**changes, "updated_at": None, "job_id": None, "data_quality_score": None}, updated)
     return updated, Change(Write("update", Collection.PRODUCTS, current.id, data, version), event)
 
 
@@ -365,7 +378,13 @@ def find_variant(product: Product, variant_id: str) -> Variant:
 def _variants_write(
     product: Product, version: Any, variants: list[Variant], ctx: ChangeContext, event: AuditEvent
 ) -> Change:
-    data = {"variants": [stored(v) for v in variants], "updated_at": ctx.now}
+    after = product.model_copy(update={"variants": variants})
+    data = {
+        "variants": [stored(v) for v in variants],
+        "variant_skus": variant_skus(after),
+        "data_quality_score": quality_score(after),
+        "updated_at": ctx.now,
+    }
     return Change(Write("update", Collection.PRODUCTS, product.id, data, version), event)
 
 

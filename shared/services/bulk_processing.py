@@ -13,11 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.domain.audit import ChangeContext
-from shared.domain.bulk import BatchInputs, ids_to_read, parse_batch_slice, plan_batch, references_to_read
+from shared.domain.bulk import (
+    BatchInputs,
+    ids_to_read,
+    parse_batch_slice,
+    plan_batch,
+    references_to_read,
+    touched_ids,
+)
 from shared.domain.catalog import Collection, References
 from shared.domain.models import BulkJob, JobStatus
 from shared.errors import NotFoundError, PermanentTaskError
 from shared.services.ports import CatalogStore, JobStore, PayloadStore, TaskQueue
+from shared.services.quality import Quality
 from shared.services.tasks import WorkerTask, batch_task_name
 
 log = logging.getLogger(__name__)
@@ -29,6 +37,7 @@ class BulkJobProcessor:
     catalog: CatalogStore
     payloads: PayloadStore
     tasks: TaskQueue
+    quality: Quality
     clock: Callable[[], datetime]
 
     def handle(self, task: WorkerTask) -> str:
@@ -56,34 +65,26 @@ class BulkJobProcessor:
         return f"queued {len(job.batches)} batch(es)"
 
     def _run_batch(self, job: BulkJob, index: int) -> str:
-        if job.status in (JobStatus.COMPLETED, JobStatus.FAILED):
-            return f"job already {job.status.value}"
-        if self.jobs.batch_done(job.id, index):
-            self.jobs.finish_job_if_done(job.id, self.clock())
-            return "batch already committed"
+        if job.status is JobStatus.FAILED:
+            return "job already FAILED"
         batch = job.batches[index]
         try:
-            data = self.payloads.read(job.payload_object, batch.start, batch.end)
-            items = parse_batch_slice(data)
+            items = parse_batch_slice(self.payloads.read(job.payload_object, batch.start, batch.end))
         except (NotFoundError, ValueError) as exc:
             self.jobs.fail_job(job.id, f"the stored payload is unreadable (batch {index})", self.clock())
             raise PermanentTaskError(f"payload of job {job.id} unreadable: {exc}") from exc
-        inputs = self._read_inputs(job, items)
-        now = self.clock()
-        ctx = ChangeContext(job.tenant_id, job.org_id, job.created_by, now, job_id=job.id)
-        plan = plan_batch(job.job_type, items, batch.first_item, inputs, ctx)
-        committed = self.jobs.commit_batch(job.id, batch, plan, now)
-        finished = self.jobs.finish_job_if_done(job.id, self.clock())
-        outcome = "committed" if committed else "already committed (concurrent delivery)"
-        log.info(
-            "job %s batch %s %s: %s ok, %s failed; job %s",
-            job.id,
-            index,
-            outcome,
-            plan.processed,
-            len(plan.errors),
-            finished.status.value,
-        )
+        outcome = "already committed"
+        if not self.jobs.batch_done(job.id, index):
+            now = self.clock()
+            ctx = ChangeContext(job.tenant_id, job.org_id, job.created_by, now, job_id=job.id)
+            plan = plan_batch(job.job_type, items, batch.first_item, self._read_inputs(job, items), ctx)
+            committed = self.jobs.commit_batch(job.id, batch, plan, now)
+            outcome = "committed" if committed else "already committed (concurrent delivery)"
+            log.info("job %s batch %s %s: %s ok, %s failed", job.id, index, outcome, plan.processed, len(plan.errors))
+        # Evaluation follows every delivery, a redelivered one too: if the first died after its
+        # commit, this is where the batch's products get judged. It is idempotent.
+        self.quality.evaluate(touched_ids(job.job_type, job.id, items, batch.first_item))
+        self.jobs.finish_job_if_done(job.id, self.clock())
         return f"batch {outcome}"
 
     def _read_inputs(self, job: BulkJob, items: list[object]) -> BatchInputs:

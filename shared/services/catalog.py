@@ -4,6 +4,7 @@ our write, we read again and retry a few times before answering 409."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,8 +33,11 @@ from shared.domain.catalog import (
 )
 from shared.domain.models import Page
 from shared.domain.tenancy import Principal
-from shared.errors import ConflictError, FieldProblem, InvalidArgumentError
+from shared.errors import ConflictError, FieldProblem, InvalidArgumentError, SynqError
 from shared.services.ports import CatalogStore
+from shared.services.quality import Quality
+
+log = logging.getLogger(__name__)
 
 OPTIMISTIC_ATTEMPTS = 3
 R = TypeVar("R")
@@ -42,6 +46,7 @@ R = TypeVar("R")
 @dataclass
 class Catalog:
     store: CatalogStore
+    quality: Quality
     clock: Callable[[], datetime]
 
     def context(self, actor: Principal) -> ChangeContext:
@@ -52,6 +57,7 @@ class Catalog:
         self._check_references(fields.model_dump())
         change = create_product(fields, new_id(), self.context(actor))
         self.store.commit([change.write], [change.event])
+        self._evaluate(change.write.doc_id)
         return Product.model_validate(change.write.data)
 
     def get_product(self, product_id: str) -> Product:
@@ -72,14 +78,14 @@ class Catalog:
             updated, change = update_product(product, version, changes, self.context(actor))
             return (updated, [change]) if change.event.changes else (product, [])
 
-        return self._optimistically(attempt)
+        return self._evaluated(product_id, self._optimistically(attempt))
 
     def delete_product(self, actor: Principal, product_id: str) -> None:
         def attempt() -> tuple[None, list[Change]]:
             product, version = self.store.get(Collection.PRODUCTS, product_id)
             return None, [delete_product(product, version, self.context(actor))]
 
-        self._optimistically(attempt)
+        self._evaluated(product_id, self._optimistically(attempt))
 
     # --- variants --------------------------------------------------------------------------
     def add_variant(self, actor: Principal, product_id: str, fields: VariantFields) -> Variant:
@@ -90,7 +96,7 @@ class Catalog:
             variant, change = add_variant(product, version, fields, variant_id, self.context(actor))
             return variant, [change]
 
-        return self._optimistically(attempt)
+        return self._evaluated(product_id, self._optimistically(attempt))
 
     def list_variants(self, product_id: str) -> list[Variant]:
         return self.get_product(product_id).variants
@@ -108,16 +114,28 @@ class Catalog:
             variant, change = update_variant(product, version, variant_id, changes, self.context(actor))
             return variant, [change] if change else []
 
-        return self._optimistically(attempt)
+        return self._evaluated(product_id, self._optimistically(attempt))
 
     def delete_variant(self, actor: Principal, product_id: str, variant_id: str) -> None:
         def attempt() -> tuple[None, list[Change]]:
             product, version = self.store.get(Collection.PRODUCTS, product_id)
             return None, [remove_variant(product, version, variant_id, self.context(actor))]
 
-        self._optimistically(attempt)
+        self._evaluated(product_id, self._optimistically(attempt))
 
     # --- helpers ---------------------------------------------------------------------------
+    def _evaluated(self, product_id: str, result: R) -> R:
+        self._evaluate(product_id)
+        return result
+
+    def _evaluate(self, product_id: str) -> None:
+        """Judge the product afresh. The change is already committed: if judging fails now, the
+        scheduled sweep brings its issues up to date, so the request still succeeds."""
+        try:
+            self.quality.evaluate([product_id])
+        except SynqError as exc:
+            log.warning("evaluating product %s after a change failed (the sweep will): %s", product_id, exc)
+
     def _check_references(self, fields: dict[str, Any]) -> None:
         brand_ids, category_ids = referenced_ids([fields])
         known = References(

@@ -11,6 +11,7 @@ from shared.domain.audit import AuditEvent
 from shared.domain.bulk import BatchPlan
 from shared.domain.catalog import Collection, Product, Write
 from shared.domain.models import BatchRange, BulkJob, ItemError, JobType, Page
+from shared.domain.quality import IssueChange, QualitySummary, ValidationIssue
 
 
 class JobStore(Protocol):
@@ -84,3 +85,27 @@ class TaskQueue(Protocol):
     def enqueue(self, name: str, body: dict[str, Any]) -> None:
         """Queue one HTTP task for the worker; a name already queued is not queued again."""
         ...
+
+
+class IssueStore(Protocol):
+    def summaries(self, product_ids: set[str]) -> dict[str, QualitySummary]: ...
+
+    def register(self, added: dict[str, set[str]], removed: dict[str, set[str]]) -> None:
+        """Add and remove holder keys of SKUs in the SKU index."""
+        ...
+
+    def holders(self, skus: set[str]) -> dict[str, set[str]]:
+        """Holder keys the SKU index has for each SKU (may include stale ones)."""
+        ...
+
+    def apply(self, changes: list[IssueChange], summaries: dict[str, QualitySummary | None]) -> None: ...
+
+    def versions(self, product_ids: set[str]) -> dict[str, Any]:
+        """The current version of each existing product."""
+        ...
+
+    def products_by_id(self, after: str | None, limit: int) -> list[Product]: ...
+
+    def summary_ids(self, after: str | None, limit: int) -> list[str]: ...
+
+    def list_issues(self, filters: dict[str, str], limit: int, cursor: str | None) -> Page[ValidationIssue]: ...

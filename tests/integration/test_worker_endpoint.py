@@ -39,3 +39,15 @@ def test_the_worker_requires_the_task_token_when_one_is_configured(
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+def test_the_sweep_function_runs_a_budgeted_pass(app: Any) -> None:
+    import functions_framework
+
+    from tests.conftest import ROOT
+
+    sweep = functions_framework.create_app(target="validation_sweep", source=str(ROOT / "main.py")).test_client()
+    resp = sweep.post("/", json={"budget_seconds": 0.001})
+    assert resp.status_code == 200
+    assert resp.get_json()["outcome"]["status"] in ("paused", "completed", "busy")
+    assert sweep.post("/", json={"budget_seconds": -1}).get_json()["outcome"] == "abandoned"

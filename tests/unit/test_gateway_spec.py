@@ -4,7 +4,9 @@ serves it, and is a structurally valid Swagger 2.0 document."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 
 import main
 from functions.openapi import APIS, document
+from functions.validation_sweep import SweepRequest
 from infra import gateway_spec
 from infra.gateway_spec import OPENAPI_PATH, build_spec, required_targets
 from shared.http import Api, Call, Reply
@@ -19,6 +22,9 @@ from shared.http import Api, Call, Reply
 ROOT = Path(__file__).resolve().parents[2]
 URLS = {target: f"https://synq-pim-{target.replace('_', '-')}-abc123-uc.a.run.app" for target in required_targets()}
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch"}
+API_NAMES = ["bulk_jobs", "products", "brands", "categories", "audit_logs", "validation_issues"]
+# main.py targets deployed outside the gateway: the Cloud Tasks worker and the scheduled sweep.
+NON_GATEWAY_TARGETS = {"bulk_job_worker", "validation_sweep"}
 
 
 def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -53,7 +59,7 @@ def test_the_document_is_swagger_2_with_a_backend_on_every_operation(spec: dict[
 
 def test_every_route_of_every_api_goes_to_its_function(spec: dict[str, Any]) -> None:
     routes = [(api, route) for api in APIS for route in api.routes]
-    assert {api.name for api in APIS} == {"bulk_jobs", "products", "brands", "categories", "audit_logs"}
+    assert [api.name for api in APIS] == API_NAMES
     for api, route in routes:
         op = spec["paths"][template(route.path)][route.method.lower()]
         backend = op["x-google-backend"]
@@ -90,9 +96,18 @@ def test_operation_ids_are_unique_and_match_the_served_openapi_document(spec: di
             assert op["operationId"] == served[path][method]["operationId"]
 
 
+def config_sh(*names: str) -> list[str]:
+    """Values from infra/config.sh as deploy.sh sees them (defaults only: a clean environment)."""
+    script = 'source infra/lib.sh && source infra/config.sh && printf "%s\\n"'
+    script += "".join(f' "${{{name}}}"' for name in names)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PROJECT": "demo", "REGION": "us-central1"}
+    out = subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return out.stdout.splitlines()
+
+
 def test_every_target_is_a_function_main_exports_and_deploy_sh_deploys() -> None:
     targets = required_targets()
-    assert targets == ["bulk_jobs", "products", "brands", "categories", "audit_logs", "openapi"]
+    assert targets == [*API_NAMES, "openapi"]
     for target in targets:
         assert target in main.__all__ and callable(getattr(main, target))
     config = (ROOT / "infra" / "config.sh").read_text()
@@ -101,11 +116,32 @@ def test_every_target_is_a_function_main_exports_and_deploy_sh_deploys() -> None
     assert sorted(re.findall(r'^\s*"(\w+)\s', block[1], re.M)) == sorted(targets)
 
 
+def test_the_other_main_targets_are_deployed_outside_the_gateway() -> None:
+    worker, fn_worker, sweep, fn_sweep = config_sh("WORKER_TARGET", "FN_WORKER", "SWEEP_TARGET", "FN_SWEEP")
+    assert {worker, sweep} == NON_GATEWAY_TARGETS
+    assert NON_GATEWAY_TARGETS.isdisjoint(required_targets())
+    assert set(main.__all__) == set(required_targets()) | NON_GATEWAY_TARGETS  # every export is deployed
+    for target, name in ((worker, fn_worker), (sweep, fn_sweep)):
+        assert callable(getattr(main, target))
+        assert name == "synq-pim-" + target.replace("_", "-")
+
+
+def test_the_scheduled_sweep_body_is_valid_and_fits_the_function_timeout() -> None:
+    budget, timeout = (int(v) for v in config_sh("SWEEP_BUDGET_SECONDS", "SWEEP_TIMEOUT_SECONDS"))
+    deploy = (ROOT / "infra" / "deploy.sh").read_text()
+    template = re.search(r'--message-body="((?:[^"\\]|\\.)*)"', deploy)
+    assert template is not None
+    body = template[1].replace('\\"', '"').replace("$SWEEP_BUDGET_SECONDS", str(budget))
+    assert SweepRequest.model_validate(json.loads(body)).budget_seconds == budget  # what the job posts
+    assert budget <= timeout - 30
+
+
 def test_urls_are_checked() -> None:
     with pytest.raises(ValueError, match="no URL for openapi"):
         build_spec({t: u for t, u in URLS.items() if t != "openapi"})
-    with pytest.raises(ValueError, match="unknown targets bulk_job_worker"):
-        build_spec({**URLS, "bulk_job_worker": "https://worker.a.run.app"})
+    for target in sorted(NON_GATEWAY_TARGETS):  # never routed by the gateway
+        with pytest.raises(ValueError, match=f"unknown targets {target}"):
+            build_spec({**URLS, target: "https://private.a.run.app"})
     for bad in ("http://products.a.run.app", "https://products.a.run.app/api", "products.a.run.app"):
         with pytest.raises(ValueError, match="must look like https://HOST"):
             build_spec({**URLS, "products": bad})

@@ -94,6 +94,13 @@ def update(path: str, data: Mapping[str, Any], version: Any = None, increments: 
     return pb
 
 
+def put(path: str, data: Mapping[str, Any]) -> Any:
+    """Create or replace a whole document, whatever its state."""
+    pb = WritePb()
+    _document(pb, path, data)
+    return pb
+
+
 def delete(path: str, version: Any = None) -> Any:
     pb = WritePb()
     pb.delete = path

@@ -1,0 +1,125 @@
+"""Validation issues in Firestore, with the two derived indexes evaluation reads by key:
+
+- `quality/{product}`: what the last evaluation of a product left: the SKUs it registered and
+  its open issues (so evaluation needs no query to find them);
+- `sku_index/{hash of sku}`: every product or variant registered as holding a SKU, maintained
+  with ArrayUnion/ArrayRemove (no read, no lock), so duplicates are found by point reads.
+
+Point reads keep evaluation fast whatever the catalog size (the emulator answers `in` queries by
+scanning: 80 s for 249 SKUs among 30,000 products).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any
+
+from google.cloud import firestore
+from google.cloud.firestore_v1 import ArrayRemove, ArrayUnion, FieldFilter
+
+from shared.adapters.firestore import wire
+from shared.adapters.firestore.base import TenantRoot, newest_first, newest_first_page
+from shared.adapters.google_errors import translated
+from shared.domain.catalog import Collection, Product
+from shared.domain.models import Page
+from shared.domain.quality import IssueChange, QualitySummary, ValidationIssue
+from shared.domain.tenancy import Scope
+
+ISSUES = "validation_issues"
+SUMMARIES = "quality"
+SKU_INDEX = "sku_index"
+WRITES_PER_COMMIT = 500
+
+
+def batched(items: Any, size: int) -> Iterator[tuple[Any, ...]]:
+    """itertools.batched, which Python 3.11 lacks."""
+    it = iter(items)
+    while chunk := tuple(islice(it, size)):
+        yield chunk
+
+
+def sku_key(sku: str) -> str:
+    return hashlib.sha256(sku.encode()).hexdigest()[:40]
+
+
+class FirestoreIssueStore:
+    """Implements IssueStore for one tenant + org."""
+
+    def __init__(self, client: firestore.Client, scope: Scope) -> None:
+        self._client = client
+        self._root = TenantRoot(client, scope)
+        self._issues = self._root.collection(ISSUES)
+        self._summaries = self._root.collection(SUMMARIES)
+        self._skus = self._root.collection(SKU_INDEX)
+        self._products = self._root.collection(Collection.PRODUCTS)
+
+    def summaries(self, product_ids: set[str]) -> dict[str, QualitySummary]:
+        refs = [self._summaries.document(pid) for pid in sorted(product_ids)]
+        with translated("quality summaries"):
+            return {s.id: QualitySummary.model_validate(s.to_dict()) for s in self._client.get_all(refs) if s.exists}
+
+    def register(self, added: dict[str, set[str]], removed: dict[str, set[str]]) -> None:
+        """Add and remove holders of SKUs in the index (idempotent array transforms)."""
+        writes = []
+        for sku, holders in added.items():
+            writes.append((sku, {"sku": sku, "holders": ArrayUnion(sorted(holders))}))
+        for sku, holders in removed.items():
+            writes.append((sku, {"sku": sku, "holders": ArrayRemove(sorted(holders))}))
+        with translated("sku index"):
+            for chunk in batched(writes, WRITES_PER_COMMIT):
+                batch = self._client.batch()
+                for sku, data in chunk:
+                    batch.set(self._skus.document(sku_key(sku)), data, merge=True)
+                batch.commit()
+
+    def holders(self, skus: set[str]) -> dict[str, set[str]]:
+        refs = [self._skus.document(sku_key(s)) for s in sorted(skus)]
+        found = {s: set[str]() for s in skus}
+        with translated("sku index"):
+            for snap in self._client.get_all(refs):
+                if snap.exists and snap.get("sku") in found:
+                    found[snap.get("sku")] = set(snap.get("holders") or [])
+        return found
+
+    def apply(self, changes: list[IssueChange], summaries: dict[str, QualitySummary | None]) -> None:
+        """Write issue records and summaries, whole documents each (a replay writes the same)."""
+        pbs = [wire.put(self._root.path(ISSUES, c.issue_id), c.data) for c in changes]
+        for pid, summary in summaries.items():
+            path = self._root.path(SUMMARIES, pid)
+            pbs.append(wire.put(path, summary.model_dump(mode="python")) if summary else wire.delete(path))
+        with translated("validation issues"):
+            for chunk in batched(pbs, WRITES_PER_COMMIT):
+                batch = self._client.batch()
+                wire.stage(batch, list(chunk))
+                batch.commit()
+
+    def versions(self, product_ids: set[str]) -> dict[str, Any]:
+        refs = [self._products.document(pid) for pid in sorted(product_ids)]
+        with translated("products"):
+            return {s.id: s.update_time for s in self._client.get_all(refs, field_paths=["id"]) if s.exists}
+
+    def products_by_id(self, after: str | None, limit: int) -> list[Product]:
+        """A page of products in id order, for a sweep that can resume after any id."""
+        return [Product.model_validate(s.to_dict()) for s in self._page(self._products, after, limit)]
+
+    def summary_ids(self, after: str | None, limit: int) -> list[str]:
+        """A page of evaluated product ids in id order (to find those whose product is gone)."""
+        return [s.id for s in self._page(self._summaries, after, limit, fields=["product_id"])]
+
+    def list_issues(self, filters: dict[str, str], limit: int, cursor: str | None) -> Page[ValidationIssue]:
+        query = self._issues.where(filter=FieldFilter("resolved", "==", False))
+        for field, value in sorted(filters.items()):
+            query = query.where(filter=FieldFilter(field, "==", value))
+        with translated("validation issues"):
+            return newest_first_page(ValidationIssue, newest_first(query, limit, cursor), limit)
+
+    def _page(self, collection: Any, after: str | None, limit: int, fields: list[str] | None = None) -> list[Any]:
+        query = collection.order_by("__name__")
+        if after:
+            query = query.start_after({"__name__": collection.document(after)})
+        if fields:
+            query = query.select(fields)
+        with translated("catalog"):
+            return list(query.limit(limit).stream())

@@ -1,0 +1,143 @@
+"""Continuous data-quality evaluation: after every write, the products it touched (and the other
+holders of their SKUs) are evaluated afresh and their validation-issue records brought up to date.
+
+Records are derived data: evaluation reads the catalog as it is now and writes whole records, so
+running it again, late or twice at once, converges on the same records. After writing it checks
+that the products it judged did not move meanwhile, and judges again those that did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.domain.catalog import Collection, Product
+from shared.domain.models import Page
+from shared.domain.quality import (
+    IssueChange,
+    QualitySummary,
+    Severity,
+    ValidationIssue,
+    open_after,
+    reconcile,
+    registered_skus,
+    registry_changes,
+    verified_holders,
+)
+from shared.domain.tenancy import Scope
+from shared.services.ports import CatalogStore, IssueStore
+
+MAX_PAGE = 100
+SETTLE_ATTEMPTS = 3
+
+
+@dataclass
+class Quality:
+    scope: Scope
+    catalog: CatalogStore
+    issues: IssueStore
+    clock: Callable[[], datetime]
+
+    def evaluate(self, product_ids: Iterable[str]) -> int:
+        """Bring the issues of these products up to date; returns how many records were written."""
+        pending, written = set(product_ids), 0
+        for _ in range(SETTLE_ATTEMPTS):
+            if not pending:
+                break
+            judged, versions, count = self._evaluate_once(pending)
+            written += count
+            now = self.issues.versions(judged)
+            pending = {pid for pid in judged if now.get(pid) != versions.get(pid)}
+        return written
+
+    def _evaluate_once(self, ids: set[str]) -> tuple[set[str], dict[str, object], int]:
+        products, versions = self._load(ids)
+        summaries = self.issues.summaries(ids)
+        skus = self._register(ids, products, summaries)
+        # The other holders of these SKUs are judged too: a duplicate appears or clears for both.
+        index = self.issues.holders(skus)
+        others = {key.partition("/")[0] for keys in index.values() for key in keys} - ids
+        if others:
+            more, more_versions = self._load(others)
+            products.update(more)
+            versions.update(more_versions)
+            summaries.update(self.issues.summaries(others))
+            extra = {sku for p in more.values() for sku in registered_skus(p)} - set(index)
+            index.update(self.issues.holders(extra))
+        judged = ids | others
+        open_issues = [i for s in summaries.values() for i in s.open]
+        now = self.clock()
+        changes = reconcile(
+            sorted(judged),
+            products,
+            verified_holders(index, products),
+            open_issues,
+            self.scope.tenant_id,
+            self.scope.org_id,
+            now,
+        )
+        next_summaries = self._summaries(judged, products, summaries, changes, now)
+        self.issues.apply(changes, next_summaries)
+        return judged, versions, len(changes)
+
+    def _load(self, ids: set[str]) -> tuple[dict[str, Product], dict[str, object]]:
+        found = self.catalog.get_many(Collection.PRODUCTS, sorted(ids))
+        return {pid: p for pid, (p, _) in found.items()}, {pid: v for pid, (_, v) in found.items()}
+
+    def _register(self, ids: set[str], products: dict[str, Product], summaries: dict[str, QualitySummary]) -> set[str]:
+        """Bring the SKU index up to date for these products; returns every SKU they hold or held."""
+        added: dict[str, set[str]] = {}
+        removed: dict[str, set[str]] = {}
+        touched: set[str] = set()
+        for pid in ids:
+            before = summaries[pid].skus if pid in summaries else {}
+            now = registered_skus(products.get(pid))
+            plus, minus = registry_changes(before, now)
+            for sku, keys in plus.items():
+                added.setdefault(sku, set()).update(keys)
+            for sku, keys in minus.items():
+                removed.setdefault(sku, set()).update(keys)
+            touched |= set(before) | set(now)
+        if added or removed:
+            self.issues.register(added, removed)
+        return touched
+
+    @staticmethod
+    def _summaries(
+        judged: set[str],
+        products: dict[str, Product],
+        previous: dict[str, QualitySummary],
+        changes: list[IssueChange],
+        now: datetime,
+    ) -> dict[str, QualitySummary | None]:
+        """The summaries to write: those that changed (None deletes one whose product is gone)."""
+        by_product: dict[str, list[IssueChange]] = {}
+        for change in changes:
+            by_product.setdefault(change.data["product_id"], []).append(change)
+        written: dict[str, QualitySummary | None] = {}
+        for pid in judged:
+            before = previous.get(pid)
+            product = products.get(pid)
+            if product is None:
+                if before is not None:
+                    written[pid] = None
+                continue
+            skus = registered_skus(product)
+            if before is not None and before.skus == skus and pid not in by_product:
+                continue  # nothing new to remember
+            still_open = open_after(before.open if before else [], by_product.get(pid, []))
+            written[pid] = QualitySummary(product_id=pid, skus=skus, open=still_open, evaluated_at=now)
+        return written
+
+    def list(
+        self,
+        *,
+        severity: Severity | None = None,
+        code: str | None = None,
+        product_id: str | None = None,
+        limit: int = MAX_PAGE,
+        cursor: str | None = None,
+    ) -> Page[ValidationIssue]:
+        filters = {"severity": severity.value if severity else None, "code": code, "product_id": product_id}
+        return self.issues.list_issues({k: v for k, v in filters.items() if v}, min(limit, MAX_PAGE), cursor)
