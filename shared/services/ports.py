@@ -4,6 +4,7 @@ and org, so a query that forgets the tenant cannot be written."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -104,8 +105,12 @@ class IssueStore(Protocol):
         """The current version of each existing product."""
         ...
 
-    def products_by_id(self, after: str | None, limit: int) -> list[Product]: ...
+    def products_by_id(self, after: str | None) -> Iterator[Product]:
+        """Every product in id order, from just after `after`, streamed."""
+        ...
 
-    def summary_ids(self, after: str | None, limit: int) -> list[str]: ...
+    def summary_ids(self, after: str | None) -> Iterator[str]:
+        """Every evaluated product id in id order, from just after `after`, streamed."""
+        ...
 
     def list_issues(self, filters: dict[str, str], limit: int, cursor: str | None) -> Page[ValidationIssue]: ...

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Literal, Protocol
 
 from pydantic import BaseModel
@@ -71,35 +72,40 @@ class Sweep:
         start = (cursor.tenant_id, cursor.org_id) if cursor else None
         for scope in self.store.scopes(start):
             here = cursor if cursor and (cursor.tenant_id, cursor.org_id) == (scope.tenant_id, scope.org_id) else None
-            position: SweepCursor | None = here or SweepCursor(tenant_id=scope.tenant_id, org_id=scope.org_id)
-            while position is not None:
-                position = self._step(scope, position, report)  # at least one page per run
+            for position in self._pages(
+                scope, here or SweepCursor(tenant_id=scope.tenant_id, org_id=scope.org_id), report
+            ):
                 saved = position or _next_scope(scope)
                 if not self.store.save(owner, saved, self.clock(), LEASE):
                     return report.model_copy(update={"status": "busy"})  # another run took over
-                if time.monotonic() > deadline:
+                if time.monotonic() > deadline:  # checked after a page: every run makes progress
                     self.store.release(owner, completed=False, now=self.clock())
                     return report.model_copy(update={"status": "paused", "cursor": saved})
             cursor = None
         self.store.release(owner, completed=True, now=self.clock())
         return report
 
-    def _step(self, scope: Scope, position: SweepCursor, report: SweepReport) -> SweepCursor | None:
-        """One page; the position after it, or None when the scope is done."""
+    def _pages(self, scope: Scope, position: SweepCursor, report: SweepReport) -> Iterator[SweepCursor | None]:
+        """Evaluate the scope page by page from `position`; yields the position after each page
+        (None once the scope is done)."""
         quality, issues = self.quality_for(scope), self.issues_for(scope)
         if position.phase == "products":
-            page = issues.products_by_id(position.after, self.page_size)
-            report.products += len(page)
-            report.issue_writes += quality.evaluate(p.id for p in page)
-            if len(page) < self.page_size:
-                return position.model_copy(update={"phase": "orphans", "after": None})
-            return position.model_copy(update={"after": page[-1].id})
+            products = issues.products_by_id(position.after)
+            while page := list(islice(products, self.page_size)):
+                report.products += len(page)
+                report.issue_writes += quality.evaluate(p.id for p in page)
+                position = position.model_copy(update={"after": page[-1].id})
+                yield position
+            position = SweepCursor(tenant_id=scope.tenant_id, org_id=scope.org_id, phase="orphans")
         # Products evaluated before and gone since (deleted behind the API's back): their open
         # issues resolve and their SKUs leave the index.
-        ids = issues.summary_ids(position.after, self.page_size)
-        gone = set(ids) - set(issues.versions(set(ids)))
-        report.issue_writes += quality.evaluate(gone) if gone else 0
-        return position.model_copy(update={"after": ids[-1]}) if len(ids) == self.page_size else None
+        evaluated = issues.summary_ids(position.after)
+        while ids := list(islice(evaluated, self.page_size)):
+            gone = set(ids) - set(issues.versions(set(ids)))
+            report.issue_writes += quality.evaluate(gone) if gone else 0
+            position = position.model_copy(update={"after": ids[-1]})
+            yield position
+        yield None
 
 
 def _next_scope(scope: Scope) -> SweepCursor:

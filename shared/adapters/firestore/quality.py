@@ -100,13 +100,14 @@ class FirestoreIssueStore:
         with translated("products"):
             return {s.id: s.update_time for s in self._client.get_all(refs, field_paths=["id"]) if s.exists}
 
-    def products_by_id(self, after: str | None, limit: int) -> list[Product]:
-        """A page of products in id order, for a sweep that can resume after any id."""
-        return [Product.model_validate(s.to_dict()) for s in self._page(self._products, after, limit)]
+    def products_by_id(self, after: str | None) -> Iterator[Product]:
+        """Every product in id order from just after `after`, streamed by one query (a query
+        per page would make the emulator scan the collection once per page)."""
+        return (Product.model_validate(s.to_dict()) for s in self._stream(self._products, after))
 
-    def summary_ids(self, after: str | None, limit: int) -> list[str]:
-        """A page of evaluated product ids in id order (to find those whose product is gone)."""
-        return [s.id for s in self._page(self._summaries, after, limit, fields=["product_id"])]
+    def summary_ids(self, after: str | None) -> Iterator[str]:
+        """Every evaluated product id in id order (to find those whose product is gone)."""
+        return (s.id for s in self._stream(self._summaries, after, fields=["product_id"]))
 
     def list_issues(self, filters: dict[str, str], limit: int, cursor: str | None) -> Page[ValidationIssue]:
         query = self._issues.where(filter=FieldFilter("resolved", "==", False))
@@ -115,11 +116,11 @@ class FirestoreIssueStore:
         with translated("validation issues"):
             return newest_first_page(ValidationIssue, newest_first(query, limit, cursor), limit)
 
-    def _page(self, collection: Any, after: str | None, limit: int, fields: list[str] | None = None) -> list[Any]:
+    def _stream(self, collection: Any, after: str | None, fields: list[str] | None = None) -> Iterator[Any]:
         query = collection.order_by("__name__")
         if after:
             query = query.start_after({"__name__": collection.document(after)})
         if fields:
             query = query.select(fields)
         with translated("catalog"):
-            return list(query.limit(limit).stream())
+            yield from query.stream()
