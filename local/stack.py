@@ -26,7 +26,7 @@ PROJECT = "synq-local"
 LOCATION = "us-central1"
 QUEUE = "bulk-jobs"
 BUCKET = "synq-local-payloads"
-ENV_FILE = STATE_DIR / "stack-env.json"
+ENV_FILE_NAME = "stack-env.json"
 
 
 class LocalStack:
@@ -78,8 +78,9 @@ class LocalStack:
             self._stack.callback(emulator.stop)
             emulator.start()
         self._create_bucket()
-        ENV_FILE.write_text(json.dumps(self.env()))  # what `make sweep` needs to reach this stack
-        self._stack.callback(ENV_FILE.unlink, missing_ok=True)
+        env_file = self.state_dir / ENV_FILE_NAME  # what `make sweep` needs to reach this stack
+        env_file.write_text(json.dumps(self.env()))
+        self._stack.callback(env_file.unlink, missing_ok=True)
         self.worker = self._serve("worker", ROOT / "main.py", "bulk_job_worker", self.worker_port)
         self.gateway = self._serve("gateway", ROOT / "local" / "gateway.py", "gateway", self.port)
         self._wait_healthy()

@@ -8,7 +8,9 @@ import os
 import sys
 import time
 
-from local.stack import ENV_FILE, ROOT
+from local.stack import ENV_FILE_NAME, ROOT, STATE_DIR
+
+ENV_FILE = STATE_DIR / ENV_FILE_NAME
 
 
 def main() -> None:
