@@ -74,6 +74,14 @@ class LocalStack:
         return env
 
     def start(self) -> None:
+        """Start everything, or stop whatever started if any part fails (no orphan left)."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         for emulator in self.emulators:
             self._stack.callback(emulator.stop)
             emulator.start()

@@ -96,10 +96,22 @@ def test_bad_input_over_real_http_gets_json_4xx(stack: LocalStack, session: requ
 
 def test_stopping_the_stack_leaves_no_process_behind(tmp_path: Path) -> None:
     stack = LocalStack(free_port(), state_dir=tmp_path, quiet=True)
-    stack.start()
-    pids = [p.pid for p in [e.proc for e in stack.emulators] + [stack.gateway, stack.worker] if p]
-    assert len(pids) == 5
-    stack.stop()
+    try:
+        stack.start()
+        pids = [p.pid for p in [e.proc for e in stack.emulators] + [stack.gateway, stack.worker] if p]
+        assert len(pids) == 5
+    finally:
+        stack.stop()
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.killpg(pid, 0)  # the whole process group, java children included, is gone
+
+
+def test_a_stack_that_fails_to_start_stops_what_it_started(tmp_path: Path) -> None:
+    stack = LocalStack(free_port(), state_dir=tmp_path, quiet=True)
+    stack.storage.command = lambda: ["false"]  # type: ignore[method-assign]  # the storage emulator cannot start
+    with pytest.raises(RuntimeError):
+        stack.start()
+    assert stack.firestore.proc is not None
+    with pytest.raises(ProcessLookupError):
+        os.killpg(stack.firestore.proc.pid, 0)  # the Firestore emulator (java) was stopped again
