@@ -21,7 +21,7 @@ from shared.domain.bulk import (
     references_to_read,
     touched_ids,
 )
-from shared.domain.catalog import Collection, References
+from shared.domain.catalog import Collection, Product, References
 from shared.domain.models import BulkJob, JobStatus
 from shared.errors import NotFoundError, PermanentTaskError
 from shared.services.ports import CatalogStore, JobStore, PayloadStore, TaskQueue
@@ -74,16 +74,23 @@ class BulkJobProcessor:
             self.jobs.fail_job(job.id, f"the stored payload is unreadable (batch {index})", self.clock())
             raise PermanentTaskError(f"payload of job {job.id} unreadable: {exc}") from exc
         outcome = "already committed"
+        known: dict[str, tuple[Product, object]] = {}
         if not self.jobs.batch_done(job.id, index):
             now = self.clock()
             ctx = ChangeContext(job.tenant_id, job.org_id, job.created_by, now, job_id=job.id)
             plan = plan_batch(job.job_type, items, batch.first_item, self._read_inputs(job, items), ctx)
-            committed = self.jobs.commit_batch(job.id, batch, plan, now)
-            outcome = "committed" if committed else "already committed (concurrent delivery)"
+            versions = self.jobs.commit_batch(job.id, batch, plan, now)
+            outcome = "committed" if versions is not None else "already committed (concurrent delivery)"
+            # What this delivery just wrote need not be read back to be judged.
+            known = {
+                w.doc_id: (Product.model_validate(w.data), versions[w.doc_id])
+                for w in plan.writes
+                if versions and w.kind == "create"
+            }
             log.info("job %s batch %s %s: %s ok, %s failed", job.id, index, outcome, plan.processed, len(plan.errors))
         # Evaluation follows every delivery, a redelivered one too: if the first died after its
         # commit, this is where the batch's products get judged. It is idempotent.
-        self.quality.evaluate(touched_ids(job.job_type, job.id, items, batch.first_item))
+        self.quality.evaluate(touched_ids(job.job_type, job.id, items, batch.first_item), known)
         self.jobs.finish_job_if_done(job.id, self.clock())
         return f"batch {outcome}"
 

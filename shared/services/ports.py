@@ -32,9 +32,10 @@ class JobStore(Protocol):
 
     def batch_done(self, job_id: str, batch_index: int) -> bool: ...
 
-    def commit_batch(self, job_id: str, batch: BatchRange, plan: BatchPlan, now: datetime) -> bool:
+    def commit_batch(self, job_id: str, batch: BatchRange, plan: BatchPlan, now: datetime) -> dict[str, Any] | None:
         """Apply a batch's writes, its audit events, its completion marker and the job's counters
-        in one atomic write. False, with nothing written, when the batch was committed before."""
+        in one atomic write; returns the new version of each document written. None, with nothing
+        written, when the batch was committed before."""
         ...
 
     def finish_job_if_done(self, job_id: str, now: datetime) -> BulkJob:

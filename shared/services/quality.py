@@ -39,20 +39,28 @@ class Quality:
     issues: IssueStore
     clock: Callable[[], datetime]
 
-    def evaluate(self, product_ids: Iterable[str]) -> int:
-        """Bring the issues of these products up to date; returns how many records were written."""
+    def evaluate(self, product_ids: Iterable[str], known: dict[str, tuple[Product, object]] | None = None) -> int:
+        """Bring the issues of these products up to date; returns how many records were written.
+
+        `known`: products the caller has just written, with their versions, so they need not be
+        read back (if they moved since, the check after writing catches it)."""
         pending, written = set(product_ids), 0
         for _ in range(SETTLE_ATTEMPTS):
             if not pending:
                 break
-            judged, versions, count = self._evaluate_once(pending)
+            judged, versions, count = self._evaluate_once(pending, known or {})
+            known = None
             written += count
             now = self.issues.versions(judged)
             pending = {pid for pid in judged if now.get(pid) != versions.get(pid)}
         return written
 
-    def _evaluate_once(self, ids: set[str]) -> tuple[set[str], dict[str, object], int]:
-        products, versions = self._load(ids)
+    def _evaluate_once(
+        self, ids: set[str], known: dict[str, tuple[Product, object]]
+    ) -> tuple[set[str], dict[str, object], int]:
+        products, versions = self._load(ids - set(known))
+        products.update({pid: p for pid, (p, _) in known.items() if pid in ids})
+        versions.update({pid: v for pid, (_, v) in known.items() if pid in ids})
         summaries = self.issues.summaries(ids)
         skus = self._register(ids, products, summaries)
         # The other holders of these SKUs are judged too: a duplicate appears or clears for both.

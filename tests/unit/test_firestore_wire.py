@@ -60,3 +60,12 @@ def test_unstorable_values_are_refused() -> None:
         from decimal import Decimal
 
         wire.fill(document.Value.pb()(), Decimal("1.5"))
+
+
+def test_an_array_merge_matches_the_librarys_set_merge_with_array_transforms() -> None:
+    from google.cloud.firestore_v1 import ArrayRemove, ArrayUnion
+
+    [theirs] = _helpers.pbs_for_set_with_merge(PATH, {"sku": "S", "holders": ArrayUnion(["a", "b"])}, merge=True)
+    assert wire.merge_array(PATH, {"sku": "S"}, "holders", ["a", "b"], []) == write.Write.pb(theirs)
+    [theirs] = _helpers.pbs_for_set_with_merge(PATH, {"sku": "S", "holders": ArrayRemove(["c"])}, merge=True)
+    assert wire.merge_array(PATH, {"sku": "S"}, "holders", [], ["c"]) == write.Write.pb(theirs)

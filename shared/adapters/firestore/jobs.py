@@ -78,7 +78,7 @@ class FirestoreJobStore:
         with translated("bulk job batch"):
             return bool(self._marker(job_id, batch_index).get().exists)
 
-    def commit_batch(self, job_id: str, batch: BatchRange, plan: BatchPlan, now: datetime) -> bool:
+    def commit_batch(self, job_id: str, batch: BatchRange, plan: BatchPlan, now: datetime) -> dict[str, Any] | None:
         marker = {
             "index": batch.index,
             "first_item": batch.first_item,
@@ -102,12 +102,13 @@ class FirestoreJobStore:
         )
         try:
             with translated("bulk job batch"):
-                write.commit()
+                results = write.commit()
         except ConflictError:
             if self.batch_done(job_id, batch.index):
-                return False
+                return None
             raise  # a product changed between our read and our write: retry the batch
-        return True
+        written = zip(plan.writes, results[1 : 1 + len(plan.writes)], strict=True)  # after the marker
+        return {w.doc_id: r.update_time for w, r in written if w.kind != "delete"}
 
     def finish_job_if_done(self, job_id: str, now: datetime) -> BulkJob:
         job = self.get_job(job_id)

@@ -17,7 +17,7 @@ from itertools import islice
 from typing import Any
 
 from google.cloud import firestore
-from google.cloud.firestore_v1 import ArrayRemove, ArrayUnion, FieldFilter
+from google.cloud.firestore_v1 import FieldFilter
 
 from shared.adapters.firestore import wire
 from shared.adapters.firestore.base import TenantRoot, newest_first, newest_first_page
@@ -62,16 +62,20 @@ class FirestoreIssueStore:
 
     def register(self, added: dict[str, set[str]], removed: dict[str, set[str]]) -> None:
         """Add and remove holders of SKUs in the index (idempotent array transforms)."""
-        writes = []
-        for sku, holders in added.items():
-            writes.append((sku, {"sku": sku, "holders": ArrayUnion(sorted(holders))}))
-        for sku, holders in removed.items():
-            writes.append((sku, {"sku": sku, "holders": ArrayRemove(sorted(holders))}))
+        pbs = [
+            wire.merge_array(
+                self._root.path(SKU_INDEX, sku_key(sku)),
+                {"sku": sku},
+                "holders",
+                sorted(added.get(sku, ())),
+                sorted(removed.get(sku, ())),
+            )
+            for sku in sorted(added.keys() | removed.keys())
+        ]
         with translated("sku index"):
-            for chunk in batched(writes, WRITES_PER_COMMIT):
+            for chunk in batched(pbs, WRITES_PER_COMMIT):
                 batch = self._client.batch()
-                for sku, data in chunk:
-                    batch.set(self._skus.document(sku_key(sku)), data, merge=True)
+                wire.stage(batch, list(chunk))
                 batch.commit()
 
     def holders(self, skus: set[str]) -> dict[str, set[str]]:

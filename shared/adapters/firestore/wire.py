@@ -101,6 +101,22 @@ def put(path: str, data: Mapping[str, Any]) -> Any:
     return pb
 
 
+def merge_array(path: str, data: Mapping[str, Any], field: str, add: list[Any], remove: list[Any]) -> Any:
+    """Create or update a document: set `data`, then add the missing `add` values to the array
+    `field` and take the `remove` values out of it, server-side (no read, no lock)."""
+    pb = WritePb()
+    _document(pb, path, data)
+    pb.update_mask.field_paths.extend(FieldPath(key).to_api_repr() for key in data)
+    for values, kind in ((add, "append_missing_elements"), (remove, "remove_all_from_array")):
+        if values:
+            transform = pb.update_transforms.add()
+            transform.field_path = FieldPath(field).to_api_repr()
+            target = getattr(transform, kind)
+            for value in values:
+                fill(target.values.add(), value)
+    return pb
+
+
 def delete(path: str, version: Any = None) -> Any:
     pb = WritePb()
     pb.delete = path
