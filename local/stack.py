@@ -29,6 +29,21 @@ BUCKET = "synq-local-payloads"
 ENV_FILE_NAME = "stack-env.json"
 
 
+def settings_env(project: str, bucket: str, queue: str, worker_port: int, public_key: Path) -> dict[str, str]:
+    """The settings variables that point the functions at a local stack (see shared/settings.py)."""
+    return {
+        "GCP_PROJECT": project,
+        "GOOGLE_CLOUD_PROJECT": project,
+        "PAYLOAD_BUCKET": bucket,
+        "TASKS_LOCATION": LOCATION,
+        "TASKS_QUEUE": queue,
+        "WORKER_URL": f"http://127.0.0.1:{worker_port}/_tasks/bulk-jobs",
+        "AUTH_ISSUER": ISSUER,
+        "AUTH_AUDIENCE": AUDIENCE,
+        "AUTH_PUBLIC_KEY_FILE": str(public_key),
+    }
+
+
 class LocalStack:
     """The emulators, the API gateway and the worker, started in order and stopped in reverse.
 
@@ -58,17 +73,7 @@ class LocalStack:
         return f"http://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
-        env = {
-            "GCP_PROJECT": PROJECT,
-            "GOOGLE_CLOUD_PROJECT": PROJECT,
-            "PAYLOAD_BUCKET": BUCKET,
-            "TASKS_LOCATION": LOCATION,
-            "TASKS_QUEUE": QUEUE,
-            "WORKER_URL": f"http://127.0.0.1:{self.worker_port}/_tasks/bulk-jobs",
-            "AUTH_ISSUER": ISSUER,
-            "AUTH_AUDIENCE": AUDIENCE,
-            "AUTH_PUBLIC_KEY_FILE": str(self.public_key),
-        }
+        env = settings_env(PROJECT, BUCKET, QUEUE, self.worker_port, self.public_key)
         for emulator in self.emulators:
             env.update(emulator.env())
         return env

@@ -16,14 +16,14 @@ import pytest
 from werkzeug.serving import make_server
 
 from local.emulators import FirestoreEmulator, StorageEmulator, TasksEmulator, free_port
-from local.tokens import AUDIENCE, ISSUER, ensure_keypair
+from local.stack import LOCATION, settings_env
+from local.tokens import ensure_keypair
 from shared import wiring
 from shared.domain.tenancy import Scope
 from tests.support import headers, new_scope
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "synq-test"
-LOCATION = "us-central1"
 QUEUE = "bulk-jobs"
 BUCKET = "synq-test-payloads"
 
@@ -61,18 +61,7 @@ def worker_port() -> int:
 @pytest.fixture(scope="session")
 def stack_env(emulators: dict[str, str], keys: tuple[Path, Path], worker_port: int) -> Iterator[dict[str, str]]:
     """Point settings and clients at the emulators for the whole session; restore afterwards."""
-    env = {
-        **emulators,
-        "GCP_PROJECT": PROJECT,
-        "GOOGLE_CLOUD_PROJECT": PROJECT,
-        "PAYLOAD_BUCKET": BUCKET,
-        "TASKS_LOCATION": LOCATION,
-        "TASKS_QUEUE": QUEUE,
-        "WORKER_URL": f"http://127.0.0.1:{worker_port}/_tasks/bulk-jobs",
-        "AUTH_ISSUER": ISSUER,
-        "AUTH_AUDIENCE": AUDIENCE,
-        "AUTH_PUBLIC_KEY_FILE": str(keys[1]),
-    }
+    env = {**emulators, **settings_env(PROJECT, BUCKET, QUEUE, worker_port, keys[1])}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     wiring.reset()
