@@ -54,6 +54,12 @@ def _document(pb: Any, path: str, data: Mapping[str, Any]) -> None:
         fill(pb.update.fields[key], value)
 
 
+def _fields_only(pb: Any, path: str, data: Mapping[str, Any]) -> None:
+    """A document write that sets the given top-level fields and leaves the others alone."""
+    _document(pb, path, data)
+    pb.update_mask.field_paths.extend(FieldPath(key).to_api_repr() for key in data)
+
+
 def _expect_version(pb: Any, version: Any) -> None:
     """Precondition: the document still has the update time we read (it has not moved)."""
     pb.current_document.update_time.CopyFrom(
@@ -81,8 +87,7 @@ def update(path: str, data: Mapping[str, Any], version: Any = None, increments: 
     """Set the given top-level fields (others untouched), optionally adding to counters server-side.
     Fails if the document does not exist, or moved since `version` when one is given."""
     pb = WritePb()
-    _document(pb, path, data)
-    pb.update_mask.field_paths.extend(FieldPath(key).to_api_repr() for key in data)
+    _fields_only(pb, path, data)
     for field, amount in (increments or {}).items():
         transform = pb.update_transforms.add()
         transform.field_path = FieldPath(field).to_api_repr()
@@ -105,8 +110,7 @@ def merge_array(path: str, data: Mapping[str, Any], field: str, add: list[Any], 
     """Create or update a document: set `data`, then add the missing `add` values to the array
     `field` and take the `remove` values out of it, server-side (no read, no lock)."""
     pb = WritePb()
-    _document(pb, path, data)
-    pb.update_mask.field_paths.extend(FieldPath(key).to_api_repr() for key in data)
+    _fields_only(pb, path, data)
     for values, kind in ((add, "append_missing_elements"), (remove, "remove_all_from_array")):
         if values:
             transform = pb.update_transforms.add()
