@@ -3,6 +3,9 @@
 from functions.audit_logs import audit_logs
 from functions.bulk_job_worker import bulk_job_worker
 from functions.bulk_jobs import bulk_jobs
+from functions.export_worker import export_worker
+from functions.exports import exports
+from functions.notification_settings import notification_settings
 from functions.openapi import openapi
 from functions.products import products
 from functions.taxonomy import brands, categories
@@ -15,6 +18,9 @@ __all__ = [
     "bulk_job_worker",
     "bulk_jobs",
     "categories",
+    "export_worker",
+    "exports",
+    "notification_settings",
     "openapi",
     "products",
     "validation_issues",

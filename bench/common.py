@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import random
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 BRANDS = ["Acme", "Northwind", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli"]
@@ -76,3 +78,44 @@ def peak_rss_mib(pids: list[int]) -> float:
         except OSError:
             pass
     return peak / 1024
+
+
+def write_catalog(project: str, size: int, tenant: str, org: str, blocked_every: int = 0) -> None:
+    """Products written straight into Firestore in WriteBatches of 500, generated chunk by chunk
+    (as a migration would, with no evaluation). 1 in 50 shares its SKU with the one before it and
+    1 in 20 has no description, so a sweep has findings to record. With `blocked_every`, every
+    n-th product also gets a quality summary holding an open ERROR issue, as evaluation leaves
+    it, so an export has products to leave out."""
+    from google.cloud import firestore
+
+    from shared.adapters.firestore import wire
+    from shared.adapters.firestore.base import TenantRoot
+    from shared.adapters.firestore.quality import SUMMARIES
+    from shared.domain.catalog import Collection
+    from shared.domain.quality import QualitySummary, Severity, ValidationIssue, issue_id
+    from shared.domain.tenancy import Scope
+
+    root = TenantRoot(firestore.Client(project=project), Scope(tenant, org))
+    now = datetime.now(UTC)
+    for start in range(0, size, 250):
+        rows = products(min(250, size - start), seed=start)
+        batch = root.client.batch()
+        pbs = []
+        for i, row in enumerate(rows):
+            n = start + i
+            pid = str(uuid.uuid4())
+            row = {**row, "sku": f"BN-{n - 1 if n % 50 == 1 else n:07d}"}
+            if n % 20 == 0:
+                row["description"] = None
+            doc = {**row, "id": pid, "tenant_id": tenant, "org_id": org, "status": "ACTIVE", "variants": []}
+            pbs.append(wire.create(root.path(Collection.PRODUCTS, pid), {**doc, "created_at": now, "updated_at": now}))
+            if blocked_every and n % blocked_every == 0:
+                issue = ValidationIssue(
+                    id=issue_id(pid, "INVALID_BARCODE"), tenant_id=tenant, org_id=org, product_id=pid,
+                    code="INVALID_BARCODE", severity=Severity.ERROR, field="barcode", message="invalid",
+                    created_at=now, updated_at=now,
+                )  # fmt: skip
+                summary = QualitySummary(product_id=pid, open=[issue], evaluated_at=now)
+                pbs.append(wire.create(root.path(SUMMARIES, pid), summary.model_dump(mode="python")))
+        wire.stage(batch, pbs)
+        batch.commit()

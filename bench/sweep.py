@@ -12,53 +12,11 @@ import argparse
 import os
 import time
 import uuid
-from datetime import UTC, datetime
 
-from bench.common import peak_rss_mib, products, reset_peak_rss
+from bench.common import peak_rss_mib, reset_peak_rss, write_catalog
 from local.emulators import FirestoreEmulator
 
 PROJECT = "synq-bench"
-
-
-def write_catalog(size: int, tenant: str, org: str) -> None:
-    """Products in WriteBatches of 500, generated chunk by chunk; 1 in 50 shares its SKU with
-    the one before it and 1 in 20 has no description, so the sweep has findings to record."""
-    from google.cloud import firestore
-
-    from shared.adapters.firestore import wire
-    from shared.adapters.firestore.base import TenantRoot
-    from shared.domain.catalog import Collection
-    from shared.domain.tenancy import Scope
-
-    root = TenantRoot(firestore.Client(project=PROJECT), Scope(tenant, org))
-    now = datetime.now(UTC)
-    for start in range(0, size, 500):
-        rows = products(min(500, size - start), seed=start)
-        batch = root.client.batch()
-        pbs = []
-        for i, row in enumerate(rows):
-            n = start + i
-            pid = str(uuid.uuid4())
-            row = {**row, "sku": f"BN-{n - 1 if n % 50 == 1 else n:07d}"}
-            if n % 20 == 0:
-                row["description"] = None
-            pbs.append(
-                wire.create(
-                    root.path(Collection.PRODUCTS, pid),
-                    {
-                        **row,
-                        "id": pid,
-                        "tenant_id": tenant,
-                        "org_id": org,
-                        "status": "ACTIVE",
-                        "variants": [],
-                        "created_at": now,
-                        "updated_at": now,
-                    },
-                )
-            )
-        wire.stage(batch, pbs)
-        batch.commit()
 
 
 def main() -> None:
@@ -76,7 +34,7 @@ def main() -> None:
         for size in args.sizes:
             tenant, org = str(uuid.uuid4()), str(uuid.uuid4())
             t0 = time.monotonic()
-            write_catalog(size, tenant, org)
+            write_catalog(PROJECT, size, tenant, org)
             written = time.monotonic() - t0
             reset_peak_rss([os.getpid()])
             t0 = time.monotonic()

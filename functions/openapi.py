@@ -8,7 +8,7 @@ from typing import Any
 import flask
 import functions_framework
 
-from functions import audit_logs, bulk_jobs, products, taxonomy, validation_issues
+from functions import audit_logs, bulk_jobs, exports, notification_settings, products, taxonomy, validation_issues
 from shared.openapi import build_openapi
 
 APIS = [
@@ -18,6 +18,8 @@ APIS = [
     taxonomy.categories_api,
     audit_logs.api,
     validation_issues.api,
+    exports.api,
+    notification_settings.api,
 ]
 
 

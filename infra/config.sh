@@ -10,6 +10,10 @@ GATEWAY_REGION=${GATEWAY_REGION:-$REGION}         # API Gateway runs in fewer re
 FIRESTORE_LOCATION=${FIRESTORE_LOCATION:-$REGION} # used only when the database is created
 PAYLOAD_BUCKET=${PAYLOAD_BUCKET:-$PROJECT-synq-pim-payloads}
 TASKS_QUEUE=${TASKS_QUEUE:-bulk-jobs}
+EXPORT_BUCKET=${EXPORT_BUCKET:-$PROJECT-synq-pim-exports}
+EXPORT_RETENTION_DAYS=${EXPORT_RETENTION_DAYS:-30} # export files are deleted after this many days
+EXPORTS_QUEUE=${EXPORTS_QUEUE:-exports}
+SMTP_PASSWORD_SECRET=${SMTP_PASSWORD_SECRET:-} # Secret Manager secret holding SMTP_PASSWORD, if any
 USE_TASK_TOKEN=${USE_TASK_TOKEN:-1}
 TASK_TOKEN_SECRET=${TASK_TOKEN_SECRET:-synq-pim-task-auth-token}
 BUILD_SERVICE_ACCOUNT=${BUILD_SERVICE_ACCOUNT:-} # e.g. builder@PROJECT.iam.gserviceaccount.com
@@ -29,6 +33,10 @@ RUNTIME_PROJECT_ROLES=(roles/datastore.user roles/cloudtasks.enqueuer)
 WORKER_TARGET=bulk_job_worker # Cloud Tasks calls it
 FN_WORKER=synq-pim-bulk-job-worker
 WORKER_PATH=/_tasks/bulk-jobs
+EXPORT_WORKER_TARGET=export_worker # Cloud Tasks calls it (exports queue)
+FN_EXPORT_WORKER=synq-pim-export-worker
+EXPORT_WORKER_PATH=/_tasks/exports
+EXPORT_WORKER_TIMEOUT_SECONDS=1800 # = the export run task's dispatch deadline, Cloud Tasks' longest
 SWEEP_TARGET=validation_sweep # Cloud Scheduler calls it (job $SWEEP_JOB)
 FN_SWEEP=synq-pim-validation-sweep
 SWEEP_JOB=synq-pim-validation-sweep
@@ -44,10 +52,14 @@ API_FUNCTIONS=(
   "categories        512Mi 30s 20"
   "audit_logs        512Mi 30s 20"
   "validation_issues 512Mi 30s 20"
+  "exports           512Mi 30s 20"
+  "notification_settings 256Mi 30s 5"
   "openapi           256Mi 30s 5"
 )
 # Behind the gateway, Authorization carries the gateway's own ID token and the caller's arrives here.
 GATEWAY_AUTH_HEADER=X-Forwarded-Authorization
+# The API functions that queue tasks, and so need the task token.
+ENQUEUING_TARGETS=(bulk_jobs exports)
 API_ID=synq-pim
 GATEWAY_ID=synq-pim
 

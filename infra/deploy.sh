@@ -32,7 +32,9 @@ AUTH_ISSUER=${AUTH_ISSUER:-https://securetoken.google.com/$PROJECT}
 AUTH_AUDIENCE=${AUTH_AUDIENCE:-$PROJECT}
 AUTH_JWKS_URL=${AUTH_JWKS_URL:-https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com}
 # Optional app limits, passed on only when set (the app's defaults apply otherwise).
-OPTIONAL_SETTINGS=(MAX_BODY_BYTES BATCH_MAX_ITEMS BATCH_MAX_BYTES INLINE_PAYLOAD_MAX_BYTES MAX_JOB_ITEMS)
+OPTIONAL_SETTINGS=(MAX_BODY_BYTES BATCH_MAX_ITEMS BATCH_MAX_BYTES INLINE_PAYLOAD_MAX_BYTES MAX_JOB_ITEMS
+  EXPORT_MAX_ATTEMPTS EXPORT_URL_TTL_SECONDS NOTIFY_MAX_ATTEMPTS NOTIFY_BACKOFF_SECONDS NOTIFY_BACKOFF_MAX_SECONDS
+  WEBHOOK_TIMEOUT_SECONDS SMTP_HOST SMTP_PORT SMTP_USERNAME SMTP_STARTTLS MAIL_FROM)
 
 APIS=(
   cloudresourcemanager.googleapis.com iam.googleapis.com
@@ -143,6 +145,19 @@ fi
 run gcloud storage buckets update "gs://$PAYLOAD_BUCKET" --uniform-bucket-level-access \
   --public-access-prevention --lifecycle-file="$INFRA_DIR/payload-bucket-lifecycle.json"
 
+step "Export bucket gs://$EXPORT_BUCKET (uniform access, no public access, lifecycle)"
+if exists gcloud storage buckets describe "gs://$EXPORT_BUCKET"; then
+  log "  exists"
+else
+  run gcloud storage buckets create "gs://$EXPORT_BUCKET" --location="$REGION" \
+    --uniform-bucket-level-access --public-access-prevention
+fi
+# Export files expire after EXPORT_RETENTION_DAYS; staged files of crashed attempts (tmp/) after a day.
+export_lifecycle=$WORK/export-bucket-lifecycle.json
+sed "s/EXPORT_RETENTION_DAYS/$EXPORT_RETENTION_DAYS/" "$INFRA_DIR/export-bucket-lifecycle.json" >"$export_lifecycle"
+run gcloud storage buckets update "gs://$EXPORT_BUCKET" --uniform-bucket-level-access \
+  --public-access-prevention --lifecycle-file="$export_lifecycle"
+
 # --- Cloud Tasks ------------------------------------------------------------------------------
 step "Cloud Tasks queue $TASKS_QUEUE"
 queue_flags=(--location="$REGION" --max-attempts=20 --min-backoff=1s --max-backoff=60s
@@ -151,6 +166,17 @@ if exists gcloud tasks queues describe "$TASKS_QUEUE" --location="$REGION"; then
   run gcloud tasks queues update "$TASKS_QUEUE" "${queue_flags[@]}"
 else
   run gcloud tasks queues create "$TASKS_QUEUE" "${queue_flags[@]}"
+fi
+
+step "Cloud Tasks queue $EXPORTS_QUEUE"
+# Failed export runs are retried by the queue (the app fails an export after EXPORT_MAX_ATTEMPTS);
+# notification retries are tasks the app schedules itself, with its own backoff.
+export_queue_flags=(--location="$REGION" --max-attempts=10 --min-backoff=10s --max-backoff=300s
+  --max-dispatches-per-second=20 --max-concurrent-dispatches=20)
+if exists gcloud tasks queues describe "$EXPORTS_QUEUE" --location="$REGION"; then
+  run gcloud tasks queues update "$EXPORTS_QUEUE" "${export_queue_flags[@]}"
+else
+  run gcloud tasks queues create "$EXPORTS_QUEUE" "${export_queue_flags[@]}"
 fi
 
 # --- service accounts and IAM -----------------------------------------------------------------
@@ -173,8 +199,13 @@ for role in "${RUNTIME_PROJECT_ROLES[@]}"; do
   run_retry gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$RUNTIME_SA" \
     --role="$role" --condition=None --format=none
 done
-run_retry gcloud storage buckets add-iam-policy-binding "gs://$PAYLOAD_BUCKET" \
-  --member="serviceAccount:$RUNTIME_SA" --role=roles/storage.objectAdmin --format=none
+for bucket in "$PAYLOAD_BUCKET" "$EXPORT_BUCKET"; do
+  run_retry gcloud storage buckets add-iam-policy-binding "gs://$bucket" \
+    --member="serviceAccount:$RUNTIME_SA" --role=roles/storage.objectAdmin --format=none
+done
+# Download URLs are signed through IAM (signBlob) as the runtime account itself.
+run_retry gcloud iam service-accounts add-iam-policy-binding "$RUNTIME_SA" \
+  --member="serviceAccount:$RUNTIME_SA" --role=roles/iam.serviceAccountTokenCreator --format=none
 # Creating a task that carries an OIDC token of TASKS_SA requires actAs on TASKS_SA.
 run_retry gcloud iam service-accounts add-iam-policy-binding "$TASKS_SA" \
   --member="serviceAccount:$RUNTIME_SA" --role=roles/iam.serviceAccountUser --format=none
@@ -197,6 +228,19 @@ if [[ $USE_TASK_TOKEN == 1 ]]; then
 else
   step "Task token secret skipped (USE_TASK_TOKEN=$USE_TASK_TOKEN)"
 fi
+# The export worker sends the emails, so it alone reads the SMTP password.
+export_worker_flags=(${secret_flags[@]+"${secret_flags[@]}"})
+if [[ -n $SMTP_PASSWORD_SECRET ]]; then
+  run_retry gcloud secrets add-iam-policy-binding "$SMTP_PASSWORD_SECRET" \
+    --member="serviceAccount:$RUNTIME_SA" --role=roles/secretmanager.secretAccessor --format=none
+  mail_secret="SMTP_PASSWORD=$SMTP_PASSWORD_SECRET:latest"
+  # One --set-secrets flag carries every secret of the function.
+  if [[ $USE_TASK_TOKEN == 1 ]]; then
+    export_worker_flags=(--set-secrets="TASK_AUTH_TOKEN=$TASK_TOKEN_SECRET:latest,$mail_secret")
+  else
+    export_worker_flags=(--set-secrets="$mail_secret")
+  fi
+fi
 
 # --- sources ----------------------------------------------------------------------------------
 step "Staging a clean copy of the sources (main.py, functions/, shared/, requirements.txt)"
@@ -215,6 +259,9 @@ write_env_file() {
     printf 'PAYLOAD_BUCKET: "%s"\n' "$PAYLOAD_BUCKET"
     printf 'TASKS_LOCATION: "%s"\n' "$REGION"
     printf 'TASKS_QUEUE: "%s"\n' "$TASKS_QUEUE"
+    printf 'EXPORT_BUCKET: "%s"\n' "$EXPORT_BUCKET"
+    printf 'EXPORTS_QUEUE: "%s"\n' "$EXPORTS_QUEUE"
+    [[ -z ${EXPORT_WORKER_URL:-} ]] || printf 'EXPORT_WORKER_URL: "%s"\n' "$EXPORT_WORKER_URL"
     printf 'TASKS_SERVICE_ACCOUNT: "%s"\n' "$TASKS_SA"
     [[ -z $worker_url ]] || printf 'WORKER_URL: "%s"\n' "$worker_url"
     printf 'AUTH_ISSUER: "%s"\n' "$AUTH_ISSUER"
@@ -276,14 +323,29 @@ log "  WORKER_URL=$WORKER_URL"
 deploy_function "$FN_WORKER" "$WORKER_TARGET" 1Gi 540s 100 "$WORKER_URL" "" ${secret_flags[@]+"${secret_flags[@]}"}
 grant_invoker "$FN_WORKER" "$TASKS_SA"
 
-# The API functions: each main.py target is its own function, behind the gateway. Only bulk_jobs
-# enqueues work, so only it gets the task token.
+step "Function $FN_EXPORT_WORKER (Cloud Tasks target, private; deployed first for its URL)"
+EXPORT_WORKER_URL=""
+if exists gcloud functions describe "$FN_EXPORT_WORKER" --region="$REGION"; then
+  EXPORT_WORKER_URL=$(function_url "$FN_EXPORT_WORKER")$EXPORT_WORKER_PATH
+else
+  log "  first deployment: deploy once to learn the URL, then again with EXPORT_WORKER_URL set"
+  deploy_function "$FN_EXPORT_WORKER" "$EXPORT_WORKER_TARGET" 1Gi "${EXPORT_WORKER_TIMEOUT_SECONDS}s" 20 \
+    "$WORKER_URL" "" ${export_worker_flags[@]+"${export_worker_flags[@]}"}
+  EXPORT_WORKER_URL=$(function_url "$FN_EXPORT_WORKER")$EXPORT_WORKER_PATH
+fi
+log "  EXPORT_WORKER_URL=$EXPORT_WORKER_URL"
+deploy_function "$FN_EXPORT_WORKER" "$EXPORT_WORKER_TARGET" 1Gi "${EXPORT_WORKER_TIMEOUT_SECONDS}s" 20 \
+  "$WORKER_URL" "" ${export_worker_flags[@]+"${export_worker_flags[@]}"}
+grant_invoker "$FN_EXPORT_WORKER" "$TASKS_SA"
+
+# The API functions: each main.py target is its own function, behind the gateway. Only those that
+# enqueue work (ENQUEUING_TARGETS) get the task token.
 for entry in "${API_FUNCTIONS[@]}"; do
   read -r target memory timeout max_instances <<<"$entry"
   name=$(function_name "$target")
   step "Function $name (entry point $target; called by the gateway only)"
   extra_flags=()
-  [[ $target != bulk_jobs ]] || extra_flags=(${secret_flags[@]+"${secret_flags[@]}"})
+  if [[ " ${ENQUEUING_TARGETS[*]} " == *" $target "* ]]; then extra_flags=(${secret_flags[@]+"${secret_flags[@]}"}); fi
   deploy_function "$name" "$target" "$memory" "$timeout" "$max_instances" "$WORKER_URL" "$GATEWAY_AUTH_HEADER" \
     ${extra_flags[@]+"${extra_flags[@]}"}
   grant_invoker "$name" "$GATEWAY_SA"
@@ -364,5 +426,6 @@ GATEWAY_HOST=$(query "$GATEWAY_ID-HASH.uc.gateway.dev" \
 step "Done$(is_dry && echo ' (dry run: nothing was changed)')"
 log "  API:        https://$GATEWAY_HOST/api/v1/pim   (spec: https://$GATEWAY_HOST/api/v1/pim/openapi.json)"
 log "  Worker:     $WORKER_URL   (private: only $TASKS_SA may invoke it)"
+log "  Exports:    $EXPORT_WORKER_URL   (private: only $TASKS_SA may invoke it)"
 log "  Sweep:      $SWEEP_URL   (private: job $SWEEP_JOB, '$SWEEP_SCHEDULE' $SWEEP_TIME_ZONE, as $SCHEDULER_SA)"
-log "  Bucket:     gs://$PAYLOAD_BUCKET   Queue: $TASKS_QUEUE ($REGION)"
+log "  Buckets:    gs://$PAYLOAD_BUCKET gs://$EXPORT_BUCKET   Queues: $TASKS_QUEUE $EXPORTS_QUEUE ($REGION)"

@@ -52,12 +52,15 @@ for target in $(api_targets); do
   run_tolerating "$GONE" gcloud functions delete "$(function_name "$target")" --region="$REGION"
 done
 run_tolerating "$GONE" gcloud functions delete "$FN_WORKER" --region="$REGION"
+run_tolerating "$GONE" gcloud functions delete "$FN_EXPORT_WORKER" --region="$REGION"
 run_tolerating "$GONE" gcloud functions delete "$FN_SWEEP" --region="$REGION"
 
-step "Cloud Tasks queue, task token secret, payload bucket (with every payload in it)"
+step "Cloud Tasks queues, task token secret, payload and export buckets (with every file in them)"
 run_tolerating "$GONE" gcloud tasks queues delete "$TASKS_QUEUE" --location="$REGION"
+run_tolerating "$GONE" gcloud tasks queues delete "$EXPORTS_QUEUE" --location="$REGION"
 run_tolerating "$GONE" gcloud secrets delete "$TASK_TOKEN_SECRET"
 run_tolerating "$GONE|matched no objects" gcloud storage rm --recursive "gs://$PAYLOAD_BUCKET"
+run_tolerating "$GONE|matched no objects" gcloud storage rm --recursive "gs://$EXPORT_BUCKET"
 
 step "IAM bindings and service accounts"
 for role in "${RUNTIME_PROJECT_ROLES[@]}"; do

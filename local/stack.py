@@ -19,50 +19,90 @@ from pathlib import Path
 from typing import Any
 
 from local.emulators import Emulator, FirestoreEmulator, StorageEmulator, TasksEmulator, free_port, wait_for_port
-from local.tokens import AUDIENCE, DEMO_ORG_ID, DEMO_TENANT_ID, ISSUER, STATE_DIR, ensure_keypair, mint
+from local.mail import LocalMailServer
+from local.tokens import (
+    AUDIENCE,
+    DEMO_ORG_ID,
+    DEMO_TENANT_ID,
+    ISSUER,
+    STATE_DIR,
+    ensure_keypair,
+    ensure_signing_key,
+    mint,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "synq-local"
 LOCATION = "us-central1"
 QUEUE = "bulk-jobs"
-BUCKET = "synq-local-payloads"
+EXPORTS_QUEUE = "exports"
 ENV_FILE_NAME = "stack-env.json"
 
 
-def settings_env(project: str, bucket: str, queue: str, worker_port: int, public_key: Path) -> dict[str, str]:
-    """The settings variables that point the functions at a local stack (see shared/settings.py)."""
+def settings_env(
+    project: str, prefix: str, emulators: dict[str, str], worker_port: int, export_worker_port: int, keys: Path
+) -> dict[str, str]:
+    """The settings variables that point the functions at a local stack (see shared/settings.py):
+    the emulators' own variables, buckets and queues named `<prefix>-...`, the two workers on
+    their ports, and the keys in `keys` (a directory)."""
+    _, public_key = ensure_keypair(keys)
     return {
+        **emulators,
         "GCP_PROJECT": project,
         "GOOGLE_CLOUD_PROJECT": project,
-        "PAYLOAD_BUCKET": bucket,
+        "PAYLOAD_BUCKET": f"{prefix}-payloads",
+        "EXPORT_BUCKET": f"{prefix}-exports",
         "TASKS_LOCATION": LOCATION,
-        "TASKS_QUEUE": queue,
+        "TASKS_QUEUE": QUEUE,
+        "EXPORTS_QUEUE": EXPORTS_QUEUE,
         "WORKER_URL": f"http://127.0.0.1:{worker_port}/_tasks/bulk-jobs",
+        "EXPORT_WORKER_URL": f"http://127.0.0.1:{export_worker_port}/_tasks/exports",
         "AUTH_ISSUER": ISSUER,
         "AUTH_AUDIENCE": AUDIENCE,
         "AUTH_PUBLIC_KEY_FILE": str(public_key),
+        "SIGNING_KEY_FILE": str(ensure_signing_key(keys)),
+        "STORAGE_PUBLIC_URL": emulators["STORAGE_EMULATOR_HOST"],
+        "WEBHOOK_ALLOW_PRIVATE": "true",
     }
+
+
+def queue_paths(project: str) -> list[str]:
+    return [f"projects/{project}/locations/{LOCATION}/queues/{q}" for q in (QUEUE, EXPORTS_QUEUE)]
+
+
+def create_buckets(env: dict[str, str]) -> None:
+    """The payload and export buckets, on the storage emulator (its JSON API, no client needed)."""
+    for name in (env["PAYLOAD_BUCKET"], env["EXPORT_BUCKET"]):
+        req = urllib.request.Request(
+            f"{env['STORAGE_EMULATOR_HOST']}/storage/v1/b?project={env['GCP_PROJECT']}",
+            data=json.dumps({"name": name}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        urllib.request.urlopen(req, timeout=10).close()
 
 
 class LocalStack:
     """The emulators, the API gateway and the worker, started in order and stopped in reverse.
 
-    The worker (the Cloud Tasks target) runs in a process of its own, as it is a function of its
-    own in production; Cloud Tasks calls it directly, not through the gateway.
+    The two workers (Cloud Tasks targets) run in processes of their own, as they are functions of
+    their own in production; Cloud Tasks calls them directly, not through the gateway. Unless
+    SMTP_HOST is set, a local mail server receives the notification emails (`.local/mail`).
     """
 
     def __init__(self, port: int, state_dir: Path = STATE_DIR, quiet: bool = False) -> None:
         self.port = port
         self.worker_port = free_port()
+        self.export_worker_port = free_port()
         self.state_dir = state_dir
         self.quiet = quiet
         self.private_key, self.public_key = ensure_keypair(state_dir)
-        queue = f"projects/{PROJECT}/locations/{LOCATION}/queues/{QUEUE}"
+        self.mail = None if os.environ.get("SMTP_HOST") else LocalMailServer(state_dir / "mail")
         logs = state_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         self.firestore = FirestoreEmulator(log_path=logs / "firestore.log")
         self.storage = StorageEmulator(log_path=logs / "storage.log")
-        self.tasks = TasksEmulator(log_path=logs / "tasks.log", queues=[queue])
+        self.tasks = TasksEmulator(log_path=logs / "tasks.log", queues=queue_paths(PROJECT))
         self.emulators: list[Emulator] = [self.firestore, self.storage, self.tasks]
         self.gateway: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None
@@ -73,10 +113,9 @@ class LocalStack:
         return f"http://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
-        env = settings_env(PROJECT, BUCKET, QUEUE, self.worker_port, self.public_key)
-        for emulator in self.emulators:
-            env.update(emulator.env())
-        return env
+        emulators = {k: v for emulator in self.emulators for k, v in emulator.env().items()}
+        env = settings_env(PROJECT, "synq-local", emulators, self.worker_port, self.export_worker_port, self.state_dir)
+        return {**env, **(self.mail.env() if self.mail else {})}
 
     def start(self) -> None:
         """Start everything, or stop whatever started if any part fails (no orphan left)."""
@@ -90,11 +129,15 @@ class LocalStack:
         for emulator in self.emulators:
             self._stack.callback(emulator.stop)
             emulator.start()
-        self._create_bucket()
+        create_buckets(self.env())
+        if self.mail:
+            self._stack.callback(self.mail.stop)
+            self.mail.start()
         env_file = self.state_dir / ENV_FILE_NAME  # what `make sweep` needs to reach this stack
         env_file.write_text(json.dumps(self.env()))
         self._stack.callback(env_file.unlink, missing_ok=True)
         self.worker = self._serve("worker", ROOT / "main.py", "bulk_job_worker", self.worker_port)
+        self._serve("export-worker", ROOT / "main.py", "export_worker", self.export_worker_port)
         self.gateway = self._serve("gateway", ROOT / "local" / "gateway.py", "gateway", self.port)
         self._wait_healthy()
 
@@ -132,16 +175,10 @@ class LocalStack:
     def token(self, **claims: Any) -> str:
         return mint(self.private_key, **claims)
 
-    def _create_bucket(self) -> None:
-        storage_host = self.storage.env()["STORAGE_EMULATOR_HOST"]
-        body = f'{{"name": "{BUCKET}"}}'.encode()
-        req = urllib.request.Request(
-            f"{storage_host}/storage/v1/b?project={PROJECT}",
-            data=body,
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        urllib.request.urlopen(req, timeout=10).close()
+    def mail_note(self) -> str:
+        if self.mail:
+            return f"emails land in {self.mail.mail_dir} (read them: python -m local.mail)"
+        return f"sent to {os.environ['SMTP_HOST']}"
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + 30
@@ -183,6 +220,7 @@ Synq PIM local stack is up.
   Tenant id:  {DEMO_TENANT_ID}
   Org id:     {DEMO_ORG_ID}
   Token:      {stack.token()}
+  Mail:       {stack.mail_note()}
   (a fresh token any time: make token; Ctrl-C stops everything)
 """,
             flush=True,

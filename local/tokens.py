@@ -7,6 +7,7 @@ EMAIL choose its claims.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -40,6 +41,30 @@ def ensure_keypair(directory: Path) -> tuple[Path, Path]:
             key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         )
     return private, public
+
+
+def ensure_signing_key(directory: Path) -> Path:
+    """A throwaway service-account key that signs download URLs offline (the storage emulator
+    does not check signatures; Google would reject this key)."""
+    path = directory / "url-signer.json"
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        info = {
+            "type": "service_account",
+            "project_id": "synq-local",
+            "private_key_id": "local",
+            "private_key": pem.decode(),
+            "client_email": "url-signer@synq-local.iam.gserviceaccount.com",
+            "client_id": "0",
+            "token_uri": "https://oauth2.googleapis.com/token",
+        }
+        path.write_text(json.dumps(info))
+        path.chmod(0o600)
+    return path
 
 
 def mint(

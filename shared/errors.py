@@ -83,6 +83,17 @@ class PermanentTaskError(SynqError):
     code = "TASK_ABANDONED"
 
 
+class DeliveryError(SynqError):
+    """A notification did not reach the tenant. `permanent`: trying again cannot help."""
+
+    status = 502
+    code = "DELIVERY_FAILED"
+
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
 def invalid(message: str, exc: ValidationError, prefix: str = "") -> InvalidArgumentError:
     """A 400 naming each field pydantic refused (a model-level rule is reported on `body`)."""
     problems = [

@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from werkzeug.routing import Map, Rule
 
 from shared.auth import authenticate
-from shared.domain.tenancy import Principal
+from shared.domain.tenancy import Principal, Role
 from shared.errors import (
     ConflictError,
     FieldProblem,
@@ -52,7 +52,10 @@ class Call:
     request: flask.Request
     principal: Principal
 
-    def body(self, model: type[M]) -> M:
+    def body(self, model: type[M], optional: bool = False) -> M:
+        """The JSON body as `model`; an optional body may be left out (its defaults apply)."""
+        if optional and not self.request.content_length and "Transfer-Encoding" not in self.request.headers:
+            return model()
         return parse_body(self.request, model)
 
     def query(self, model: type[M]) -> M:
@@ -73,6 +76,8 @@ class Route:
     query: type[BaseModel] | None = None
     response: Any = None
     status: int = 200
+    admin: bool = False  # ADMIN role only
+    body_optional: bool = False
 
 
 @dataclass
@@ -94,9 +99,15 @@ class Api:
         query: type[BaseModel] | None = None,
         response: Any = None,
         status: int = 200,
+        admin: bool = False,
+        body_optional: bool = False,
     ) -> Callable[[Callable[..., Reply]], Callable[..., Reply]]:
         def register(handler: Callable[..., Reply]) -> Callable[..., Reply]:
-            self.routes.append(Route(path, method, handler, summary, write, body, query, response, status))
+            self.routes.append(
+                Route(
+                    path, method, handler, summary, write or admin, body, query, response, status, admin, body_optional
+                )
+            )
             self._map = None
             return handler
 
@@ -109,6 +120,8 @@ class Api:
             principal = authenticate(request.headers, _verifier(), get_settings().auth_header)
             if route.write and not principal.role.can_write:
                 raise PermissionDeniedError(f"role {principal.role.value} may only read")
+            if route.admin and principal.role is not Role.ADMIN:
+                raise PermissionDeniedError("only an ADMIN may do this")
             model, status = route.handler(Call(request, principal), **args)
             return render(model, status)
         except SynqError as exc:

@@ -107,5 +107,8 @@ def _operation(route: Route, refs: dict[Any, Any], schemas: dict[str, Any]) -> d
         },
     }
     if route.body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": refs[route.body]}}}
+        op["requestBody"] = {
+            "required": not route.body_optional,
+            "content": {"application/json": {"schema": refs[route.body]}},
+        }
     return op

@@ -53,6 +53,42 @@ class Settings(BaseSettings):
     )
     max_job_items: int = Field(100_000, ge=1, description="Most items one bulk job may carry.")
 
+    # --- exports and notifications ---
+    export_bucket: str = Field("synq-local-exports", description="Bucket export files are written to.")
+    exports_queue: str = Field("exports", description="Cloud Tasks queue for export runs and notifications.")
+    export_worker_url: str = Field(
+        "http://127.0.0.1:8081/_tasks/exports", description="URL Cloud Tasks calls to run exports and notify."
+    )
+    export_max_attempts: int = Field(3, ge=1, description="Runs of one export before it is marked FAILED.")
+    export_url_ttl_seconds: int = Field(
+        3600, ge=60, le=7 * 24 * 3600, description="Life of an export's signed download URL (V4: 7 days at most)."
+    )
+    signing_key_file: str | None = Field(
+        None,
+        description="Service-account JSON key that signs download URLs (local stack). Unset: signed "
+        "through IAM as the function's own service account.",
+    )
+    storage_public_url: str | None = Field(
+        None, description="Base URL download links point at (local: the storage emulator; unset: Google's)."
+    )
+    notify_max_attempts: int = Field(6, ge=1, description="Delivery attempts per export event before FAILED.")
+    notify_backoff_seconds: float = Field(
+        30.0, gt=0, description="Wait after a failed delivery attempt; doubles each attempt."
+    )
+    notify_backoff_max_seconds: float = Field(900.0, gt=0, description="Longest wait between delivery attempts.")
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one webhook POST.")
+    webhook_allow_private: bool = Field(
+        False,
+        description="Accept http:// webhook URLs and private or loopback addresses (local stack only: "
+        "in production a webhook URL must be https and resolve to public addresses).",
+    )
+    smtp_host: str | None = Field(None, description="Mail server for email notifications (unset: email fails).")
+    smtp_port: int = Field(25, description="Mail server port.")
+    smtp_username: str | None = Field(None, description="Mail server login, if it needs one.")
+    smtp_password: str | None = Field(None, description="Mail server password.")
+    smtp_starttls: bool = Field(False, description="Upgrade the mail connection with STARTTLS.")
+    mail_from: str = Field("Synq PIM <no-reply@synq.local>", description="From address of notification emails.")
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -3,18 +3,24 @@ to one tenant. Entrypoints ask this module for a service; nothing else construct
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import Any
 
 from google.cloud import firestore, storage, tasks_v2
+from google.oauth2 import service_account
 
 from shared.adapters.cloud_tasks import CloudTasksQueue
 from shared.adapters.firestore.audit import FirestoreAuditStore
 from shared.adapters.firestore.catalog import FirestoreCatalogStore
+from shared.adapters.firestore.exports import FirestoreExportStore, FirestoreNotificationSettingsStore
 from shared.adapters.firestore.jobs import FirestoreJobStore
 from shared.adapters.firestore.quality import FirestoreIssueStore
 from shared.adapters.firestore.sweep import FirestoreSweepStore
+from shared.adapters.gcs_exports import GcsExportFiles
 from shared.adapters.gcs_payloads import GcsPayloadStore
+from shared.adapters.smtp_mail import SmtpMailer
+from shared.adapters.webhooks import HttpWebhookSender, resolve
 from shared.auth import TokenVerifier
 from shared.domain.catalog import BRANDS, CATEGORIES
 from shared.domain.tenancy import Scope
@@ -22,10 +28,14 @@ from shared.services.audit_log import AuditLog
 from shared.services.bulk_jobs import BulkJobs, BulkLimits
 from shared.services.bulk_processing import BulkJobProcessor
 from shared.services.catalog import Catalog
+from shared.services.exports import ExportPolicy, ExportProcessor, Exports
+from shared.services.notification_settings import NotificationSettingsService
 from shared.services.quality import Quality
 from shared.services.sweep import Sweep
 from shared.services.taxonomy import Taxonomy
 from shared.settings import get_settings
+
+EXPORT_DISPATCH_DEADLINE = timedelta(minutes=30)  # Cloud Tasks' longest; the export worker's timeout
 
 
 def utc_now() -> datetime:
@@ -60,15 +70,31 @@ def token_verifier() -> TokenVerifier:
     return TokenVerifier(get_settings())
 
 
-def task_queue() -> CloudTasksQueue:
+def task_queue(
+    queue: str | None = None, worker_url: str | None = None, dispatch_deadline: timedelta | None = None
+) -> CloudTasksQueue:
+    """The bulk-job queue by default; the exports queue with its own worker URL when named."""
     s = get_settings()
     return CloudTasksQueue(
         tasks_client(),
-        tasks_v2.CloudTasksClient.queue_path(s.gcp_project, s.tasks_location, s.tasks_queue),
-        s.worker_url,
+        tasks_v2.CloudTasksClient.queue_path(s.gcp_project, s.tasks_location, queue or s.tasks_queue),
+        worker_url or s.worker_url,
         service_account=s.tasks_service_account,
         task_token=s.task_auth_token,
+        dispatch_deadline=dispatch_deadline,
     )
+
+
+def export_queue() -> CloudTasksQueue:
+    s = get_settings()
+    # Cloud Tasks waits 10 minutes for an answer by default; an export run may take longer.
+    return task_queue(s.exports_queue, s.export_worker_url, EXPORT_DISPATCH_DEADLINE)
+
+
+@cache
+def url_signer() -> Any:
+    path = get_settings().signing_key_file
+    return service_account.Credentials.from_service_account_file(path) if path else None
 
 
 def payload_store() -> GcsPayloadStore:
@@ -123,7 +149,54 @@ def audit_log(scope: Scope) -> AuditLog:
     return AuditLog(FirestoreAuditStore(firestore_client(), scope))
 
 
+def export_files() -> GcsExportFiles:
+    s = get_settings()
+    return GcsExportFiles(storage_client(), s.export_bucket, url_signer(), s.storage_public_url)
+
+
+def export_policy() -> ExportPolicy:
+    s = get_settings()
+    return ExportPolicy(
+        max_attempts=s.export_max_attempts,
+        url_ttl=timedelta(seconds=s.export_url_ttl_seconds),
+        notify_max_attempts=s.notify_max_attempts,
+        notify_backoff_seconds=s.notify_backoff_seconds,
+        notify_backoff_max_seconds=s.notify_backoff_max_seconds,
+    )
+
+
+def exports(scope: Scope) -> Exports:
+    return Exports(
+        scope, FirestoreExportStore(firestore_client(), scope), export_files(), export_queue(), export_policy(), utc_now
+    )
+
+
+def export_processor(scope: Scope) -> ExportProcessor:
+    s = get_settings()
+    client = firestore_client()
+    return ExportProcessor(
+        scope,
+        FirestoreExportStore(client, scope),
+        FirestoreNotificationSettingsStore(client, scope),
+        export_files(),
+        export_queue(),
+        HttpWebhookSender(s.webhook_allow_private, s.webhook_timeout_seconds),
+        SmtpMailer(s.smtp_host, s.smtp_port, s.mail_from, s.smtp_username, s.smtp_password, s.smtp_starttls),
+        export_policy(),
+        utc_now,
+    )
+
+
+def notification_settings(scope: Scope) -> NotificationSettingsService:
+    return NotificationSettingsService(
+        FirestoreNotificationSettingsStore(firestore_client(), scope),
+        get_settings().webhook_allow_private,
+        resolve,
+        utc_now,
+    )
+
+
 def reset() -> None:
     """Forget cached clients and settings (tests that change the environment call this)."""
-    for cached in (firestore_client, storage_client, tasks_client, token_verifier, get_settings):
+    for cached in (firestore_client, storage_client, tasks_client, token_verifier, url_signer, get_settings):
         cached.cache_clear()

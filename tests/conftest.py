@@ -16,7 +16,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from local.emulators import FirestoreEmulator, StorageEmulator, TasksEmulator, free_port
-from local.stack import LOCATION, settings_env
+from local.mail import LocalMailServer
+from local.stack import create_buckets, queue_paths, settings_env
 from local.tokens import ensure_keypair
 from shared import wiring
 from shared.domain.tenancy import Scope
@@ -24,8 +25,6 @@ from tests.support import headers, new_scope
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "synq-test"
-QUEUE = "bulk-jobs"
-BUCKET = "synq-test-payloads"
 
 
 @pytest.fixture(scope="session")
@@ -36,11 +35,10 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     logs = tmp_path_factory.mktemp("emulator-logs")
-    queue = f"projects/{PROJECT}/locations/{LOCATION}/queues/{QUEUE}"
     started = [
         FirestoreEmulator(log_path=logs / "firestore.log"),
         StorageEmulator(log_path=logs / "storage.log"),
-        TasksEmulator(log_path=logs / "tasks.log", queues=[queue]),
+        TasksEmulator(log_path=logs / "tasks.log", queues=queue_paths(PROJECT)),
     ]
     try:
         env: dict[str, str] = {}
@@ -59,13 +57,35 @@ def worker_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def stack_env(emulators: dict[str, str], keys: tuple[Path, Path], worker_port: int) -> Iterator[dict[str, str]]:
+def export_worker_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def mail(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMailServer]:
+    """A real SMTP server; the tests read what it received."""
+    server = LocalMailServer(tmp_path_factory.mktemp("mail"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def stack_env(
+    emulators: dict[str, str], keys: tuple[Path, Path], worker_port: int, export_worker_port: int, mail: LocalMailServer
+) -> Iterator[dict[str, str]]:
     """Point settings and clients at the emulators for the whole session; restore afterwards."""
-    env = {**emulators, **settings_env(PROJECT, BUCKET, QUEUE, worker_port, keys[1])}
+    env = {
+        **settings_env(PROJECT, PROJECT, emulators, worker_port, export_worker_port, keys[0].parent),
+        **mail.env(),
+        # Retries of failed deliveries within a test's patience.
+        "NOTIFY_BACKOFF_SECONDS": "0.2",
+        "NOTIFY_MAX_ATTEMPTS": "3",
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     wiring.reset()
-    wiring.storage_client().create_bucket(BUCKET)
+    create_buckets(env)
     try:
         yield env
     finally:
@@ -77,11 +97,10 @@ def stack_env(emulators: dict[str, str], keys: tuple[Path, Path], worker_port: i
         wiring.reset()
 
 
-@pytest.fixture(scope="session")
-def worker_app(stack_env: dict[str, str], worker_port: int) -> Iterator[Any]:
-    """The worker function, served on `worker_port` so the Cloud Tasks emulator can deliver to it."""
-    flask_app = functions_framework.create_app(target="bulk_job_worker", source=str(ROOT / "main.py"))
-    server = make_server("127.0.0.1", worker_port, flask_app, threaded=True)
+def serve(target: str, port: int) -> Iterator[Any]:
+    """A worker function served on `port`, so the Cloud Tasks emulator can deliver to it."""
+    flask_app = functions_framework.create_app(target=target, source=str(ROOT / "main.py"))
+    server = make_server("127.0.0.1", port, flask_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield flask_app
@@ -89,8 +108,18 @@ def worker_app(stack_env: dict[str, str], worker_port: int) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def app(stack_env: dict[str, str], worker_app: Any) -> Any:
-    """The local gateway app (every API function under its path), with the worker running."""
+def worker_app(stack_env: dict[str, str], worker_port: int) -> Iterator[Any]:
+    yield from serve("bulk_job_worker", worker_port)
+
+
+@pytest.fixture(scope="session")
+def export_worker_app(stack_env: dict[str, str], export_worker_port: int) -> Iterator[Any]:
+    yield from serve("export_worker", export_worker_port)
+
+
+@pytest.fixture(scope="session")
+def app(stack_env: dict[str, str], worker_app: Any, export_worker_app: Any) -> Any:
+    """The local gateway app (every API function under its path), with both workers running."""
     return functions_framework.create_app(target="gateway", source=str(ROOT / "local" / "gateway.py"))
 
 

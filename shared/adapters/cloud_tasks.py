@@ -1,9 +1,10 @@
-"""Cloud Tasks queue of HTTP tasks for the bulk-job worker."""
+"""A Cloud Tasks queue of HTTP tasks for one worker function."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -22,16 +23,18 @@ class CloudTasksQueue:
         worker_url: str,
         service_account: str | None = None,
         task_token: str | None = None,
+        dispatch_deadline: timedelta | None = None,
     ) -> None:
         self._client = client
         self._queue_path = queue_path
         self._worker_url = worker_url
         self._service_account = service_account
+        self._dispatch_deadline = dispatch_deadline
         self._headers = {"Content-Type": "application/json"}
         if task_token:
             self._headers[TASK_TOKEN_HEADER] = task_token
 
-    def enqueue(self, name: str, body: dict[str, Any]) -> None:
+    def enqueue(self, name: str, body: dict[str, Any], not_before: datetime | None = None) -> None:
         request = tasks_v2.HttpRequest(
             http_method=tasks_v2.HttpMethod.POST,
             url=self._worker_url,
@@ -41,6 +44,10 @@ class CloudTasksQueue:
         if self._service_account:
             request.oidc_token = tasks_v2.OidcToken(service_account_email=self._service_account)
         task = tasks_v2.Task(name=f"{self._queue_path}/tasks/{name}", http_request=request)
+        if not_before is not None:
+            task.schedule_time = not_before
+        if self._dispatch_deadline is not None:
+            task.dispatch_deadline = self._dispatch_deadline
         # A task of that name queued or ran recently: the work is already scheduled.
         with translated("task queue"), contextlib.suppress(gexc.AlreadyExists):
             self._client.create_task(request=tasks_v2.CreateTaskRequest(parent=self._queue_path, task=task))

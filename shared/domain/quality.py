@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from shared.domain.catalog import Product
 from shared.domain.scoring import LOW_SCORE_THRESHOLD, is_valid_gtin, quality_score
@@ -229,6 +229,12 @@ class QualitySummary(BaseModel):
     skus: dict[str, str] = Field(default_factory=dict, description="sku -> holder key")
     open: list[ValidationIssue] = Field(default_factory=list)
     evaluated_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def blocks_export(self) -> bool:
+        """Stored with the summary, so an export can stream just the blocked products."""
+        return any(issue.severity is Severity.ERROR for issue in self.open)
 
 
 def holder_key(product_id: str, variant_id: str | None) -> str:

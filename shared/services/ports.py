@@ -4,14 +4,16 @@ and org, so a query that forgets the tenant cannot be written."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from shared.domain.audit import AuditEvent
 from shared.domain.bulk import BatchPlan
 from shared.domain.catalog import Collection, Product, Write
+from shared.domain.exports import Delivery, Export, ExportResult, ExportStatus
 from shared.domain.models import BatchRange, BulkJob, ItemError, JobType, Page
+from shared.domain.notifications import NotificationSettings
 from shared.domain.quality import IssueChange, QualitySummary, ValidationIssue
 
 
@@ -84,8 +86,9 @@ class PayloadStore(Protocol):
 
 
 class TaskQueue(Protocol):
-    def enqueue(self, name: str, body: dict[str, Any]) -> None:
-        """Queue one HTTP task for the worker; a name already queued is not queued again."""
+    def enqueue(self, name: str, body: dict[str, Any], not_before: datetime | None = None) -> None:
+        """Queue one HTTP task for the worker, to run no sooner than `not_before`; a name already
+        queued is not queued again."""
         ...
 
 
@@ -115,3 +118,73 @@ class IssueStore(Protocol):
         ...
 
     def list_issues(self, filters: dict[str, str], limit: int, cursor: str | None) -> Page[ValidationIssue]: ...
+
+
+class ExportStore(Protocol):
+    def create(self, export: Export) -> None: ...
+
+    def get(self, export_id: str) -> Export:
+        """The export, or NotFoundError."""
+        ...
+
+    def list(self, limit: int, cursor: str | None) -> Page[Export]:
+        """Exports, newest first."""
+        ...
+
+    def begin(self, export_id: str, now: datetime) -> Export:
+        """Count one more attempt and move a QUEUED export to RUNNING; a finished one is returned as is."""
+        ...
+
+    def claim(self, export_id: str, result: ExportResult) -> Export:
+        """Record `result` as the export's, unless an attempt recorded one first; returns the record."""
+        ...
+
+    def finish(
+        self, export_id: str, status: ExportStatus, delivery: Delivery, now: datetime, reason: str | None
+    ) -> Export:
+        """Move an unfinished export to COMPLETED or FAILED with its pending delivery, once."""
+        ...
+
+    def save_delivery(self, export_id: str, delivery: Delivery, now: datetime) -> None: ...
+
+    def products(self) -> Iterator[tuple[Product, bool]]:
+        """Every product in id order, streamed, each with whether an open ERROR issue blocks its export."""
+        ...
+
+
+class NotificationSettingsStore(Protocol):
+    def get(self) -> NotificationSettings | None: ...
+
+    def put(self, settings: NotificationSettings) -> None: ...
+
+
+class ExportFiles(Protocol):
+    bucket: str
+
+    def write(self, path: str, content_type: str, chunks: Iterable[bytes]) -> int:
+        """Stream `chunks` into a new object (visible only once whole); returns its size."""
+        ...
+
+    def publish(self, staged: str, path: str, filename: str) -> None:
+        """Copy a staged object to its final path (a repeat copies the same bytes again)."""
+        ...
+
+    def delete(self, path: str) -> None:
+        """Delete the object if it exists."""
+        ...
+
+    def signed_url(self, path: str, ttl: timedelta) -> str:
+        """A GET URL for the object that works without credentials until `ttl` has passed."""
+        ...
+
+
+class WebhookSender(Protocol):
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        """POST `body`; DeliveryError unless the receiver answers 2xx."""
+        ...
+
+
+class Mailer(Protocol):
+    def send(self, to: list[str], subject: str, text: str, message_id: str) -> None:
+        """Hand one plain-text message to the mail server; DeliveryError when it refuses."""
+        ...

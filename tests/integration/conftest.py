@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any, Generic, TypeVar
 
 import pytest
+from google.cloud import tasks_v2
+from pydantic import BaseModel
 
+from local.stack import LOCATION
+from shared import wiring
+from shared.adapters.cloud_tasks import CloudTasksQueue
+from shared.services.tasks import WorkerTask
+from tests.conftest import PROJECT
 from tests.support import wait_until
+
+T = TypeVar("T", bound=BaseModel)
 
 pytestmark = pytest.mark.emulators
 
@@ -56,3 +68,33 @@ class JobsApi:
 @pytest.fixture()
 def jobs(client: Any, auth: dict[str, str]) -> JobsApi:
     return JobsApi(client, auth)
+
+
+class CapturedQueue(CloudTasksQueue, Generic[T]):
+    """A real emulator queue, paused, so the test decides when (and how often) tasks are delivered."""
+
+    def __init__(self, model: type[T]) -> None:
+        client = wiring.tasks_client()
+        path = client.queue_path(PROJECT, LOCATION, f"captured-{uuid.uuid4().hex[:12]}")
+        client.create_queue(parent=client.common_location_path(PROJECT, LOCATION), queue=tasks_v2.Queue(name=path))
+        client.pause_queue(name=path)
+        super().__init__(client, path, "http://127.0.0.1:9/never-called")
+        self.model = model
+        self.path = path
+        self.taken: set[str] = set()
+
+    def take(self) -> list[T]:
+        """Tasks queued since the last take, decoded as the worker would decode them."""
+        tasks = [t for t in wiring.tasks_client().list_tasks(parent=self.path) if t.name not in self.taken]
+        self.taken |= {t.name for t in tasks}
+        return [self.model.model_validate(json.loads(t.http_request.body)) for t in tasks]
+
+    def delete(self) -> None:
+        wiring.tasks_client().delete_queue(name=self.path)
+
+
+@pytest.fixture()
+def queue(stack_env: dict[str, str]) -> Iterator[CapturedQueue[WorkerTask]]:
+    captured = CapturedQueue(WorkerTask)
+    yield captured
+    captured.delete()

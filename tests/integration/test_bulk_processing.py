@@ -4,19 +4,14 @@ crash, and every job must end with each item applied exactly once and exact coun
 
 from __future__ import annotations
 
-import json
 import threading
-import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
-from google.cloud import tasks_v2
 from google.cloud.firestore_v1 import FieldFilter
 
 from shared import wiring
-from shared.adapters.cloud_tasks import CloudTasksQueue
 from shared.adapters.firestore.catalog import FirestoreCatalogStore
 from shared.adapters.firestore.jobs import FirestoreJobStore
 from shared.domain.bulk import BatchPlan
@@ -27,33 +22,11 @@ from shared.errors import ConflictError
 from shared.services.bulk_jobs import BulkJobs, BulkLimits
 from shared.services.bulk_processing import BulkJobProcessor
 from shared.services.tasks import WorkerTask
-from tests.conftest import LOCATION, PROJECT
+from tests.integration.conftest import CapturedQueue
 
 LIMITS = BulkLimits(
     max_job_items=100_000, batch_max_items=40, batch_max_bytes=4_000_000, inline_payload_max_bytes=256 * 1024
 )
-
-
-class CapturedQueue(CloudTasksQueue):
-    """A real emulator queue, paused, so the test decides when (and how often) tasks are delivered."""
-
-    def __init__(self) -> None:
-        client = wiring.tasks_client()
-        path = client.queue_path(PROJECT, LOCATION, f"captured-{uuid.uuid4().hex[:12]}")
-        client.create_queue(parent=client.common_location_path(PROJECT, LOCATION), queue=tasks_v2.Queue(name=path))
-        client.pause_queue(name=path)
-        super().__init__(client, path, "http://127.0.0.1:9/never-called")
-        self.path = path
-        self.taken: set[str] = set()
-
-    def take(self) -> list[WorkerTask]:
-        """Tasks queued since the last take, decoded as the worker would decode them."""
-        tasks = [t for t in wiring.tasks_client().list_tasks(parent=self.path) if t.name not in self.taken]
-        self.taken |= {t.name for t in tasks}
-        return [WorkerTask.model_validate(json.loads(t.http_request.body)) for t in tasks]
-
-    def delete(self) -> None:
-        wiring.tasks_client().delete_queue(name=self.path)
 
 
 class Harness:
@@ -99,13 +72,6 @@ class Harness:
 
     def product_count(self) -> int:
         return len(self.products())
-
-
-@pytest.fixture()
-def queue(stack_env: dict[str, str]) -> Iterator[CapturedQueue]:
-    captured = CapturedQueue()
-    yield captured
-    captured.delete()
 
 
 @pytest.fixture()

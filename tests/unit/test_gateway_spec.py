@@ -22,9 +22,18 @@ from shared.http import Api, Call, Reply
 ROOT = Path(__file__).resolve().parents[2]
 URLS = {target: f"https://synq-pim-{target.replace('_', '-')}-abc123-uc.a.run.app" for target in required_targets()}
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch"}
-API_NAMES = ["bulk_jobs", "products", "brands", "categories", "audit_logs", "validation_issues"]
-# main.py targets deployed outside the gateway: the Cloud Tasks worker and the scheduled sweep.
-NON_GATEWAY_TARGETS = {"bulk_job_worker", "validation_sweep"}
+API_NAMES = [
+    "bulk_jobs",
+    "products",
+    "brands",
+    "categories",
+    "audit_logs",
+    "validation_issues",
+    "exports",
+    "notification_settings",
+]
+# main.py targets deployed outside the gateway: the Cloud Tasks workers and the scheduled sweep.
+NON_GATEWAY_TARGETS = {"bulk_job_worker", "export_worker", "validation_sweep"}
 
 
 def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -117,11 +126,13 @@ def test_every_target_is_a_function_main_exports_and_deploy_sh_deploys() -> None
 
 
 def test_the_other_main_targets_are_deployed_outside_the_gateway() -> None:
-    worker, fn_worker, sweep, fn_sweep = config_sh("WORKER_TARGET", "FN_WORKER", "SWEEP_TARGET", "FN_SWEEP")
-    assert {worker, sweep} == NON_GATEWAY_TARGETS
+    worker, fn_worker, exporter, fn_exporter, sweep, fn_sweep = config_sh(
+        "WORKER_TARGET", "FN_WORKER", "EXPORT_WORKER_TARGET", "FN_EXPORT_WORKER", "SWEEP_TARGET", "FN_SWEEP"
+    )
+    assert {worker, exporter, sweep} == NON_GATEWAY_TARGETS
     assert NON_GATEWAY_TARGETS.isdisjoint(required_targets())
     assert set(main.__all__) == set(required_targets()) | NON_GATEWAY_TARGETS  # every export is deployed
-    for target, name in ((worker, fn_worker), (sweep, fn_sweep)):
+    for target, name in ((worker, fn_worker), (exporter, fn_exporter), (sweep, fn_sweep)):
         assert callable(getattr(main, target))
         assert name == "synq-pim-" + target.replace("_", "-")
 

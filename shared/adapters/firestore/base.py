@@ -12,6 +12,7 @@ from typing import Any
 from google.cloud import firestore
 
 from shared.adapters.firestore import wire
+from shared.adapters.google_errors import translated
 from shared.domain.audit import AuditEvent
 from shared.domain.catalog import Collection, Write
 from shared.domain.models import Page
@@ -50,6 +51,18 @@ class TenantRoot:
         # create(): an event is never overwritten, and a replayed write cannot add it twice.
         pbs += [wire.create(self.path(AUDIT_EVENTS, e.id), e.model_dump(mode="python")) for e in events]
         return pbs
+
+
+def in_id_order(collection: Any, after: str | None = None, query: Any = None, fields: list[str] | None = None) -> Any:
+    """Documents in id order from just after `after`, streamed by one query (a query per page
+    would make the emulator scan the collection once per page)."""
+    query = (query or collection).order_by("__name__")
+    if after:
+        query = query.start_after({"__name__": collection.document(after)})
+    if fields:
+        query = query.select(fields)
+    with translated("catalog"):
+        yield from query.stream()
 
 
 def newest_first(query: Any, limit: int, cursor: str | None) -> list[Any]:

@@ -20,7 +20,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1 import FieldFilter
 
 from shared.adapters.firestore import wire
-from shared.adapters.firestore.base import TenantRoot, newest_first, newest_first_page
+from shared.adapters.firestore.base import TenantRoot, in_id_order, newest_first, newest_first_page
 from shared.adapters.google_errors import translated
 from shared.domain.catalog import Collection, Product
 from shared.domain.models import Page
@@ -105,13 +105,11 @@ class FirestoreIssueStore:
             return {s.id: s.update_time for s in self._client.get_all(refs, field_paths=["id"]) if s.exists}
 
     def products_by_id(self, after: str | None) -> Iterator[Product]:
-        """Every product in id order from just after `after`, streamed by one query (a query
-        per page would make the emulator scan the collection once per page)."""
-        return (Product.model_validate(s.to_dict()) for s in self._stream(self._products, after))
+        return (Product.model_validate(s.to_dict()) for s in in_id_order(self._products, after))
 
     def summary_ids(self, after: str | None) -> Iterator[str]:
         """Every evaluated product id in id order (to find those whose product is gone)."""
-        return (s.id for s in self._stream(self._summaries, after, fields=["product_id"]))
+        return (s.id for s in in_id_order(self._summaries, after, fields=["product_id"]))
 
     def list_issues(self, filters: dict[str, str], limit: int, cursor: str | None) -> Page[ValidationIssue]:
         query = self._issues.where(filter=FieldFilter("resolved", "==", False))
@@ -119,12 +117,3 @@ class FirestoreIssueStore:
             query = query.where(filter=FieldFilter(field, "==", value))
         with translated("validation issues"):
             return newest_first_page(ValidationIssue, newest_first(query, limit, cursor), limit)
-
-    def _stream(self, collection: Any, after: str | None, fields: list[str] | None = None) -> Iterator[Any]:
-        query = collection.order_by("__name__")
-        if after:
-            query = query.start_after({"__name__": collection.document(after)})
-        if fields:
-            query = query.select(fields)
-        with translated("catalog"):
-            yield from query.stream()

@@ -1,0 +1,189 @@
+"""Catalog exports: the export record, its life cycle, and how a product becomes a row.
+
+An export is QUEUED when requested, RUNNING while an attempt streams the catalog into a staged
+object, and COMPLETED once one attempt's staged object is claimed and published under the
+export's own path (or FAILED after too many attempts). Products with an open ERROR validation
+issue are left out and counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from shared.domain.catalog import Product
+from shared.domain.tenancy import Scope
+
+
+class ExportFormat(StrEnum):
+    NDJSON = "NDJSON"
+    CSV = "CSV"
+
+    @property
+    def extension(self) -> str:
+        return "ndjson" if self is ExportFormat.NDJSON else "csv"
+
+    @property
+    def content_type(self) -> str:
+        return "application/x-ndjson" if self is ExportFormat.NDJSON else "text/csv; charset=utf-8"
+
+
+class ExportStatus(StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+    @property
+    def finished(self) -> bool:
+        return self in (ExportStatus.COMPLETED, ExportStatus.FAILED)
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "PENDING"  # being sent, or waiting for its next attempt
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"  # every attempt failed
+    NOT_CONFIGURED = "NOT_CONFIGURED"  # the tenant has no notification settings
+
+
+class Delivery(BaseModel):
+    """How the tenant was told about a finished export."""
+
+    event_id: str = Field(description="Id of the event; every attempt (and redelivery) carries the same.")
+    event_type: str = Field(description="export.completed or export.failed")
+    channel: str | None = Field(None, description="webhook or email, as configured when it was sent.")
+    status: DeliveryStatus
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+
+class ExportResult(BaseModel):
+    """What the attempt that won wrote: its staged object and what it counted."""
+
+    attempt_id: str
+    staged_object: str
+    row_count: int
+    excluded_count: int
+    size_bytes: int
+
+
+class ExportView(BaseModel):
+    """An export as the API shows it."""
+
+    id: str
+    tenant_id: str
+    org_id: str
+    status: ExportStatus
+    format: ExportFormat
+    bucket: str
+    object_path: str = Field(description="Path of the export file in `bucket` (written once the export completes).")
+    row_count: int | None = Field(None, description="Products written to the file.")
+    excluded_count: int | None = Field(None, description="Products left out for an open ERROR validation issue.")
+    size_bytes: int | None = None
+    failure_reason: str | None = None
+    notification: Delivery | None = None
+    download_url: str | None = Field(None, description="Signed GET URL of the file, when COMPLETED.")
+    download_url_expires_at: datetime | None = None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+class Export(ExportView):
+    """An export as stored: the view plus what attempts need."""
+
+    attempts: int = Field(0, description="Attempts started (a crashed attempt counts).")
+    result: ExportResult | None = None
+
+    def finishing(self, status: ExportStatus, delivery: Delivery, now: datetime, reason: str | None) -> dict[str, Any]:
+        """The changes that finish this export: its outcome, its counts, and its pending delivery."""
+        changes: dict[str, Any] = {
+            "status": status,
+            "failure_reason": reason,
+            "notification": delivery.model_dump(mode="python"),
+            "completed_at": now,
+            "updated_at": now,
+        }
+        if status is ExportStatus.COMPLETED and self.result:
+            changes |= self.result.model_dump(include={"row_count", "excluded_count", "size_bytes"})
+        return changes
+
+    def view(self, download_url: str | None = None, expires_at: datetime | None = None) -> ExportView:
+        view = ExportView.model_validate(self.model_dump(include=set(ExportView.model_fields)))
+        view.download_url, view.download_url_expires_at = download_url, expires_at
+        return view
+
+
+def export_object_path(scope: Scope, export_id: str, fmt: ExportFormat) -> str:
+    return f"exports/{scope.tenant_id}/{scope.org_id}/{export_id}.{fmt.extension}"
+
+
+def staged_object_path(scope: Scope, export_id: str, attempt_id: str, fmt: ExportFormat) -> str:
+    # Under tmp/ so a bucket lifecycle rule can sweep the staged files of crashed attempts.
+    return f"tmp/exports/{scope.tenant_id}/{scope.org_id}/{export_id}/{attempt_id}.{fmt.extension}"
+
+
+# --- rows ----------------------------------------------------------------------------------
+# One CSV row per product; variants and attributes, being lists and maps, are JSON in one cell.
+CSV_COLUMNS = [
+    "id",
+    "title",
+    "description",
+    "sku",
+    "barcode",
+    "status",
+    "category",
+    "category_id",
+    "brand",
+    "brand_id",
+    "data_quality_score",
+    "attributes",
+    "variants",
+    "created_at",
+    "updated_at",
+]
+
+
+class RowWriter:
+    """Turns products into the bytes of one export file, one call per product."""
+
+    def __init__(self, fmt: ExportFormat) -> None:
+        self.format = fmt
+        self._buffer = io.StringIO()
+        self._csv = csv.writer(self._buffer, lineterminator="\n")
+
+    def header(self) -> bytes:
+        return self._csv_line(CSV_COLUMNS) if self.format is ExportFormat.CSV else b""
+
+    def row(self, product: Product) -> bytes:
+        if self.format is ExportFormat.NDJSON:
+            return product.model_dump_json().encode() + b"\n"
+        data = product.model_dump(mode="json")
+        return self._csv_line(
+            [
+                json.dumps(data[c], separators=(",", ":"), ensure_ascii=False)
+                if c in ("attributes", "variants")
+                else _cell(data.get(c))
+                for c in CSV_COLUMNS
+            ]
+        )
+
+    def _csv_line(self, cells: list[str]) -> bytes:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._csv.writerow(cells)
+        return self._buffer.getvalue().encode()
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value)

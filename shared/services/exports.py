@@ -1,0 +1,253 @@
+"""Catalog exports: requested by the API, run by the export worker, announced to the tenant.
+
+Cloud Tasks delivers at least once, so every step is safe to repeat:
+- `run` streams the catalog into a staged object named by its own attempt. The first attempt to
+  claim its staged object in the export record wins; only the winner's bytes are published under
+  the export's path (a repeat copies the same bytes), so the file is never two runs mixed.
+- `notify` makes delivery attempt N once per task; a failure schedules attempt N+1 with a
+  doubling delay. Every attempt carries the same event id, so receivers can drop repeats.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shared.domain.exports import (
+    Delivery,
+    DeliveryStatus,
+    Export,
+    ExportFormat,
+    ExportResult,
+    ExportStatus,
+    ExportView,
+    RowWriter,
+    export_object_path,
+    staged_object_path,
+)
+from shared.domain.models import Page
+from shared.domain.notifications import (
+    SIGNATURE_HEADER,
+    Channel,
+    ExportEvent,
+    NotificationSettings,
+    email_text,
+    event_id,
+    event_type,
+    retry_delay,
+    sign,
+)
+from shared.domain.tenancy import Principal, Scope
+from shared.errors import DeliveryError, NotFoundError, SynqError, UnavailableError
+from shared.services.ports import ExportFiles, ExportStore, Mailer, NotificationSettingsStore, TaskQueue, WebhookSender
+from shared.services.tasks import ExportTask
+
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class ExportPolicy:
+    max_attempts: int  # export runs before the export is FAILED
+    url_ttl: timedelta  # life of a download URL
+    notify_max_attempts: int
+    notify_backoff_seconds: float
+    notify_backoff_max_seconds: float
+
+
+@dataclass
+class Exports:
+    """The API's use cases."""
+
+    scope: Scope
+    store: ExportStore
+    files: ExportFiles
+    tasks: TaskQueue
+    policy: ExportPolicy
+    clock: Callable[[], datetime]
+
+    def request(self, actor: Principal, fmt: ExportFormat) -> ExportView:
+        export_id = str(uuid.uuid4())
+        now = self.clock()
+        export = Export(
+            id=export_id,
+            tenant_id=self.scope.tenant_id,
+            org_id=self.scope.org_id,
+            status=ExportStatus.QUEUED,
+            format=fmt,
+            bucket=self.files.bucket,
+            object_path=export_object_path(self.scope, export_id, fmt),
+            created_by=actor.email,
+            created_at=now,
+            updated_at=now,
+        )
+        self.store.create(export)
+        task = ExportTask.run(self.scope, export_id)
+        try:
+            self.tasks.enqueue(task.name, task.to_body())
+        except UnavailableError:
+            # Nothing will run it: say so on the record rather than leave it QUEUED.
+            delivery = _delivery(export_id, ExportStatus.FAILED, DeliveryStatus.NOT_CONFIGURED)
+            self.store.finish(export_id, ExportStatus.FAILED, delivery, self.clock(), "the export could not be queued")
+            raise
+        return export.view()
+
+    def get(self, export_id: str) -> ExportView:
+        return view_of(self.store.get(export_id), self.files, self.policy.url_ttl, self.clock)
+
+    def list(self, limit: int, cursor: str | None) -> Page[ExportView]:
+        # No download URLs in lists: signing one costs a call to IAM in production.
+        page = self.store.list(min(limit, MAX_PAGE), cursor)
+        return Page[ExportView](items=[e.view() for e in page.items], next_cursor=page.next_cursor)
+
+
+def view_of(export: Export, files: ExportFiles, ttl: timedelta, clock: Callable[[], datetime]) -> ExportView:
+    if export.status is not ExportStatus.COMPLETED:
+        return export.view()
+    return export.view(files.signed_url(export.object_path, ttl), clock() + ttl)
+
+
+def _delivery(export_id: str, status: ExportStatus, delivery: DeliveryStatus = DeliveryStatus.PENDING) -> Delivery:
+    kind = event_type(status)
+    return Delivery(event_id=event_id(export_id, kind), event_type=kind, status=delivery)
+
+
+@dataclass
+class ExportProcessor:
+    """The export worker's use cases: run an export, notify the tenant."""
+
+    scope: Scope
+    store: ExportStore
+    settings: NotificationSettingsStore
+    files: ExportFiles
+    tasks: TaskQueue
+    webhooks: WebhookSender
+    mailer: Mailer
+    policy: ExportPolicy
+    clock: Callable[[], datetime]
+
+    def handle(self, task: ExportTask) -> str:
+        return self.run(task.export_id) if task.kind == "run" else self.notify(task.export_id, task.attempt)
+
+    # --- run ---------------------------------------------------------------------------------
+    def run(self, export_id: str) -> str:
+        export = self.store.begin(export_id, self.clock())
+        if export.status.finished:
+            self._queue_notify(export_id, 1)  # in case a crash came between finishing and queueing
+            return f"already {export.status.value}"
+        if export.attempts > self.policy.max_attempts:
+            return self._fail(export, f"gave up after {self.policy.max_attempts} attempts")
+        if export.result is None:
+            try:
+                result = self._write(export)
+            except SynqError as exc:
+                if export.attempts >= self.policy.max_attempts:
+                    return self._fail(export, exc.message)
+                raise
+            export = self.store.claim(export_id, result)
+            if export.result is None or export.result.attempt_id != result.attempt_id:
+                self.files.delete(result.staged_object)  # another attempt won; its file stands
+        assert export.result is not None
+        if not export.status.finished:
+            filename = f"catalog-export-{export.created_at:%Y%m%d-%H%M%S}.{export.format.extension}"
+            try:
+                self.files.publish(export.result.staged_object, export.object_path, filename)
+            except NotFoundError:
+                # A concurrent delivery finished first and removed the staged object.
+                if not self.store.get(export_id).status.finished:
+                    raise
+            else:
+                self.store.finish(
+                    export_id, ExportStatus.COMPLETED, _delivery(export_id, ExportStatus.COMPLETED), self.clock(), None
+                )
+                self.files.delete(export.result.staged_object)
+        self._queue_notify(export_id, 1)
+        return "completed"
+
+    def _write(self, export: Export) -> ExportResult:
+        """Stream every product into a staged object of this attempt's own; count as it goes."""
+        attempt_id = uuid.uuid4().hex
+        staged = staged_object_path(self.scope, export.id, attempt_id, export.format)
+        counts = {"rows": 0, "excluded": 0}
+
+        def chunks() -> Iterator[bytes]:
+            rows = RowWriter(export.format)
+            yield rows.header()
+            for product, blocked in self.store.products():
+                if blocked:
+                    counts["excluded"] += 1
+                    continue
+                counts["rows"] += 1
+                yield rows.row(product)
+
+        size = self.files.write(staged, export.format.content_type, chunks())
+        return ExportResult(
+            attempt_id=attempt_id,
+            staged_object=staged,
+            row_count=counts["rows"],
+            excluded_count=counts["excluded"],
+            size_bytes=size,
+        )
+
+    def _fail(self, export: Export, reason: str) -> str:
+        self.store.finish(
+            export.id, ExportStatus.FAILED, _delivery(export.id, ExportStatus.FAILED), self.clock(), reason
+        )
+        self._queue_notify(export.id, 1)
+        return "failed"
+
+    def _queue_notify(self, export_id: str, attempt: int, not_before: datetime | None = None) -> None:
+        task = ExportTask.notify(self.scope, export_id, attempt)
+        self.tasks.enqueue(task.name, task.to_body(), not_before)
+
+    # --- notify ------------------------------------------------------------------------------
+    def notify(self, export_id: str, attempt: int) -> str:
+        export = self.store.get(export_id)
+        delivery = export.notification
+        if delivery is None:
+            return "export not finished"
+        if delivery.status is not DeliveryStatus.PENDING:
+            return f"already {delivery.status.value}"
+        if attempt < delivery.attempts:
+            return "superseded by a later attempt"
+        now = self.clock()
+        settings = self.settings.get()
+        if settings is None:
+            delivery.status = DeliveryStatus.NOT_CONFIGURED
+            self.store.save_delivery(export_id, delivery, now)
+            return "not configured"
+        delivery.attempts, delivery.channel, delivery.next_attempt_at = attempt, settings.channel.value, None
+        try:
+            self._send(settings, delivery, view_of(export, self.files, self.policy.url_ttl, self.clock))
+        except DeliveryError as exc:
+            delivery.last_error = exc.message
+            if exc.permanent or attempt >= self.policy.notify_max_attempts:
+                delivery.status = DeliveryStatus.FAILED
+                self.store.save_delivery(export_id, delivery, self.clock())
+                return "delivery failed"
+            delay = retry_delay(attempt, self.policy.notify_backoff_seconds, self.policy.notify_backoff_max_seconds)
+            delivery.next_attempt_at = self.clock() + timedelta(seconds=delay)
+            self.store.save_delivery(export_id, delivery, self.clock())
+            self._queue_notify(export_id, attempt + 1, delivery.next_attempt_at)
+            return f"attempt {attempt} failed; next in {delay:g}s"
+        delivery.status, delivery.delivered_at, delivery.last_error = DeliveryStatus.DELIVERED, self.clock(), None
+        self.store.save_delivery(export_id, delivery, self.clock())
+        return "delivered"
+
+    def _send(self, settings: NotificationSettings, delivery: Delivery, export: ExportView) -> None:
+        if settings.channel is Channel.WEBHOOK:
+            assert settings.webhook_url and settings.webhook_secret
+            event = ExportEvent(
+                id=delivery.event_id,
+                type=delivery.event_type,
+                created_at=export.completed_at or export.updated_at,
+                export=export,
+            )
+            body = event.model_dump_json().encode()
+            signature = sign(settings.webhook_secret, body, int(self.clock().timestamp()))
+            headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature, "X-Synq-Event-Id": event.id}
+            self.webhooks.post(settings.webhook_url, body, headers)
+        else:
+            subject, text = email_text(export)
+            self.mailer.send(list(settings.emails), subject, text, f"<{delivery.event_id}@synq-pim>")

@@ -1,0 +1,149 @@
+"""Export rows, notification settings, the webhook URL rules and signature, pure."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from shared.domain.catalog import Product
+from shared.domain.exports import CSV_COLUMNS, ExportFormat, ExportStatus, ExportView, RowWriter
+from shared.domain.notifications import (
+    NotificationSettings,
+    NotificationSettingsInput,
+    UnsafeUrlError,
+    check_webhook_url,
+    email_text,
+    event_id,
+    is_public_address,
+    retry_delay,
+    sign,
+    verify,
+)
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+PRODUCT = Product.model_validate(
+    {
+        "id": "p1",
+        "tenant_id": "t",
+        "org_id": "o",
+        "title": 'Hammer, "claw"',
+        "description": "line one\nline two",
+        "sku": "H-1",
+        "attributes": {"weight_kg": 0.5},
+        "variants": [
+            {
+                "id": "v1",
+                "product_id": "p1",
+                "sku": "H-1-red",
+                "price": "9.90",
+                "currency": "EUR",
+                "created_at": NOW,
+                "updated_at": NOW,
+            }
+        ],
+        "created_at": NOW,
+        "updated_at": NOW,
+        "data_quality_score": 70,
+    }
+)
+
+
+def test_an_ndjson_row_is_the_product_as_the_api_shows_it() -> None:
+    line = RowWriter(ExportFormat.NDJSON).row(PRODUCT)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert json.loads(line) == json.loads(PRODUCT.model_dump_json())
+
+
+def test_csv_rows_quote_what_needs_it_and_keep_variants_as_json() -> None:
+    rows = RowWriter(ExportFormat.CSV)
+    text = (rows.header() + rows.row(PRODUCT) + rows.row(PRODUCT)).decode()
+    parsed = list(csv.DictReader(io.StringIO(text)))
+    assert len(parsed) == 2 and list(parsed[0]) == CSV_COLUMNS
+    row = parsed[0]
+    assert row["title"] == 'Hammer, "claw"' and row["description"] == "line one\nline two"
+    assert row["barcode"] == "" and row["data_quality_score"] == "70"
+    assert json.loads(row["variants"])[0]["price"] == "9.90"
+    assert json.loads(row["attributes"]) == {"weight_kg": 0.5}
+
+
+def test_a_signature_verifies_and_any_change_or_delay_breaks_it() -> None:
+    body = b'{"id":"evt_1"}'
+    header = sign("s3cret-s3cret-s3cret", body, 1_800_000_000)
+    assert header.startswith("t=1800000000,v1=") and len(header.split("v1=")[1]) == 64
+    assert verify("s3cret-s3cret-s3cret", header, body, now=1_800_000_100)
+    assert not verify("s3cret-s3cret-s3cret", header, body + b" ", now=1_800_000_100)
+    assert not verify("another-secret-xx", header, body, now=1_800_000_100)
+    assert not verify("s3cret-s3cret-s3cret", header, body, now=1_800_000_301)  # a replay, too late
+    assert not verify("s3cret-s3cret-s3cret", "v1=abc", body, now=1_800_000_000)
+
+
+def test_event_ids_are_stable_per_export_and_outcome() -> None:
+    assert event_id("e1", "export.completed") == event_id("e1", "export.completed")
+    assert event_id("e1", "export.completed") != event_id("e1", "export.failed")
+    assert event_id("e1", "export.completed") != event_id("e2", "export.completed")
+
+
+def test_retry_delays_double_up_to_the_cap() -> None:
+    assert [retry_delay(n, 30, 900) for n in range(1, 8)] == [30, 60, 120, 240, 480, 900, 900]
+
+
+def public(_host: str, _port: int) -> list[str]:
+    return ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"]
+
+
+@pytest.mark.parametrize(
+    ("url", "addresses", "problem"),
+    [
+        ("http://hooks.example.com/x", ["93.184.216.34"], "https"),
+        ("https://user:pw@hooks.example.com/x", ["93.184.216.34"], "credentials"),
+        ("https://hooks.example.com/x", ["93.184.216.34", "10.0.0.7"], "non-public"),  # one bad answer is enough
+        ("https://hooks.example.com/x", ["127.0.0.1"], "non-public"),
+        ("https://hooks.example.com/x", ["169.254.169.254"], "non-public"),
+        ("https://hooks.example.com/x", ["100.64.1.1"], "non-public"),
+        ("https://hooks.example.com/x", ["::ffff:127.0.0.1"], "non-public"),
+        ("https://hooks.example.com/x", ["fd20:ce::254"], "non-public"),
+        ("https://metadata.google.internal/x", ["93.184.216.34"], "metadata"),
+        ("https://hooks.example.com:99999/x", ["93.184.216.34"], "port"),
+        ("https:///x", [], "no host"),
+    ],
+)
+def test_production_refuses_urls_that_reach_inside(url: str, addresses: list[str], problem: str) -> None:
+    with pytest.raises(UnsafeUrlError, match=problem):
+        check_webhook_url(url, allow_private=False, resolve=lambda _h, _p: addresses)
+
+
+def test_production_accepts_a_public_https_url_and_the_local_stack_a_loopback_one() -> None:
+    check_webhook_url("https://hooks.example.com/synq?x=1", allow_private=False, resolve=public)
+    check_webhook_url("http://127.0.0.1:9000/hook", allow_private=True, resolve=lambda _h, _p: ["127.0.0.1"])
+    assert is_public_address("8.8.8.8") and not is_public_address("192.168.1.1")
+
+
+def test_settings_need_their_channels_target_and_mask_the_secret() -> None:
+    with pytest.raises(ValidationError, match="webhook_url"):
+        NotificationSettingsInput.model_validate({"channel": "webhook"})
+    with pytest.raises(ValidationError, match="at least one address"):
+        NotificationSettingsInput.model_validate({"channel": "email", "emails": []})
+    stored = NotificationSettings(
+        channel="webhook", webhook_url="https://x.example/h", webhook_secret="abcdefghijklmnop1234",
+        updated_by="a@example.com", updated_at=NOW,
+    )  # fmt: skip
+    assert stored.view().webhook_secret == "*" * 12 + "1234"
+
+
+def test_the_email_names_the_counts_and_the_link() -> None:
+    export = ExportView(
+        id="e1", tenant_id="t", org_id="o", status=ExportStatus.COMPLETED, format=ExportFormat.CSV, bucket="b",
+        object_path="exports/t/o/e1.csv", row_count=9, excluded_count=2, size_bytes=1234,
+        download_url="http://storage/x?sig", download_url_expires_at=NOW, created_by="a@example.com",
+        created_at=NOW, updated_at=NOW,
+    )  # fmt: skip
+    subject, text = email_text(export)
+    assert subject == "Your catalog export is ready (9 products)"
+    assert "Products left out for open ERROR validation issues: 2" in text and "http://storage/x?sig" in text
+    failed = export.model_copy(update={"status": ExportStatus.FAILED, "failure_reason": "bucket missing"})
+    assert email_text(failed) == ("Your catalog export failed", "Your CSV export e1 failed: bucket missing\n")
