@@ -45,6 +45,7 @@ sweep: venv  ## run the validation sweep against the running local stack
 bench: venv  ## benchmarks through the local stack (see docs/benchmarks.md)
 	$(PY) -m bench.bulk_import
 	$(PY) -m bench.sweep
+	$(PY) -m bench.export
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache

@@ -85,8 +85,8 @@ def main() -> None:
         stack.start()
         try:
             os.environ.update(stack.env())  # the raw writer uses the same emulator
-            worker = process_tree(stack.worker.pid) if stack.worker else []
-            api = process_tree(stack.gateway.pid) if stack.gateway else []
+            worker = process_tree(stack.functions["worker"].pid)
+            api = process_tree(stack.functions["gateway"].pid)
             end_to_end(stack, products(200))  # warm up both processes and the emulators
             print(
                 f"{'products':>9} {'payload MB':>10} {'POST s':>7} {'e2e s':>7} {'e2e /s':>8} "

@@ -67,6 +67,14 @@ def reset_peak_rss(pids: list[int]) -> None:
             Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
+def rss_mib(pid: int) -> float:
+    """The current resident set (VmRSS) of one process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def peak_rss_mib(pids: list[int]) -> float:
     """The largest peak resident set (VmHWM) among the processes, in MiB."""
     peak = 0

@@ -104,8 +104,7 @@ class LocalStack:
         self.storage = StorageEmulator(log_path=logs / "storage.log")
         self.tasks = TasksEmulator(log_path=logs / "tasks.log", queues=queue_paths(PROJECT))
         self.emulators: list[Emulator] = [self.firestore, self.storage, self.tasks]
-        self.gateway: subprocess.Popen[bytes] | None = None
-        self.worker: subprocess.Popen[bytes] | None = None
+        self.functions: dict[str, subprocess.Popen[bytes]] = {}  # functions-framework processes
         self._stack = ExitStack()
 
     @property
@@ -136,12 +135,12 @@ class LocalStack:
         env_file = self.state_dir / ENV_FILE_NAME  # what `make sweep` needs to reach this stack
         env_file.write_text(json.dumps(self.env()))
         self._stack.callback(env_file.unlink, missing_ok=True)
-        self.worker = self._serve("worker", ROOT / "main.py", "bulk_job_worker", self.worker_port)
+        self._serve("worker", ROOT / "main.py", "bulk_job_worker", self.worker_port)
         self._serve("export-worker", ROOT / "main.py", "export_worker", self.export_worker_port)
-        self.gateway = self._serve("gateway", ROOT / "local" / "gateway.py", "gateway", self.port)
+        self._serve("gateway", ROOT / "local" / "gateway.py", "gateway", self.port)
         self._wait_healthy()
 
-    def _serve(self, name: str, source: Path, target: str, port: int) -> subprocess.Popen[bytes]:
+    def _serve(self, name: str, source: Path, target: str, port: int) -> None:
         """One functions-framework process (gunicorn), as Cloud Functions runs a function."""
         env = {**os.environ, **self.env(), "PYTHONPATH": str(ROOT)}
         out = open(self.state_dir / "logs" / f"{name}.log", "ab") if self.quiet else None  # noqa: SIM115
@@ -166,8 +165,8 @@ class LocalStack:
             stderr=subprocess.STDOUT if out else None,
         )
         self._stack.callback(_stop_group, proc)
+        self.functions[name] = proc
         wait_for_port(port, 30, proc)
-        return proc
 
     def stop(self) -> None:
         self._stack.close()

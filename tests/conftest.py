@@ -129,11 +129,6 @@ def client(app: Any) -> Any:
 
 
 @pytest.fixture()
-def worker(worker_app: Any) -> Any:
-    return worker_app.test_client()
-
-
-@pytest.fixture()
 def scope() -> Scope:
     return new_scope()
 

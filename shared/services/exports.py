@@ -40,7 +40,7 @@ from shared.domain.notifications import (
     sign,
 )
 from shared.domain.tenancy import Principal, Scope
-from shared.errors import DeliveryError, NotFoundError, SynqError, UnavailableError
+from shared.errors import DeliveryError, NotFoundError, PermanentTaskError, SynqError, UnavailableError
 from shared.services.ports import ExportFiles, ExportStore, Mailer, NotificationSettingsStore, TaskQueue, WebhookSender
 from shared.services.tasks import ExportTask
 
@@ -128,6 +128,10 @@ class ExportProcessor:
     clock: Callable[[], datetime]
 
     def handle(self, task: ExportTask) -> str:
+        try:
+            self.store.get(task.export_id)
+        except NotFoundError as exc:
+            raise PermanentTaskError(f"export {task.export_id} does not exist") from exc
         return self.run(task.export_id) if task.kind == "run" else self.notify(task.export_id, task.attempt)
 
     # --- run ---------------------------------------------------------------------------------

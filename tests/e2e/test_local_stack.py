@@ -4,6 +4,7 @@ gateway under functions-framework (gunicorn), and Cloud Tasks delivering to the 
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import requests
 from local.emulators import free_port
 from local.stack import LocalStack
 from local.tokens import DEMO_ORG_ID, DEMO_TENANT_ID
+from local.webhook_receiver import WebhookReceiver
 from tests.support import wait_until
 
 pytestmark = pytest.mark.emulators
@@ -83,6 +85,53 @@ def test_an_import_submitted_over_http_completes_with_exact_counts(
     assert created == 2499  # exactly one event per product the job created
 
 
+def test_an_export_is_announced_by_email_and_signed_webhook_and_downloads(
+    stack: LocalStack, session: requests.Session
+) -> None:
+    """The catalog the import above left (2,499 products), exported twice over HTTP."""
+    base = f"{stack.url}/api/v1/pim"
+
+    def export(body: dict[str, str]) -> dict[str, Any]:
+        resp = session.post(f"{base}/exports", json=body, timeout=10)
+        assert resp.status_code == 202, resp.text
+        export_id = resp.json()["id"]
+
+        def notified() -> dict[str, Any] | None:
+            record = session.get(f"{base}/exports/{export_id}", timeout=10).json()
+            note = record["notification"]
+            return record if note and note["status"] != "PENDING" else None
+
+        return wait_until(notified, timeout=120, interval=0.25)
+
+    assert stack.mail is not None  # the stack's own mail server (no SMTP_HOST in the test's env)
+    settings = {"channel": "email", "emails": ["merchandiser@example.com"]}
+    assert session.put(f"{base}/settings/notifications", json=settings, timeout=10).status_code == 200
+    by_mail = export({"format": "CSV"})
+    assert (by_mail["status"], by_mail["row_count"], by_mail["notification"]["status"]) == (
+        "COMPLETED",
+        2499,
+        "DELIVERED",
+    )
+    [message] = [
+        m for m in stack.mail.messages() if m["Message-ID"].startswith(f"<{by_mail['notification']['event_id']}")
+    ]
+    assert "merchandiser@example.com" in message["To"] and "2499 products" in message["Subject"]
+    csv_text = requests.get(by_mail["download_url"], timeout=30).text
+    assert len(csv_text.splitlines()) == 2499 + 1  # the header, then one line per product
+
+    receiver = WebhookReceiver("e2e-secret-0123456789").start()
+    try:
+        settings = {"channel": "webhook", "webhook_url": receiver.url, "webhook_secret": "e2e-secret-0123456789"}
+        assert session.put(f"{base}/settings/notifications", json=settings, timeout=10).status_code == 200
+        by_hook = export({})
+    finally:
+        receiver.stop()
+    [event] = receiver.events  # verified against its X-Synq-Signature
+    assert event["id"] == by_hook["notification"]["event_id"] and event["type"] == "export.completed"
+    lines = requests.get(event["export"]["download_url"], timeout=30).text.splitlines()
+    assert len(lines) == by_hook["row_count"] == 2499
+
+
 def test_bad_input_over_real_http_gets_json_4xx(stack: LocalStack, session: requests.Session) -> None:
     url = f"{stack.url}/api/v1/pim/bulk-jobs"
     big = b'{"job_type": "BULK_IMPORT", "payload": "' + b"x" * 10_000_100 + b'"}'
@@ -98,13 +147,17 @@ def test_stopping_the_stack_leaves_no_process_behind(tmp_path: Path) -> None:
     stack = LocalStack(free_port(), state_dir=tmp_path, quiet=True)
     try:
         stack.start()
-        pids = [p.pid for p in [e.proc for e in stack.emulators] + [stack.gateway, stack.worker] if p]
-        assert len(pids) == 5
+        pids = [p.pid for p in [e.proc for e in stack.emulators] + list(stack.functions.values()) if p]
+        assert len(pids) == 6  # 3 emulators, 2 workers, the gateway
+        assert stack.mail is not None
+        mail_port = stack.mail.port
     finally:
         stack.stop()
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.killpg(pid, 0)  # the whole process group, java children included, is gone
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", mail_port), timeout=1)  # the mail server stopped too
 
 
 def test_a_stack_that_fails_to_start_stops_what_it_started(tmp_path: Path) -> None:

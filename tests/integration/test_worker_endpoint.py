@@ -1,4 +1,4 @@
-"""The worker's HTTP endpoint as Cloud Tasks calls it."""
+"""The workers' HTTP endpoints as Cloud Tasks calls them."""
 
 from __future__ import annotations
 
@@ -7,35 +7,57 @@ from typing import Any
 
 import pytest
 
+from shared.domain.tenancy import Scope
 from shared.settings import get_settings
 
-WORKER = "/_tasks/bulk-jobs"
+WORKERS = ["bulk_job_worker", "export_worker"]
 
 
-def test_a_task_for_a_job_that_does_not_exist_is_acknowledged(worker: Any, scope: Any) -> None:
-    body = {"kind": "start", "tenant_id": scope.tenant_id, "org_id": scope.org_id, "job_id": str(uuid.uuid4())}
-    resp = worker.post(WORKER, json=body)
+@pytest.fixture(params=WORKERS)
+def endpoint(request: pytest.FixtureRequest, worker_app: Any, export_worker_app: Any) -> tuple[Any, str, str]:
+    """A worker's client, its path, and its task kind that names a record."""
+    if request.param == "bulk_job_worker":
+        return worker_app.test_client(), "/_tasks/bulk-jobs", "job"
+    return export_worker_app.test_client(), "/_tasks/exports", "export"
+
+
+def missing_record_task(kind: str, scope: Scope) -> dict[str, str]:
+    first = {"job": "start", "export": "run"}[kind]
+    return {"kind": first, "tenant_id": scope.tenant_id, "org_id": scope.org_id, f"{kind}_id": str(uuid.uuid4())}
+
+
+def test_a_task_for_a_record_that_does_not_exist_is_acknowledged(endpoint: Any, scope: Scope) -> None:
+    client, path, kind = endpoint
+    resp = client.post(path, json=missing_record_task(kind, scope))
     assert resp.status_code == 200 and resp.get_json()["outcome"] == "abandoned"
 
 
 @pytest.mark.parametrize(
-    "body", [{"kind": "explode"}, {"kind": "start", "tenant_id": "../x", "org_id": "y", "job_id": "z"}, []]
+    "body",
+    [
+        {"kind": "explode"},
+        {"kind": "start", "tenant_id": "../x", "org_id": "y", "job_id": "z"},
+        {"kind": "run", "tenant_id": "../x", "org_id": "y", "export_id": "z"},
+        [],
+    ],
 )
-def test_a_malformed_task_is_acknowledged_not_retried_forever(worker: Any, body: Any) -> None:
-    resp = worker.post(WORKER, json=body)
+def test_a_malformed_task_is_acknowledged_not_retried_forever(endpoint: Any, body: Any) -> None:
+    client, path, _ = endpoint
+    resp = client.post(path, json=body)
     assert resp.status_code == 200 and resp.get_json()["outcome"] == "abandoned"
 
 
-def test_the_worker_requires_the_task_token_when_one_is_configured(
-    worker: Any, scope: Any, monkeypatch: pytest.MonkeyPatch
+def test_the_workers_require_the_task_token_when_one_is_configured(
+    endpoint: Any, scope: Scope, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    client, path, kind = endpoint
     monkeypatch.setenv("TASK_AUTH_TOKEN", "s3cret-token")
     get_settings.cache_clear()
     try:
-        body = {"kind": "start", "tenant_id": scope.tenant_id, "org_id": scope.org_id, "job_id": str(uuid.uuid4())}
-        assert worker.post(WORKER, json=body).status_code == 401
-        assert worker.post(WORKER, json=body, headers={"X-Synq-Task-Token": "wrong"}).status_code == 401
-        assert worker.post(WORKER, json=body, headers={"X-Synq-Task-Token": "s3cret-token"}).status_code == 200
+        body = missing_record_task(kind, scope)
+        assert client.post(path, json=body).status_code == 401
+        assert client.post(path, json=body, headers={"X-Synq-Task-Token": "wrong"}).status_code == 401
+        assert client.post(path, json=body, headers={"X-Synq-Task-Token": "s3cret-token"}).status_code == 200
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
