@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--fail-first", type=int, default=0)
     args = parser.parse_args()
     receiver = WebhookReceiver(args.secret, args.port, args.fail_first, echo=True).start()
-    print(f"listening on {receiver.url} (Ctrl-C stops)", flush=True)
+    print(f"listening on http://127.0.0.1:{receiver.port}/ (any path; Ctrl-C stops)", flush=True)
     try:
         while True:
             time.sleep(3600)
