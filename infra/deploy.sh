@@ -135,49 +135,44 @@ for exemption in ${exemptions[@]+"${exemptions[@]}"}; do
 done
 
 # --- Cloud Storage ----------------------------------------------------------------------------
+ensure_bucket() { # ensure_bucket NAME LIFECYCLE_FILE: uniform access, no public access, lifecycle
+  if exists gcloud storage buckets describe "gs://$1"; then
+    log "  exists"
+  else
+    run gcloud storage buckets create "gs://$1" --location="$REGION" \
+      --uniform-bucket-level-access --public-access-prevention
+  fi
+  run gcloud storage buckets update "gs://$1" --uniform-bucket-level-access \
+    --public-access-prevention --lifecycle-file="$2"
+}
 step "Payload bucket gs://$PAYLOAD_BUCKET (uniform access, no public access, lifecycle)"
-if exists gcloud storage buckets describe "gs://$PAYLOAD_BUCKET"; then
-  log "  exists"
-else
-  run gcloud storage buckets create "gs://$PAYLOAD_BUCKET" --location="$REGION" \
-    --uniform-bucket-level-access --public-access-prevention
-fi
-run gcloud storage buckets update "gs://$PAYLOAD_BUCKET" --uniform-bucket-level-access \
-  --public-access-prevention --lifecycle-file="$INFRA_DIR/payload-bucket-lifecycle.json"
+ensure_bucket "$PAYLOAD_BUCKET" "$INFRA_DIR/payload-bucket-lifecycle.json"
 
 step "Export bucket gs://$EXPORT_BUCKET (uniform access, no public access, lifecycle)"
-if exists gcloud storage buckets describe "gs://$EXPORT_BUCKET"; then
-  log "  exists"
-else
-  run gcloud storage buckets create "gs://$EXPORT_BUCKET" --location="$REGION" \
-    --uniform-bucket-level-access --public-access-prevention
-fi
 # Export files expire after EXPORT_RETENTION_DAYS; staged files of crashed attempts (tmp/) after a day.
 export_lifecycle=$WORK/export-bucket-lifecycle.json
 sed "s/EXPORT_RETENTION_DAYS/$EXPORT_RETENTION_DAYS/" "$INFRA_DIR/export-bucket-lifecycle.json" >"$export_lifecycle"
-run gcloud storage buckets update "gs://$EXPORT_BUCKET" --uniform-bucket-level-access \
-  --public-access-prevention --lifecycle-file="$export_lifecycle"
+ensure_bucket "$EXPORT_BUCKET" "$export_lifecycle"
 
 # --- Cloud Tasks ------------------------------------------------------------------------------
+ensure_queue() { # ensure_queue NAME FLAGS...: created, or brought up to date
+  local name=$1
+  shift
+  if exists gcloud tasks queues describe "$name" --location="$REGION"; then
+    run gcloud tasks queues update "$name" --location="$REGION" "$@"
+  else
+    run gcloud tasks queues create "$name" --location="$REGION" "$@"
+  fi
+}
 step "Cloud Tasks queue $TASKS_QUEUE"
-queue_flags=(--location="$REGION" --max-attempts=20 --min-backoff=1s --max-backoff=60s
-  --max-dispatches-per-second=200 --max-concurrent-dispatches=100)
-if exists gcloud tasks queues describe "$TASKS_QUEUE" --location="$REGION"; then
-  run gcloud tasks queues update "$TASKS_QUEUE" "${queue_flags[@]}"
-else
-  run gcloud tasks queues create "$TASKS_QUEUE" "${queue_flags[@]}"
-fi
+ensure_queue "$TASKS_QUEUE" --max-attempts=20 --min-backoff=1s --max-backoff=60s \
+  --max-dispatches-per-second=200 --max-concurrent-dispatches=100
 
 step "Cloud Tasks queue $EXPORTS_QUEUE"
 # Failed export runs are retried by the queue (the app fails an export after EXPORT_MAX_ATTEMPTS);
 # notification retries are tasks the app schedules itself, with its own backoff.
-export_queue_flags=(--location="$REGION" --max-attempts=10 --min-backoff=10s --max-backoff=300s
-  --max-dispatches-per-second=20 --max-concurrent-dispatches=20)
-if exists gcloud tasks queues describe "$EXPORTS_QUEUE" --location="$REGION"; then
-  run gcloud tasks queues update "$EXPORTS_QUEUE" "${export_queue_flags[@]}"
-else
-  run gcloud tasks queues create "$EXPORTS_QUEUE" "${export_queue_flags[@]}"
-fi
+ensure_queue "$EXPORTS_QUEUE" --max-attempts=10 --min-backoff=10s --max-backoff=300s \
+  --max-dispatches-per-second=20 --max-concurrent-dispatches=20
 
 # --- service accounts and IAM -----------------------------------------------------------------
 step "Service accounts"

@@ -152,7 +152,9 @@ class ExportProcessor:
             export = self.store.claim(export_id, result)
             if export.result is None or export.result.attempt_id != result.attempt_id:
                 self.files.delete(result.staged_object)  # another attempt won; its file stands
-        assert export.result is not None
+        if export.result is None:  # another attempt failed the export meanwhile
+            self._queue_notify(export_id, 1)
+            return f"already {export.status.value}"
         if not export.status.finished:
             filename = f"catalog-export-{export.created_at:%Y%m%d-%H%M%S}.{export.format.extension}"
             try:

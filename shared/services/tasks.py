@@ -1,21 +1,35 @@
-"""The messages Cloud Tasks carries to the bulk-job worker, and their deterministic names."""
+"""The messages Cloud Tasks carries to the workers, and their deterministic names."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from shared.domain.tenancy import Scope
 
+Uuid = Annotated[str, Field(pattern=r"^[0-9a-fA-F-]{36}$")]
 
-class WorkerTask(BaseModel):
+
+class TenantTask(BaseModel):
+    """What every task carries: whose data it works on."""
+
+    tenant_id: Uuid
+    org_id: Uuid
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.tenant_id, self.org_id)
+
+    def to_body(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class WorkerTask(TenantTask):
     """`start` moves a job to PROCESSING and fans out one `batch` task per batch."""
 
     kind: Literal["start", "batch"]
-    tenant_id: str = Field(pattern=r"^[0-9a-fA-F-]{36}$")
-    org_id: str = Field(pattern=r"^[0-9a-fA-F-]{36}$")
-    job_id: str = Field(pattern=r"^[0-9a-fA-F-]{36}$")
+    job_id: Uuid
     batch_index: int | None = Field(None, ge=0)
 
     @classmethod
@@ -25,13 +39,6 @@ class WorkerTask(BaseModel):
     @classmethod
     def batch(cls, scope: Scope, job_id: str, batch_index: int) -> WorkerTask:
         return cls(kind="batch", tenant_id=scope.tenant_id, org_id=scope.org_id, job_id=job_id, batch_index=batch_index)
-
-    @property
-    def scope(self) -> Scope:
-        return Scope(self.tenant_id, self.org_id)
-
-    def to_body(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
 
 
 # Names lead with the random job id so they spread over Cloud Tasks' key space.
@@ -43,13 +50,11 @@ def batch_task_name(job_id: str, batch_index: int) -> str:
     return f"{job_id}-batch-{batch_index:05d}"
 
 
-class ExportTask(BaseModel):
+class ExportTask(TenantTask):
     """`run` writes an export's file; `notify` makes one attempt at telling the tenant it finished."""
 
     kind: Literal["run", "notify"]
-    tenant_id: str = Field(pattern=r"^[0-9a-fA-F-]{36}$")
-    org_id: str = Field(pattern=r"^[0-9a-fA-F-]{36}$")
-    export_id: str = Field(pattern=r"^[0-9a-fA-F-]{36}$")
+    export_id: Uuid
     attempt: int = Field(1, ge=1, description="Which delivery attempt a notify task makes.")
 
     @classmethod
@@ -61,14 +66,7 @@ class ExportTask(BaseModel):
         return cls(kind="notify", tenant_id=scope.tenant_id, org_id=scope.org_id, export_id=export_id, attempt=attempt)
 
     @property
-    def scope(self) -> Scope:
-        return Scope(self.tenant_id, self.org_id)
-
-    @property
     def name(self) -> str:
         """Deterministic, so a task queued twice is one task."""
         suffix = "run" if self.kind == "run" else f"notify-{self.attempt}"
         return f"{self.export_id}-{suffix}"
-
-    def to_body(self) -> dict[str, Any]:
-        return self.model_dump()

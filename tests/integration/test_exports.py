@@ -149,28 +149,28 @@ def test_a_csv_export_is_announced_by_email(
     assert json.loads(rows[0]["variants"]) == [] and rows[0]["data_quality_score"].isdigit()
 
 
-def test_a_failing_receiver_is_retried_with_the_same_event_until_it_answers(exports: ExportsApi, jobs: JobsApi) -> None:
+def export_to(exports: ExportsApi, receiver: WebhookReceiver) -> dict[str, Any]:
+    exports.configure(channel="webhook", webhook_url=receiver.url, webhook_secret=SECRET)
+    return exports.wait_notified(exports.start()["id"])
+
+
+def test_a_failing_receiver_is_retried_with_the_same_event_until_it_answers(
+    exports: ExportsApi, jobs: JobsApi, receiver: WebhookReceiver
+) -> None:
     seed(jobs, count=1)
-    receiver = WebhookReceiver(SECRET, fail_first=2).start()
-    try:
-        exports.configure(channel="webhook", webhook_url=receiver.url, webhook_secret=SECRET)
-        done = exports.wait_notified(exports.start()["id"])
-    finally:
-        receiver.stop()
-    note = done["notification"]
+    receiver.fail_first = 2
+    note = export_to(exports, receiver)["notification"]
     assert (note["status"], note["attempts"], note["last_error"]) == ("DELIVERED", 3, None)
     assert receiver.requests == 3 and len(receiver.events) == 1
     assert receiver.event_ids == [note["event_id"]] * 3  # every attempt carried the same event id
 
 
-def test_a_receiver_that_never_answers_is_recorded_as_failed(exports: ExportsApi, jobs: JobsApi) -> None:
+def test_a_receiver_that_never_answers_is_recorded_as_failed(
+    exports: ExportsApi, jobs: JobsApi, receiver: WebhookReceiver
+) -> None:
     seed(jobs, count=1)
-    receiver = WebhookReceiver(SECRET, fail_first=1000).start()
-    try:
-        exports.configure(channel="webhook", webhook_url=receiver.url, webhook_secret=SECRET)
-        done = exports.wait_notified(exports.start()["id"])
-    finally:
-        receiver.stop()
+    receiver.fail_first = 1000
+    done = export_to(exports, receiver)
     assert done["status"] == "COMPLETED"  # the file is fine; only the notice failed
     note = done["notification"]
     assert (note["status"], note["attempts"]) == ("FAILED", 3)

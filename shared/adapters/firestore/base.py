@@ -6,8 +6,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import queue
+import threading
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from google.cloud import firestore
 
@@ -20,6 +23,7 @@ from shared.domain.tenancy import Scope
 from shared.errors import FieldProblem, InvalidArgumentError
 
 AUDIT_EVENTS = "audit_events"
+T = TypeVar("T")
 
 
 class TenantRoot:
@@ -63,6 +67,47 @@ def in_id_order(collection: Any, after: str | None = None, query: Any = None, fi
         query = query.select(fields)
     with translated("catalog"):
         yield from query.stream()
+
+
+def prefetched(items: Iterator[T], batch: int = 200, depth: int = 4) -> Iterator[T]:
+    """`items`, read ahead by a background thread (at most `depth` batches of `batch`), so that
+    reading (network waits, decoding) overlaps with what the caller does with each item. An
+    error while reading is raised to the caller; a caller that stops early stops the thread."""
+    chunks: queue.Queue[list[T] | BaseException | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(chunk: list[T] | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                chunks.put(chunk, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def pump() -> None:
+        chunk: list[T] = []
+        try:
+            for item in items:
+                chunk.append(item)
+                if len(chunk) == batch:
+                    if not offer(chunk):
+                        return
+                    chunk = []
+            end: BaseException | None = None
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            end = exc
+        if not chunk or offer(chunk):
+            offer(end)
+
+    threading.Thread(target=pump, daemon=True, name="prefetch").start()
+    try:
+        while (chunk := chunks.get()) is not None:
+            if isinstance(chunk, BaseException):
+                raise chunk
+            yield from chunk
+    finally:
+        stop.set()
 
 
 def newest_first(query: Any, limit: int, cursor: str | None) -> list[Any]:

@@ -9,7 +9,7 @@ from typing import Any
 from google.cloud import firestore
 from google.cloud.firestore_v1 import FieldFilter
 
-from shared.adapters.firestore.base import TenantRoot, in_id_order, newest_first, newest_first_page
+from shared.adapters.firestore.base import TenantRoot, in_id_order, newest_first, newest_first_page, prefetched
 from shared.adapters.firestore.quality import SUMMARIES
 from shared.adapters.google_errors import translated
 from shared.domain.catalog import Collection, Product
@@ -98,7 +98,11 @@ class FirestoreExportStore:
 
     def products(self) -> Iterator[tuple[Product, bool]]:
         """Every product in id order, each with whether it is blocked, from two streamed queries
-        merged on id: the products, and the ids of blocked products. Memory stays flat."""
+        merged on id: the products, and the ids of blocked products. Memory stays flat; a
+        thread reads ahead while the caller writes."""
+        return prefetched(self._merged())
+
+    def _merged(self) -> Iterator[tuple[Product, bool]]:
         products = self._root.collection(Collection.PRODUCTS)
         summaries = self._root.collection(SUMMARIES)
         blocked_query = summaries.where(filter=FieldFilter("blocks_export", "==", True))

@@ -1,0 +1,48 @@
+"""The read-ahead helper exports stream through: order kept, errors raised, early stop honoured."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from shared.adapters.firestore.base import prefetched
+
+
+def test_every_item_arrives_in_order() -> None:
+    assert list(prefetched(iter(range(1001)), batch=7, depth=2)) == list(range(1001))
+    assert list(prefetched(iter([]))) == []
+
+
+def test_an_error_while_reading_reaches_the_caller_after_the_items_before_it() -> None:
+    def failing() -> Iterator[int]:
+        yield from range(5)
+        raise RuntimeError("stream broke")
+
+    seen: list[int] = []
+    with pytest.raises(RuntimeError, match="stream broke"):
+        for item in prefetched(failing(), batch=2):
+            seen.append(item)
+    assert seen == [0, 1, 2, 3, 4]
+
+
+def test_a_caller_that_stops_early_stops_the_reader() -> None:
+    produced: list[int] = []
+
+    def endless() -> Iterator[int]:
+        n = 0
+        while True:
+            produced.append(n)
+            yield n
+            n += 1
+
+    items = prefetched(endless(), batch=10, depth=2)
+    assert next(items) == 0
+    items.close()
+    time.sleep(0.5)  # the reader notices within its 0.1 s put timeout
+    count = len(produced)
+    time.sleep(0.3)
+    assert len(produced) == count <= 10 * (2 + 2)  # it stopped, having read at most a few batches ahead
+    assert not [t for t in threading.enumerate() if t.name == "prefetch" and t.is_alive()]
