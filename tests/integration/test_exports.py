@@ -205,7 +205,7 @@ def test_an_empty_catalog_exports_an_empty_file(exports: ExportsApi) -> None:
 
 # --- settings ------------------------------------------------------------------------------
 def test_settings_mask_the_secret_and_keep_it_when_left_out(
-    exports: ExportsApi, client: Any, auth: dict[str, str]
+    exports: ExportsApi, client: Any, auth: dict[str, str], keys: tuple[Path, Path]
 ) -> None:
     assert client.get(SETTINGS, headers=auth).status_code == 404
     shown = exports.configure(channel="webhook", webhook_url="http://127.0.0.1:9/hook", webhook_secret=SECRET)
@@ -214,6 +214,7 @@ def test_settings_mask_the_secret_and_keep_it_when_left_out(
     assert kept["webhook_secret"] == shown["webhook_secret"] and kept["webhook_url"].endswith("/other")
     got = client.get(SETTINGS, headers=auth).get_json()
     assert got == kept and SECRET not in json.dumps(got)
+    assert client.get(SETTINGS, headers=headers(keys[0], new_scope())).status_code == 404  # not another's
 
 
 @pytest.mark.parametrize(
