@@ -305,33 +305,26 @@ grant_invoker() { # grant_invoker FUNCTION SERVICE_ACCOUNT (the gen2 function's 
     --member="serviceAccount:$2" --role=roles/run.invoker --format=none
 }
 
-step "Function $FN_WORKER (Cloud Tasks target, private; deployed first for its URL)"
-WORKER_URL=""
-if exists gcloud functions describe "$FN_WORKER" --region="$REGION"; then
-  WORKER_URL=$(function_url "$FN_WORKER")$WORKER_PATH
-else
-  log "  first deployment: deploy once to learn the URL, then again with WORKER_URL set"
-  deploy_function "$FN_WORKER" "$WORKER_TARGET" 1Gi 540s 100 "" "" ${secret_flags[@]+"${secret_flags[@]}"}
-  WORKER_URL=$(function_url "$FN_WORKER")$WORKER_PATH
-fi
-log "  WORKER_URL=$WORKER_URL"
-deploy_function "$FN_WORKER" "$WORKER_TARGET" 1Gi 540s 100 "$WORKER_URL" "" ${secret_flags[@]+"${secret_flags[@]}"}
-grant_invoker "$FN_WORKER" "$TASKS_SA"
-
-step "Function $FN_EXPORT_WORKER (Cloud Tasks target, private; deployed first for its URL)"
-EXPORT_WORKER_URL=""
-if exists gcloud functions describe "$FN_EXPORT_WORKER" --region="$REGION"; then
-  EXPORT_WORKER_URL=$(function_url "$FN_EXPORT_WORKER")$EXPORT_WORKER_PATH
-else
-  log "  first deployment: deploy once to learn the URL, then again with EXPORT_WORKER_URL set"
-  deploy_function "$FN_EXPORT_WORKER" "$EXPORT_WORKER_TARGET" 1Gi "${EXPORT_WORKER_TIMEOUT_SECONDS}s" 20 \
-    "$WORKER_URL" "" ${export_worker_flags[@]+"${export_worker_flags[@]}"}
-  EXPORT_WORKER_URL=$(function_url "$FN_EXPORT_WORKER")$EXPORT_WORKER_PATH
-fi
-log "  EXPORT_WORKER_URL=$EXPORT_WORKER_URL"
-deploy_function "$FN_EXPORT_WORKER" "$EXPORT_WORKER_TARGET" 1Gi "${EXPORT_WORKER_TIMEOUT_SECONDS}s" 20 \
-  "$WORKER_URL" "" ${export_worker_flags[@]+"${export_worker_flags[@]}"}
-grant_invoker "$FN_EXPORT_WORKER" "$TASKS_SA"
+# deploy_worker NAME ENTRY_POINT PATH TIMEOUT MAX_INSTANCES URL_VAR [extra flags...]: a Cloud Tasks
+# target, private. Its own URL is part of its environment, so the first deployment only learns it.
+deploy_worker() {
+  local name=$1 entry=$2 path=$3 timeout=$4 max_instances=$5 url_var=$6
+  shift 6
+  step "Function $name (Cloud Tasks target, private; deployed first for its URL)"
+  if ! exists gcloud functions describe "$name" --region="$REGION"; then
+    log "  first deployment: deploy once to learn the URL, then again with $url_var set"
+    deploy_function "$name" "$entry" 1Gi "$timeout" "$max_instances" "$WORKER_URL" "" "$@"
+  fi
+  printf -v "$url_var" '%s' "$(function_url "$name")$path"
+  log "  $url_var=${!url_var}"
+  deploy_function "$name" "$entry" 1Gi "$timeout" "$max_instances" "$WORKER_URL" "" "$@"
+  grant_invoker "$name" "$TASKS_SA"
+}
+WORKER_URL="" EXPORT_WORKER_URL=""
+deploy_worker "$FN_WORKER" "$WORKER_TARGET" "$WORKER_PATH" 540s 100 WORKER_URL \
+  ${secret_flags[@]+"${secret_flags[@]}"}
+deploy_worker "$FN_EXPORT_WORKER" "$EXPORT_WORKER_TARGET" "$EXPORT_WORKER_PATH" "${EXPORT_WORKER_TIMEOUT_SECONDS}s" 20 \
+  EXPORT_WORKER_URL ${export_worker_flags[@]+"${export_worker_flags[@]}"}
 
 # The API functions: each main.py target is its own function, behind the gateway. Only those that
 # enqueue work (ENQUEUING_TARGETS) get the task token.
