@@ -38,7 +38,7 @@ class ListExportsQuery(BaseModel):
     summary="Queue an export of the whole catalog; the tenant is notified when it is done",
 )
 def create_export(call: Call) -> Reply:
-    body = call.body(CreateExportRequest, optional=True)
+    body = call.body(CreateExportRequest)
     return wiring.exports(call.principal.scope).request(call.principal, body.format), 202
 
 

@@ -51,10 +51,10 @@ class Call:
 
     request: flask.Request
     principal: Principal
+    body_optional: bool = False  # the route's: a body left out means the model's defaults
 
-    def body(self, model: type[M], optional: bool = False) -> M:
-        """The JSON body as `model`; an optional body may be left out (its defaults apply)."""
-        if optional and not self.request.content_length and "Transfer-Encoding" not in self.request.headers:
+    def body(self, model: type[M]) -> M:
+        if self.body_optional and not self.request.content_length and "Transfer-Encoding" not in self.request.headers:
             return model()
         return parse_body(self.request, model)
 
@@ -122,7 +122,7 @@ class Api:
                 raise PermissionDeniedError(f"role {principal.role.value} may only read")
             if route.admin and principal.role is not Role.ADMIN:
                 raise PermissionDeniedError("only an ADMIN may do this")
-            model, status = route.handler(Call(request, principal), **args)
+            model, status = route.handler(Call(request, principal, route.body_optional), **args)
             return render(model, status)
         except SynqError as exc:
             return error_response(exc)

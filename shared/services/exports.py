@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -113,6 +114,15 @@ def _delivery(export_id: str, status: ExportStatus, delivery: DeliveryStatus = D
     return Delivery(event_id=event_id(export_id, kind), event_type=kind, status=delivery)
 
 
+@contextmanager
+def _must_exist(export_id: str) -> Iterator[None]:
+    """A task naming an export that does not exist can never succeed: no retry."""
+    try:
+        yield
+    except NotFoundError as exc:
+        raise PermanentTaskError(f"export {export_id} does not exist") from exc
+
+
 @dataclass
 class ExportProcessor:
     """The export worker's use cases: run an export, notify the tenant."""
@@ -128,15 +138,12 @@ class ExportProcessor:
     clock: Callable[[], datetime]
 
     def handle(self, task: ExportTask) -> str:
-        try:
-            self.store.get(task.export_id)
-        except NotFoundError as exc:
-            raise PermanentTaskError(f"export {task.export_id} does not exist") from exc
         return self.run(task.export_id) if task.kind == "run" else self.notify(task.export_id, task.attempt)
 
     # --- run ---------------------------------------------------------------------------------
     def run(self, export_id: str) -> str:
-        export = self.store.begin(export_id, self.clock())
+        with _must_exist(export_id):
+            export = self.store.begin(export_id, self.clock())
         if export.status.finished:
             self._queue_notify(export_id, 1)  # in case a crash came between finishing and queueing
             return f"already {export.status.value}"
@@ -209,7 +216,8 @@ class ExportProcessor:
 
     # --- notify ------------------------------------------------------------------------------
     def notify(self, export_id: str, attempt: int) -> str:
-        export = self.store.get(export_id)
+        with _must_exist(export_id):
+            export = self.store.get(export_id)
         delivery = export.notification
         if delivery is None:
             return "export not finished"
