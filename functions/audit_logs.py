@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import functions_framework
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from shared import wiring
 from shared.domain.audit import AuditEvent, ResourceType
 from shared.domain.models import Code, Page
-from shared.http import Api, Call, Reply
+from shared.http import Api, Call, QueryParams, Reply
 
-api = Api("audit_logs")
+api = Api("audit_logs", tag="Audit log")
 
 
-class ListEventsQuery(BaseModel):
+class ListEventsQuery(QueryParams):
     resource_type: ResourceType | None = None
     resource_id: Code | None = None
     action: Code | None = Field(None, description="e.g. product.created")
@@ -30,7 +30,7 @@ class ListEventsQuery(BaseModel):
     response=Page[AuditEvent],
     summary="The tenant's most recent audit events (100 a page), newest first",
 )
-def list_events(call: Call) -> Reply:
+def list_audit_events(call: Call) -> Reply:
     q = call.query(ListEventsQuery)
     return wiring.audit_log(call.principal.scope).list(
         resource_type=q.resource_type, resource_id=q.resource_id, action=q.action, limit=q.limit, cursor=q.cursor

@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared import wiring
 from shared.domain.exports import ExportFormat, ExportView
 from shared.domain.models import Page
-from shared.http import Api, Call, Reply
+from shared.http import Api, Call, QueryParams, Reply
 
-api = Api("exports")
+api = Api("exports", tag="Exports")
 BASE = "/api/v1/pim/exports"
 
 
@@ -22,7 +22,7 @@ class CreateExportRequest(BaseModel):
     format: ExportFormat = Field(ExportFormat.NDJSON, description="NDJSON (one product per line) or CSV.")
 
 
-class ListExportsQuery(BaseModel):
+class ListExportsQuery(QueryParams):
     limit: int = Field(20, ge=1, le=100)
     cursor: str | None = None
 

@@ -10,12 +10,18 @@ from shared import wiring
 from shared.domain.notifications import NotificationSettingsInput, NotificationSettingsView
 from shared.http import Api, Call, Reply
 
-api = Api("notification_settings")
+api = Api("notification_settings", tag="Settings")
 PATH = "/api/v1/pim/settings/notifications"
 
 
-@api.route(PATH, "GET", response=NotificationSettingsView, summary="The notification settings (secret masked)")
-def get_settings(call: Call) -> Reply:
+@api.route(
+    PATH,
+    "GET",
+    response=NotificationSettingsView,
+    errors=(404,),  # before the first PUT
+    summary="The notification settings (secret masked)",
+)
+def get_notification_settings(call: Call) -> Reply:
     return wiring.notification_settings(call.principal.scope).get(), 200
 
 
@@ -27,7 +33,7 @@ def get_settings(call: Call) -> Reply:
     response=NotificationSettingsView,
     summary="Replace the notification settings (ADMIN only)",
 )
-def put_settings(call: Call) -> Reply:
+def replace_notification_settings(call: Call) -> Reply:
     change = call.body(NotificationSettingsInput)
     return wiring.notification_settings(call.principal.scope).put(call.principal, change), 200
 

@@ -10,15 +10,15 @@ from pydantic import BaseModel, Field
 from shared import wiring
 from shared.domain.catalog import Product, ProductFields, ProductPatch, Variant, VariantFields, VariantPatch
 from shared.domain.models import Page
-from shared.http import Api, Call, Reply
+from shared.http import Api, Call, QueryParams, Reply
 
-api = Api("products")
+api = Api("products", tag="Products")
 BASE = "/api/v1/pim/products"
 ONE = f"{BASE}/<product_id>"
 VARIANTS = f"{ONE}/variants"
 
 
-class ListProductsQuery(BaseModel):
+class ListProductsQuery(QueryParams):
     limit: int = Field(100, ge=1, le=100)
     cursor: str | None = None
 
@@ -57,6 +57,7 @@ def get_product(call: Call, product_id: str) -> Reply:
     write=True,
     body=ProductPatch,
     response=Product,
+    errors=(409,),
     summary="Change the given fields of a product (null clears a field)",
 )
 def update_product(call: Call, product_id: str) -> Reply:
@@ -64,13 +65,13 @@ def update_product(call: Call, product_id: str) -> Reply:
     return wiring.catalog(call.principal.scope).update_product(call.principal, product_id, patch), 200
 
 
-@api.route(ONE, "DELETE", write=True, status=204, summary="Delete a product and its variants")
+@api.route(ONE, "DELETE", write=True, status=204, errors=(409,), summary="Delete a product and its variants")
 def delete_product(call: Call, product_id: str) -> Reply:
     wiring.catalog(call.principal.scope).delete_product(call.principal, product_id)
     return None, 204
 
 
-@api.route(VARIANTS, "GET", response=VariantList, summary="A product's variants")
+@api.route(VARIANTS, "GET", response=VariantList, tag="Variants", summary="A product's variants")
 def list_variants(call: Call, product_id: str) -> Reply:
     return VariantList(items=wiring.catalog(call.principal.scope).list_variants(product_id)), 200
 
@@ -82,6 +83,8 @@ def list_variants(call: Call, product_id: str) -> Reply:
     body=VariantFields,
     response=Variant,
     status=201,
+    tag="Variants",
+    errors=(409,),
     summary="Add a variant (price as a number, returned as a decimal string; ISO 4217 currency)",
 )
 def create_variant(call: Call, product_id: str) -> Reply:
@@ -89,7 +92,7 @@ def create_variant(call: Call, product_id: str) -> Reply:
     return wiring.catalog(call.principal.scope).add_variant(call.principal, product_id, fields), 201
 
 
-@api.route(f"{VARIANTS}/<variant_id>", "GET", response=Variant, summary="One variant")
+@api.route(f"{VARIANTS}/<variant_id>", "GET", response=Variant, tag="Variants", summary="One variant")
 def get_variant(call: Call, product_id: str, variant_id: str) -> Reply:
     return wiring.catalog(call.principal.scope).get_variant(product_id, variant_id), 200
 
@@ -100,6 +103,8 @@ def get_variant(call: Call, product_id: str, variant_id: str) -> Reply:
     write=True,
     body=VariantPatch,
     response=Variant,
+    tag="Variants",
+    errors=(409,),
     summary="Change the given fields of a variant",
 )
 def update_variant(call: Call, product_id: str, variant_id: str) -> Reply:
@@ -107,7 +112,15 @@ def update_variant(call: Call, product_id: str, variant_id: str) -> Reply:
     return wiring.catalog(call.principal.scope).update_variant(call.principal, product_id, variant_id, patch), 200
 
 
-@api.route(f"{VARIANTS}/<variant_id>", "DELETE", write=True, status=204, summary="Delete a variant")
+@api.route(
+    f"{VARIANTS}/<variant_id>",
+    "DELETE",
+    write=True,
+    status=204,
+    tag="Variants",
+    errors=(409,),
+    summary="Delete a variant",
+)
 def delete_variant(call: Call, product_id: str, variant_id: str) -> Reply:
     wiring.catalog(call.principal.scope).delete_variant(call.principal, product_id, variant_id)
     return None, 204

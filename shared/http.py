@@ -10,23 +10,25 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import flask
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, RootModel, ValidationError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import BaseConverter, Map, Rule, UUIDConverter
 
+from shared import strict_json
 from shared.auth import authenticate
 from shared.domain.tenancy import Principal, Role
 from shared.errors import (
     ConflictError,
     FieldProblem,
     InvalidArgumentError,
-    InvalidJsonError,
     MethodNotAllowedError,
     NotFoundError,
     PayloadTooLargeError,
@@ -45,6 +47,12 @@ M = TypeVar("M", bound=BaseModel)
 Reply = tuple[BaseModel | dict[str, Any] | None, int]
 
 
+class QueryParams(BaseModel):
+    """Base of every route's query model: a parameter it does not know is a 400, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 @dataclass
 class Call:
     """One request as a handler sees it."""
@@ -59,8 +67,11 @@ class Call:
         return parse_body(self.request, model)
 
     def query(self, model: type[M]) -> M:
+        args = self.request.args
+        if repeated := [FieldProblem(k, "given more than once") for k in args if len(args.getlist(k)) > 1]:
+            raise InvalidArgumentError("invalid query parameters", repeated)
         try:
-            return model.model_validate(self.request.args.to_dict())
+            return model.model_validate(args.to_dict())
         except ValidationError as exc:
             raise invalid("invalid query parameters", exc) from exc
 
@@ -78,13 +89,31 @@ class Route:
     status: int = 200
     admin: bool = False  # ADMIN role only
     body_optional: bool = False
+    tag: str = ""
+    errors: tuple[int, ...] = ()  # statuses the route's shape does not imply (409s, a fixed path's 404)
+
+    @property
+    def path_params(self) -> list[str]:
+        return re.findall(r"<(?:\w+:)?(\w+)>", self.path)
+
+    def error_statuses(self) -> list[int]:
+        """Every error status this route can answer: derived from what it takes, plus its own."""
+        statuses = {401, 403, 500, 503, *self.errors}
+        if self.body is not None:
+            statuses |= {400, 413, 415}
+        if self.query is not None:
+            statuses.add(400)
+        if self.path_params:
+            statuses.add(404)
+        return sorted(statuses)
 
 
 @dataclass
 class Api:
-    """The routes of one HTTP function."""
+    """The routes of one HTTP function; `tag` groups its operations in the OpenAPI document."""
 
     name: str
+    tag: str = ""
     routes: list[Route] = field(default_factory=list)
     _map: Map | None = None
 
@@ -101,11 +130,29 @@ class Api:
         status: int = 200,
         admin: bool = False,
         body_optional: bool = False,
+        tag: str | None = None,
+        errors: tuple[int, ...] = (),
     ) -> Callable[[Callable[..., Reply]], Callable[..., Reply]]:
         def register(handler: Callable[..., Reply]) -> Callable[..., Reply]:
+            for model in (body, query):
+                if model is not None and not _refuses_unknown_names(model):
+                    # A name the model does not know would be dropped silently (`dryrun` for `dry_run`).
+                    raise TypeError(f"{model.__name__} must refuse unknown names (extra='forbid')")
             self.routes.append(
                 Route(
-                    path, method, handler, summary, write or admin, body, query, response, status, admin, body_optional
+                    path,
+                    method,
+                    handler,
+                    summary,
+                    write or admin,
+                    body,
+                    query,
+                    response,
+                    status,
+                    admin,
+                    body_optional,
+                    tag or self.tag,
+                    errors,
                 )
             )
             self._map = None
@@ -115,6 +162,10 @@ class Api:
 
     def __call__(self, request: flask.Request) -> flask.Response:
         request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        with bounded_body(request):
+            return self._respond(request, request_id)
+
+    def _respond(self, request: flask.Request, request_id: str) -> flask.Response:
         try:
             route, args = self._match(request)
             principal = authenticate(request.headers, _verifier(), get_settings().auth_header)
@@ -132,7 +183,11 @@ class Api:
 
     def _match(self, request: flask.Request) -> tuple[Route, dict[str, Any]]:
         if self._map is None:
-            self._map = Map([Rule(r.path, methods=[r.method], endpoint=r) for r in self.routes], strict_slashes=False)
+            self._map = Map(
+                [Rule(r.path, methods=[r.method], endpoint=r) for r in self.routes],
+                strict_slashes=False,
+                converters={"default": IdConverter},
+            )
         try:
             route, args = self._map.bind_to_environ(request.environ).match(return_rule=False)
         except MethodNotAllowed as exc:
@@ -142,10 +197,45 @@ class Api:
         return route, dict(args)
 
 
+def _refuses_unknown_names(model: type[BaseModel]) -> bool:
+    if issubclass(model, RootModel):  # a union of models: each of them must
+        members = get_args(get_args(model.model_fields["root"].annotation)[0]) or ()
+        return all(_refuses_unknown_names(m) for m in members)
+    return model.model_config.get("extra") == "forbid"
+
+
+class IdConverter(BaseConverter):
+    """Every id the API hands out is a UUID, so every path parameter is one: anything else matches
+    no route (404) and never reaches storage, where ids such as `__x__` or `.` are not even valid.
+    An upper-case id names the same resource."""
+
+    regex = UUIDConverter.regex
+
+    def to_python(self, value: str) -> str:
+        return str(uuid.UUID(value))
+
+
 def _verifier() -> Any:
     from shared.wiring import token_verifier  # late: keeps client construction out of import time
 
     return token_verifier()
+
+
+@contextmanager
+def bounded_body(request: flask.Request) -> Iterator[None]:
+    """Every read of the body, ours or the framework's, stops at the limit. functions-framework
+    reads whatever body is left after the response is made, outside any error handling: a body
+    over the limit (chunked, so no Content-Length said so) would turn that read into an HTML 500."""
+    # One byte over the limit: werkzeug stops a body without Content-Length at the limit without
+    # a word, so only a read that gets past it tells that the body is too large.
+    request.max_content_length = get_settings().max_body_bytes + 1
+    try:
+        yield
+    finally:
+        try:
+            request.get_data()
+        except RequestEntityTooLarge:
+            request._cached_data = b""  # too large to drain: left unread, the server drops the connection
 
 
 def _json_body(request: flask.Request) -> Any:
@@ -154,15 +244,13 @@ def _json_body(request: flask.Request) -> Any:
         raise PayloadTooLargeError(f"request body over {limit} bytes")
     if not request.is_json:
         raise UnsupportedMediaTypeError("send the body as JSON with Content-Type: application/json")
-    request.max_content_length = limit
     try:
         raw = request.get_data(cache=False)
     except RequestEntityTooLarge as exc:
         raise PayloadTooLargeError(f"request body over {limit} bytes") from exc
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise InvalidJsonError("request body is not valid JSON", [FieldProblem("body", str(exc))]) from exc
+    if len(raw) > limit:
+        raise PayloadTooLargeError(f"request body over {limit} bytes")
+    return strict_json.loads(raw)
 
 
 def parse_body(request: flask.Request, model: type[M]) -> M:
@@ -199,8 +287,13 @@ def task_handler(model: type[M], run: Callable[[M], Any]) -> Callable[[flask.Req
     """Wrap a task handler: 2xx when done or permanently failed (no retry), 503 when worth a retry."""
 
     def handle(request: flask.Request) -> flask.Response:
+        with bounded_body(request):
+            return _handle(request)
+
+    def _handle(request: flask.Request) -> flask.Response:
         expected = get_settings().task_auth_token
-        if expected and not hmac.compare_digest(request.headers.get(TASK_TOKEN_HEADER, ""), expected):
+        given = request.headers.get(TASK_TOKEN_HEADER, "")
+        if expected and not hmac.compare_digest(given.encode(), expected.encode()):  # bytes: any header value
             return error_response(UnauthenticatedError("missing or wrong task token"))
         attempt = request.headers.get("X-CloudTasks-TaskRetryCount", "0")
         try:

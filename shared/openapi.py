@@ -24,12 +24,15 @@ ERROR_SCHEMA = {
     },
 }
 ERRORS = {
-    "400": "Malformed or invalid input",
-    "401": "Missing or invalid token, or missing X-Tenant-ID / X-Org-ID",
-    "403": "The token does not grant this tenant/org, or the role may not do this",
-    "404": "No such resource in this tenant",
-    "413": "Body over 10 MB",
-    "415": "Body is not JSON",
+    400: "Malformed or invalid input; `details` names each field",
+    401: "Missing or invalid token, or missing X-Tenant-ID / X-Org-ID",
+    403: "The token does not grant this tenant/org, or the role may not do this",
+    404: "No such resource in this tenant (an id that is not a UUID names none)",
+    409: "Conflicts with the stored data (a name taken, a record in use, or changed concurrently: retry)",
+    413: "Body over 10 MB",
+    415: "Body is not JSON",
+    500: "Unexpected error (logged; the body carries a request_id)",
+    503: "A dependency is temporarily unavailable: retry",
 }
 
 
@@ -48,6 +51,7 @@ def build_openapi(apis: list[Api]) -> dict[str, Any]:
     schemas = {**defs.get("$defs", {}), "Error": ERROR_SCHEMA}
     refs = {model: schema for (model, _mode), schema in keyed.items()}
     paths: dict[str, Any] = {}
+    tags = sorted({r.tag for r in routes if r.tag})
     for route in routes:
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route.path)
         paths.setdefault(path, {})[route.method.lower()] = _operation(route, refs, schemas)
@@ -55,6 +59,7 @@ def build_openapi(apis: list[Api]) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Synq PIM bulk operations API", "version": "1.0.0"},
         "security": [{"bearer": []}],
+        "tags": [{"name": t} for t in tags],
         "components": {
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
@@ -73,8 +78,8 @@ def _operation(route: Route, refs: dict[Any, Any], schemas: dict[str, Any]) -> d
         for n in ("X-Tenant-ID", "X-Org-ID")
     ]
     params += [
-        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-        for n in re.findall(r"<(?:\w+:)?(\w+)>", route.path)
+        {"name": n, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+        for n in route.path_params
     ]
     if route.query is not None:
         properties = schemas[route.query.__name__]["properties"]
@@ -90,6 +95,7 @@ def _operation(route: Route, refs: dict[Any, Any], schemas: dict[str, Any]) -> d
         ]
     op: dict[str, Any] = {
         "operationId": route.handler.__name__,
+        **({"tags": [route.tag]} if route.tag else {}),
         "summary": route.summary,
         "parameters": params,
         "responses": {
@@ -98,11 +104,11 @@ def _operation(route: Route, refs: dict[Any, Any], schemas: dict[str, Any]) -> d
                 **({"content": {"application/json": {"schema": refs[route.response]}}} if route.response else {}),
             },
             **{
-                code: {
-                    "description": text,
+                str(code): {
+                    "description": ERRORS[code],
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
                 }
-                for code, text in ERRORS.items()
+                for code in route.error_statuses()
             },
         },
     }

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared import strict_json
 from shared.domain.audit import AuditEvent, ChangeContext
 from shared.domain.catalog import (
     Product,
@@ -27,7 +28,7 @@ from shared.domain.catalog import (
     update_product,
 )
 from shared.domain.models import BatchRange, ItemError, JobStatus, JobType
-from shared.errors import FieldProblem, InvalidArgumentError, InvalidJsonError
+from shared.errors import FieldProblem, InvalidArgumentError
 
 MAX_SHAPE_PROBLEMS = 20
 MAX_ERROR_MESSAGE = 300
@@ -40,10 +41,7 @@ def parse_payload(job_type: JobType, payload: Any, max_items: int) -> list[Any]:
     What an item says (a missing title, an unknown id) is judged per item when the job runs.
     """
     if isinstance(payload, str):
-        try:
-            payload = json.loads(payload)
-        except ValueError as exc:
-            raise InvalidJsonError("payload is not valid JSON", [FieldProblem("payload", str(exc))]) from exc
+        payload = strict_json.loads(payload, "payload")
     if not isinstance(payload, list):
         raise InvalidArgumentError(
             "payload must be a JSON array",

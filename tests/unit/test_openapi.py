@@ -54,3 +54,50 @@ def test_the_job_schema_has_the_contract_fields() -> None:
     ):
         assert name in job
     assert json.dumps(document())  # serialisable as served
+
+
+def operations() -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path, method, op) for path, ops in document()["paths"].items() for method, op in ops.items()]
+
+
+def test_operation_ids_are_unique_and_name_a_verb_and_a_resource() -> None:
+    ids = [op["operationId"] for _, _, op in operations()]
+    assert len(ids) == len(set(ids))
+    for op_id in ids:
+        assert re.fullmatch(r"(list|get|create|update|delete|replace)_[a-z]+(_[a-z]+)*", op_id), op_id
+    assert {"list_bulk_jobs", "get_brand", "list_audit_events", "delete_category", "get_export"} <= set(ids)
+
+
+def test_every_operation_has_a_tag_the_document_declares() -> None:
+    declared = {t["name"] for t in document()["tags"]}
+    for path, method, op in operations():
+        assert len(op["tags"]) == 1 and op["tags"][0] in declared, (method, path)
+
+
+def test_path_parameters_are_uuids() -> None:
+    for path, _, op in operations():
+        for param in op["parameters"]:
+            if param["in"] == "path":
+                assert param["schema"] == {"type": "string", "format": "uuid"}, path
+
+
+def test_each_operation_lists_the_errors_its_shape_can_answer_with_the_error_schema() -> None:
+    for path, method, op in operations():
+        statuses = set(op["responses"])
+        assert {"401", "403", "500", "503"} <= statuses
+        assert ("requestBody" in op) == ({"413", "415"} <= statuses), (method, path)
+        takes_input = "requestBody" in op or any(p["in"] == "query" for p in op["parameters"])
+        assert takes_input == ("400" in statuses), (method, path)
+        if "{" in path:
+            assert "404" in statuses
+        for status, response in op["responses"].items():
+            if status >= "400":
+                assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_writes_that_can_conflict_document_409() -> None:
+    doc = document()["paths"]
+    assert "409" in doc["/api/v1/pim/brands"]["post"]["responses"]
+    assert "409" in doc["/api/v1/pim/products/{product_id}"]["put"]["responses"]
+    assert "409" not in doc["/api/v1/pim/bulk-jobs"]["post"]["responses"]
+    assert "404" in doc["/api/v1/pim/settings/notifications"]["get"]["responses"]

@@ -8,7 +8,7 @@ import binascii
 import json
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -116,11 +116,8 @@ def newest_first(query: Any, limit: int, cursor: str | None) -> list[Any]:
         "id", direction=firestore.Query.DESCENDING
     )
     if cursor:
-        try:
-            created_at, doc_id = decode_cursor(cursor, 2)
-            query = query.start_after({"created_at": datetime.fromisoformat(created_at), "id": doc_id})
-        except (TypeError, ValueError) as exc:
-            raise invalid_cursor() from exc
+        created_at, doc_id = decode_cursor(cursor, TIME, TEXT)
+        query = query.start_after({"created_at": created_at, "id": doc_id})
     return list(query.limit(limit + 1).stream())
 
 
@@ -136,14 +133,37 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, size: int) -> list[Any]:
+def decode_cursor(cursor: str, *kinds: Callable[[Any], Any]) -> list[Any]:
+    """The values of a cursor this API issued, one per kind (TIME, TEXT, INDEX). A cursor is the
+    client's to send back, so anything else in it is refused here rather than by Firestore."""
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        if not isinstance(values, list) or len(values) != len(kinds):
+            raise ValueError("wrong shape")
+        return [kind(value) for kind, value in zip(kinds, values, strict=True)]
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, RecursionError) as exc:
         raise invalid_cursor() from exc
-    if not isinstance(values, list) or len(values) != size:
-        raise invalid_cursor()
-    return values
+
+
+def TIME(value: Any) -> datetime:  # noqa: N802 - a cursor value kind, named like a constant
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValueError("not a time")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("not a UTC time")
+    return parsed
+
+
+def TEXT(value: Any) -> str:  # noqa: N802
+    if not isinstance(value, str) or not value or len(value.encode()) > 1500:  # also refuses lone surrogates
+        raise ValueError("not an id or a name")
+    return value
+
+
+def INDEX(value: Any) -> int:  # noqa: N802
+    if type(value) is not int or not -1 <= value < 2**31:
+        raise ValueError("not a position")
+    return value
 
 
 def invalid_cursor() -> InvalidArgumentError:

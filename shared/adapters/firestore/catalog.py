@@ -9,7 +9,14 @@ from google.cloud import firestore
 from google.cloud.firestore_v1 import FieldFilter
 
 from shared.adapters.firestore import wire
-from shared.adapters.firestore.base import TenantRoot, decode_cursor, encode_cursor, newest_first, newest_first_page
+from shared.adapters.firestore.base import (
+    TEXT,
+    TenantRoot,
+    decode_cursor,
+    encode_cursor,
+    newest_first,
+    newest_first_page,
+)
 from shared.adapters.google_errors import translated
 from shared.domain.audit import AuditEvent
 from shared.domain.catalog import Brand, Category, Collection, Product, Write
@@ -64,7 +71,7 @@ class FirestoreCatalogStore:
         """Brands or categories sorted by name, then id."""
         query = self._root.collection(collection).order_by("name").order_by("id")
         if cursor:
-            name, doc_id = decode_cursor(cursor, 2)
+            name, doc_id = decode_cursor(cursor, TEXT, TEXT)
             query = query.start_after({"name": name, "id": doc_id})
         with translated(NOUNS[collection]):
             found = [MODELS[collection].model_validate(s.to_dict()) for s in query.limit(limit + 1).stream()]

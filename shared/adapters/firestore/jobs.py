@@ -10,10 +10,10 @@ from google.cloud.firestore_v1 import FieldFilter
 
 from shared.adapters.firestore import wire
 from shared.adapters.firestore.base import (
+    INDEX,
     TenantRoot,
     decode_cursor,
     encode_cursor,
-    invalid_cursor,
     newest_first,
     newest_first_page,
 )
@@ -143,9 +143,7 @@ class FirestoreJobStore:
 
     def job_errors(self, job_id: str, limit: int, cursor: str | None) -> Page[ItemError]:
         # The cursor is (last item index returned, its batch): a page starts at that batch.
-        after, from_batch = decode_cursor(cursor, 2) if cursor else [-1, 0]
-        if not isinstance(after, int) or not isinstance(from_batch, int):
-            raise invalid_cursor()
+        after, from_batch = decode_cursor(cursor, INDEX, INDEX) if cursor else [-1, 0]
         query = (
             self._jobs.document(job_id)
             .collection("batches")
