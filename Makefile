@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8080
 
-.PHONY: venv run token test lint format typecheck check bench sweep clean
+.PHONY: venv run token test lint format typecheck check bench sweep fuzz clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-emulators.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ check: lint typecheck test
 
 sweep: venv  ## run the validation sweep against the running local stack
 	$(PY) -m local.sweep
+
+fuzz: venv  ## schemathesis against the running local stack: no 5xx, no undocumented answer (FUZZ_EXAMPLES, FUZZ_ARGS)
+	PORT=$(PORT) $(PY) -m local.fuzz $(FUZZ_ARGS)
 
 bench: venv  ## benchmarks through the local stack (see docs/benchmarks.md)
 	$(PY) -m bench.bulk_import

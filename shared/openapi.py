@@ -55,6 +55,8 @@ def build_openapi(apis: list[Api]) -> dict[str, Any]:
     for route in routes:
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route.path)
         paths.setdefault(path, {})[route.method.lower()] = _operation(route, refs, schemas)
+    for query in {r.query for r in routes if r.query is not None}:
+        schemas.pop(query.__name__)  # spelled out as parameters; as a schema it would only add noise to clients
     return {
         "openapi": "3.1.0",
         "info": {"title": "Synq PIM bulk operations API", "version": "1.0.0"},

@@ -22,6 +22,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.domain.audit import AuditEvent, ChangeContext, ResourceType, Verb
 from shared.domain.models import AttributeValue, Code, LongText, Name, Text, Title
@@ -70,12 +71,17 @@ class ProductFields(BaseModel):
     attributes: dict[Code, AttributeValue] = Field(default_factory=dict, max_length=200)
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # "left out" is not a value a client could send
+
+
 class ProductPatch(BaseModel):
     """The fields an update changes; fields left out stay as they are, null clears them."""
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Title | None = None
+    # Left out means unchanged; null is refused (below), so the schema does not offer it.
+    title: Title | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)
     description: LongText | None = None
     sku: Code | None = None
     barcode: Code | None = None
@@ -83,7 +89,7 @@ class ProductPatch(BaseModel):
     category_id: Code | None = None
     brand: Text | None = None
     brand_id: Code | None = None
-    status: ProductStatus | None = None
+    status: ProductStatus | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)
     attributes: dict[Code, AttributeValue] | None = Field(None, max_length=200)
 
     def changes(self) -> dict[str, Any]:
@@ -95,6 +101,11 @@ class ProductPatch(BaseModel):
         if value is None:
             raise ValueError("cannot be cleared")
         return value
+
+    @field_validator("attributes")
+    @classmethod
+    def _null_clears_attributes(cls, value: Any) -> Any:
+        return _cleared_map(value)
 
 
 class VariantFields(BaseModel):
@@ -121,6 +132,16 @@ class VariantPatch(BaseModel):
     price: Price | None = None
     currency: Currency | None = None
     attributes: dict[Code, AttributeValue] | None = Field(None, max_length=50)
+
+    @field_validator("attributes")
+    @classmethod
+    def _null_clears_attributes(cls, value: Any) -> Any:
+        return _cleared_map(value)
+
+
+def _cleared_map(value: Any) -> Any:
+    """Null clears a patched map, as it clears any other field: the map becomes empty."""
+    return {} if value is None else value
 
 
 class Variant(VariantFields):

@@ -8,11 +8,12 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, Field, StringConstraints
 
+# `\S`: a value that is only spaces is stripped to nothing; the pattern says so in the schema.
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=r"\S")]
 LongText = Annotated[str, StringConstraints(max_length=50_000)]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"\S")]
 AttributeValue = str | int | float | bool | None
 
 T = TypeVar("T")

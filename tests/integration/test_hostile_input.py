@@ -225,3 +225,30 @@ def test_a_non_ascii_task_token_is_401(worker_app: Any, monkeypatch: pytest.Monk
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+# --- found by fuzzing the local stack ---------------------------------------------------------
+def test_null_attributes_in_a_product_update_clear_them(client: Any, jobs: JobsApi) -> None:
+    created = client.post(f"{PIM}/products", json={"title": "Lamp", "attributes": {"w": 1}}, headers=jobs.auth)
+    product_id = created.get_json()["id"]
+    resp = client.put(f"{PIM}/products/{product_id}", json={"attributes": None, "sku": None}, headers=jobs.auth)
+    assert resp.status_code == 200 and resp.get_json()["attributes"] == {}
+
+
+def test_null_attributes_in_a_bulk_update_clear_them(client: Any, jobs: JobsApi) -> None:
+    created = client.post(f"{PIM}/products", json={"title": "Lamp", "attributes": {"w": 1}}, headers=jobs.auth)
+    product_id = created.get_json()["id"]
+    job = jobs.run("BULK_UPDATE", [{"id": product_id, "attributes": None}])
+    assert (job["status"], job["processed_items"], job["failed_items"]) == ("COMPLETED", 1, 0)
+    assert client.get(f"{PIM}/products/{product_id}", headers=jobs.auth).get_json()["attributes"] == {}
+
+
+def test_null_attributes_in_a_variant_update_clear_them(client: Any, jobs: JobsApi) -> None:
+    product_id = client.post(f"{PIM}/products", json={"title": "Lamp"}, headers=jobs.auth).get_json()["id"]
+    variant = client.post(
+        f"{PIM}/products/{product_id}/variants", json={"sku": "V", "attributes": {"c": "red"}}, headers=jobs.auth
+    ).get_json()
+    resp = client.put(
+        f"{PIM}/products/{product_id}/variants/{variant['id']}", json={"attributes": None}, headers=jobs.auth
+    )
+    assert resp.status_code == 200 and resp.get_json()["attributes"] == {}
