@@ -53,8 +53,9 @@ class Emulator:
         wait_for_port(self.port, 30, self.proc)
 
     def start(self) -> None:
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        # The child keeps its own copy of the log's descriptor; ours is closed at once.
+        with open(self.log_path or os.devnull, "ab") as out:
+            self.proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self.ready()
 
     def stop(self) -> None:
