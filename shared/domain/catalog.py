@@ -178,7 +178,7 @@ class BrandFields(BaseModel):
 class BrandPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
+    name: Name | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)  # null is refused
     description: LongText | None = None
 
 
@@ -203,7 +203,7 @@ class CategoryFields(BaseModel):
 class CategoryPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
+    name: Name | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)  # null is refused
     parent_id: Code | None = None
     description: LongText | None = None
 
