@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.domain.catalog import Product
-from shared.domain.exports import CSV_COLUMNS, ExportFormat, ExportStatus, ExportView, RowWriter
+from shared.domain.exports import CSV_COLUMNS, ExportFormat, ExportStatus, ExportView, RowWriter, csv_cell
 from shared.domain.notifications import (
     NotificationSettings,
     NotificationSettingsInput,
@@ -69,6 +69,35 @@ def test_csv_rows_quote_what_needs_it_and_keep_variants_as_json() -> None:
     assert row["barcode"] == "" and row["data_quality_score"] == "70"
     assert json.loads(row["variants"])[0]["price"] == "9.90"
     assert json.loads(row["attributes"]) == {"weight_kg": 0.5}
+
+
+def test_csv_text_cells_that_a_spreadsheet_would_run_are_quoted_and_numbers_are_not() -> None:
+    risky = PRODUCT.model_copy(
+        update={
+            "title": '=HYPERLINK("http://evil.example","x")',
+            "description": "+1\rfor this",  # a CR inside a cell is quoted, not a line break
+            "sku": "-42",
+            "brand": "@SUM(A1:A9)",
+            "category": "\tTools",
+            "barcode": "\r0123",
+            "attributes": {"note": "=1+1"},
+        }
+    )
+    rows = RowWriter(ExportFormat.CSV)
+    text = (rows.header() + rows.row(risky)).decode()
+    assert text.endswith("\r\n") and text.count("\r\n") == 2
+    [row] = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert row["title"] == '\'=HYPERLINK("http://evil.example","x")'
+    assert (row["description"], row["sku"], row["brand"]) == ("'+1\rfor this", "'-42", "'@SUM(A1:A9)")
+    assert (row["category"], row["barcode"]) == ("'\tTools", "'\r0123")
+    assert row["data_quality_score"] == "70" and row["id"] == "p1"  # untouched
+    assert json.loads(row["attributes"]) == {"note": "=1+1"}  # a JSON cell starts with { or [
+    # Numbers stay numbers, negative ones too; text that looks like a number does not.
+    assert [csv_cell(v) for v in (-5, 0, 2.5, -0.5, None)] == ["-5", "0", "2.5", "-0.5", ""]
+    assert [csv_cell(v) for v in ("-5", "=", "+", "@", "\t", "\r", "a=b", "")] == [
+        "'-5", "'=", "'+", "'@", "'\t", "'\r", "a=b", "",
+    ]  # fmt: skip
+    assert csv_cell('{"a":"=x"}') == '{"a":"=x"}' and csv_cell("-[1]") == "'-[1]"
 
 
 def test_a_signature_verifies_and_any_change_or_delay_breaks_it() -> None:
