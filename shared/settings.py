@@ -76,7 +76,7 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Wait after a failed delivery attempt; doubles each attempt."
     )
     notify_backoff_max_seconds: float = Field(900.0, gt=0, description="Longest wait between delivery attempts.")
-    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one webhook POST.")
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Deadline of one whole webhook attempt.")
     webhook_allow_private: bool = Field(
         False,
         description="Accept http:// webhook URLs and private or loopback addresses (local stack only: "
