@@ -83,7 +83,7 @@ class Settings(BaseSettings):
         "in production a webhook URL must be https and resolve to public addresses).",
     )
     smtp_host: str | None = Field(None, description="Mail server for email notifications (unset: email fails).")
-    smtp_port: int = Field(25, description="Mail server port.")
+    smtp_port: int = Field(25, description="Mail server port; 465 means implicit TLS.")
     smtp_username: str | None = Field(None, description="Mail server login, if it needs one.")
     smtp_password: str | None = Field(None, description="Mail server password.")
     smtp_starttls: bool = Field(False, description="Upgrade the mail connection with STARTTLS.")

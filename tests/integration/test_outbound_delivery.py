@@ -1,6 +1,6 @@
-"""The webhook adapter against real servers on 127.0.0.1: receivers that answer without end, drip
-their answer or stall, a dual-stack receiver with one side down, and untrusted TLS. Only loopback
-addresses ever receive traffic."""
+"""The webhook and mail adapters against real servers on 127.0.0.1: receivers that answer without
+end, drip their answer or stall, a dual-stack receiver with one side down, untrusted TLS, and mail
+servers with and without TLS and login. Only loopback addresses ever receive traffic."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -23,6 +25,7 @@ from cryptography.x509.oid import NameOID
 
 from local.emulators import free_port
 from local.webhook_receiver import WebhookReceiver
+from shared.adapters.smtp_mail import SmtpMailer
 from shared.adapters.webhooks import HttpWebhookSender
 from shared.domain.notifications import SIGNATURE_HEADER, sign
 from shared.errors import DeliveryError
@@ -230,3 +233,100 @@ def test_an_https_receiver_whose_certificate_is_not_trusted_is_a_failed_attempt(
     sender = HttpWebhookSender(True, 5, resolver=lambda _h, _p: ["127.0.0.1"])
     with pytest.raises(DeliveryError, match="CERTIFICATE_VERIFY_FAILED"):
         sender.post(f"https://localhost:{server.port}/x", BODY, {})
+
+
+# --- mail ----------------------------------------------------------------------------------
+class Recorder:
+    """An aiosmtpd handler and authenticator that keep what they saw."""
+
+    def __init__(self) -> None:
+        self.logins: list[tuple[str, bool]] = []  # (password, over TLS)
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        self.messages.append(envelope)
+        return "250 OK"
+
+    def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        self.logins.append((data.password.decode(), server.transport.get_extra_info("ssl_object") is not None))
+        return AuthResult(success=True)
+
+
+@pytest.fixture()
+def smtp_server() -> Iterator[Callable[..., tuple[Recorder, int]]]:
+    controllers: list[Controller] = []
+
+    def start(**kwargs: Any) -> tuple[Recorder, int]:
+        recorder, port = Recorder(), free_port()
+        controller = Controller(
+            recorder, hostname="127.0.0.1", port=port, authenticator=recorder.authenticate, **kwargs
+        )
+        controller.start()
+        controllers.append(controller)
+        return recorder, port
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+def send(mailer: SmtpMailer) -> None:
+    mailer.send(["ops@example.com"], "Export ready", "hello\n", "<evt_test@synq-pim>")
+
+
+def test_credentials_are_never_sent_without_tls(smtp_server: Any) -> None:
+    # This server would take a login in clear; the mailer must not offer one.
+    recorder, port = smtp_server(auth_require_tls=False)
+    mailer = SmtpMailer("127.0.0.1", port, "pim@example.com", username="pim", password="s3cret-pw")
+    with pytest.raises(DeliveryError, match="SMTP_STARTTLS") as refused:
+        send(mailer)
+    assert refused.value.permanent
+    assert recorder.logins == [] and recorder.messages == []
+
+
+def test_starttls_is_required_when_asked_for_and_missing(smtp_server: Any) -> None:
+    recorder, port = smtp_server(auth_require_tls=False)  # offers no STARTTLS
+    mailer = SmtpMailer("127.0.0.1", port, "pim@example.com", username="pim", password="s3cret-pw", starttls=True)
+    with pytest.raises(DeliveryError, match="STARTTLS") as refused:
+        send(mailer)
+    assert refused.value.permanent and recorder.logins == [] and recorder.messages == []
+
+
+def test_starttls_with_a_verified_certificate_carries_the_login_and_the_mail(
+    smtp_server: Any, tls: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    recorder, port = smtp_server(tls_context=tls[0], require_starttls=True)
+    mailer = SmtpMailer(
+        "127.0.0.1", port, "pim@example.com", username="pim", password="s3cret-pw", starttls=True, tls_context=tls[1]
+    )
+    send(mailer)
+    assert recorder.logins == [("s3cret-pw", True)] and len(recorder.messages) == 1
+
+
+def test_implicit_tls_carries_the_login_and_the_mail(
+    smtp_server: Any, tls: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    recorder, port = smtp_server(ssl_context=tls[0], auth_require_tls=False)  # aiosmtpd: TLS from the start
+    mailer = SmtpMailer(
+        "127.0.0.1", port, "pim@example.com", username="pim", password="s3cret-pw", implicit_tls=True,
+        tls_context=tls[1],
+    )  # fmt: skip
+    send(mailer)
+    assert recorder.logins == [("s3cret-pw", True)] and len(recorder.messages) == 1
+
+
+def test_a_mail_server_whose_certificate_is_not_trusted_never_sees_the_password(
+    smtp_server: Any, tls: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    recorder, port = smtp_server(tls_context=tls[0], require_starttls=True)
+    mailer = SmtpMailer("127.0.0.1", port, "pim@example.com", username="pim", password="s3cret-pw", starttls=True)
+    with pytest.raises(DeliveryError, match="CERTIFICATE_VERIFY_FAILED"):
+        send(mailer)
+    assert recorder.logins == [] and recorder.messages == []
+
+
+def test_a_local_server_without_credentials_takes_mail_in_clear(smtp_server: Any) -> None:
+    recorder, port = smtp_server()
+    send(SmtpMailer("127.0.0.1", port, "pim@example.com"))
+    assert recorder.logins == [] and len(recorder.messages) == 1
