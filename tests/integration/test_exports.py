@@ -177,6 +177,28 @@ def test_a_receiver_that_never_answers_is_recorded_as_failed(
     assert note["last_error"] == "webhook receiver answered 500" and receiver.requests == 3
 
 
+def test_a_worker_that_dies_mid_send_is_redelivered_and_makes_the_same_attempt_again(
+    exports: ExportsApi, jobs: JobsApi, receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receiver gets the event, then the worker dies before recording the outcome: the task
+    answers 500, the Cloud Tasks emulator delivers it again, and that delivery sends again."""
+    seed(jobs, count=1)
+    real_post = HttpWebhookSender.post
+    deaths: list[str] = []
+
+    def post_then_die(self: HttpWebhookSender, url: str, body: bytes, headers: dict[str, str]) -> None:
+        real_post(self, url, body, headers)
+        if not deaths:
+            deaths.append(headers["X-Synq-Event-Id"])
+            raise RuntimeError("the worker died between sending and recording")
+
+    monkeypatch.setattr(HttpWebhookSender, "post", post_then_die)
+    note = export_to(exports, receiver)["notification"]
+    assert deaths == [note["event_id"]]
+    assert (note["status"], note["attempts"], note["last_error"]) == ("DELIVERED", 1, None)
+    assert receiver.event_ids == [note["event_id"]] * 2  # the same attempt, made again, same event
+
+
 def test_without_settings_the_export_completes_and_says_nobody_was_told(exports: ExportsApi, jobs: JobsApi) -> None:
     seed(jobs, count=1)
     done = exports.wait_notified(exports.start()["id"])
