@@ -67,6 +67,8 @@ class _Deadline:
 
     def watch(self, sock: socket.socket) -> None:
         with self._lock:
+            if self._sock is not None:
+                self._sock.close()
             self._sock = sock.dup()
             if self._timer is None:
                 self._timer = threading.Timer(max(0.0, self._at - time.monotonic()), self._expire)
@@ -79,13 +81,6 @@ class _Deadline:
             if self._sock is not None:
                 with contextlib.suppress(OSError):  # already closed
                     self._sock.shutdown(socket.SHUT_RDWR)
-
-    def release(self) -> None:
-        """Stop watching this connection's socket (the next address gets the same deadline)."""
-        with self._lock:
-            if self._sock is not None:
-                self._sock.close()
-                self._sock = None
 
     def stop(self) -> None:
         with self._lock:
@@ -156,7 +151,6 @@ class HttpWebhookSender:
             except ConnectTimeoutError as exc:  # refused, unreachable or timed out: nothing was sent
                 _ = deadline.remaining()  # out of time: say so rather than try the next address
                 failures.append(f"{address}: {exc.__cause__ or exc}")
-                deadline.release()
                 connection.close()
                 continue
             except (HTTPError, OSError, CertificateError) as exc:  # TLS: the next address shows the same
