@@ -189,7 +189,7 @@ class RowWriter:
 
 
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP, "CSV Injection").
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_TRIGGERS = frozenset("=+-@\t\r")
 
 
 def csv_cell(value: object) -> str:
@@ -198,7 +198,7 @@ def csv_cell(value: object) -> str:
     number included: it is data, and what Python writes for a number is never a formula."""
     if value is None:
         return ""
-    if isinstance(value, bool | int | float):
-        return str(value)
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+    if text[:1] in FORMULA_TRIGGERS and not isinstance(value, int | float):  # bool is an int
+        return "'" + text
+    return text
