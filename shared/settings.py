@@ -76,14 +76,14 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Wait after a failed delivery attempt; doubles each attempt."
     )
     notify_backoff_max_seconds: float = Field(900.0, gt=0, description="Longest wait between delivery attempts.")
-    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one webhook POST.")
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Deadline of one whole webhook attempt.")
     webhook_allow_private: bool = Field(
         False,
         description="Accept http:// webhook URLs and private or loopback addresses (local stack only: "
         "in production a webhook URL must be https and resolve to public addresses).",
     )
     smtp_host: str | None = Field(None, description="Mail server for email notifications (unset: email fails).")
-    smtp_port: int = Field(25, description="Mail server port.")
+    smtp_port: int = Field(25, description="Mail server port; 465 means implicit TLS.")
     smtp_username: str | None = Field(None, description="Mail server login, if it needs one.")
     smtp_password: str | None = Field(None, description="Mail server password.")
     smtp_starttls: bool = Field(False, description="Upgrade the mail connection with STARTTLS.")

@@ -135,6 +135,7 @@ def staged_object_path(scope: Scope, export_id: str, attempt_id: str, fmt: Expor
 
 # --- rows ----------------------------------------------------------------------------------
 # One CSV row per product; variants and attributes, being lists and maps, are JSON in one cell.
+# Every cell passes through csv_cell (formula neutralisation).
 CSV_COLUMNS = [
     "id",
     "title",
@@ -160,7 +161,9 @@ class RowWriter:
     def __init__(self, fmt: ExportFormat) -> None:
         self.format = fmt
         self._buffer = io.StringIO()
-        self._csv = csv.writer(self._buffer, lineterminator="\n")
+        # CRLF as RFC 4180 has it: the writer quotes a cell holding any line-terminator character,
+        # so a lone CR inside a cell (which spreadsheets read as a line break) is quoted too.
+        self._csv = csv.writer(self._buffer, lineterminator="\r\n")
 
     def header(self) -> bytes:
         return self._csv_line(CSV_COLUMNS) if self.format is ExportFormat.CSV else b""
@@ -171,9 +174,9 @@ class RowWriter:
         data = product.model_dump(mode="json")
         return self._csv_line(
             [
-                json.dumps(data[c], separators=(",", ":"), ensure_ascii=False)
+                csv_cell(json.dumps(data[c], separators=(",", ":"), ensure_ascii=False))
                 if c in ("attributes", "variants")
-                else _cell(data.get(c))
+                else csv_cell(data.get(c))
                 for c in CSV_COLUMNS
             ]
         )
@@ -185,5 +188,17 @@ class RowWriter:
         return self._buffer.getvalue().encode()
 
 
-def _cell(value: object) -> str:
-    return "" if value is None else str(value)
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP, "CSV Injection").
+FORMULA_TRIGGERS = frozenset("=+-@\t\r")
+
+
+def csv_cell(value: object) -> str:
+    """One CSV cell. Text that a spreadsheet would run as a formula gets a leading single quote,
+    which spreadsheets show as text; numbers (and booleans) are written as they are, a negative
+    number included: it is data, and what Python writes for a number is never a formula."""
+    if value is None:
+        return ""
+    text = str(value)
+    if text[:1] in FORMULA_TRIGGERS and not isinstance(value, int | float):  # bool is an int
+        return "'" + text
+    return text

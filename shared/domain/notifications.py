@@ -7,14 +7,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from pydantic import BaseModel, EmailStr, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints, model_validator
 
 from shared.domain.exports import ExportStatus, ExportView
 
@@ -31,8 +33,15 @@ class Channel(StrEnum):
     EMAIL = "email"
 
 
+def _printable(value: str) -> str:
+    # A secret with a NUL or a line break is a paste gone wrong, and receivers could not type it.
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
 WebhookUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
-Secret = Annotated[str, StringConstraints(min_length=SECRET_MIN_LENGTH, max_length=256)]
+Secret = Annotated[str, StringConstraints(min_length=SECRET_MIN_LENGTH, max_length=256), AfterValidator(_printable)]
 
 
 class NotificationSettingsInput(BaseModel):
@@ -84,44 +93,141 @@ class UnsafeUrlError(ValueError):
     pass
 
 
-def check_webhook_url(url: str, allow_private: bool, resolve: Resolver) -> None:
-    """Raise UnsafeUrlError unless `url` may receive webhooks.
+@dataclass(frozen=True)
+class WebhookTarget:
+    """A webhook URL taken apart the way a delivery needs it."""
 
-    In production (allow_private False) it must be https and every address its host resolves to
-    must be public: no loopback, private, link-local (cloud metadata), shared or reserved range.
-    The local stack allows http and any address, for receivers on 127.0.0.1.
+    scheme: str
+    host: str  # an ASCII (IDNA) host name, or an IP address without brackets
+    port: int
+    target: str  # path and query as sent on the request line, non-ASCII percent-encoded
+    explicit_port: bool
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}" if self.explicit_port else host
+
+
+# A host name label once IDNA-encoded (underscores occur in real names, so they pass).
+_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
+# Unreserved, reserved and '%' stay as they are on the request line; anything else is quoted.
+_URL_SAFE = "/:@!$&'()*+,;=-._~%?"
+
+
+def parse_webhook_url(url: str, schemes: tuple[str, ...] = ("http", "https")) -> WebhookTarget:
+    """Take `url` apart or raise UnsafeUrlError saying what is wrong with it (never anything else).
+
+    Whitespace and control characters are refused rather than silently dropped (urlsplit drops
+    tabs and newlines), and the host must be an IP address or a name that IDNA can encode: a URL
+    that could only fail at delivery time is refused when it is set.
     """
-    parts = urlsplit(url)
-    schemes = ("http", "https") if allow_private else ("https",)
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in url):
+        raise UnsafeUrlError("the URL must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:  # "Invalid IPv6 URL", characters invalid under NFKC
+        raise UnsafeUrlError(f"the URL is malformed ({exc})") from exc
+    try:
+        explicit = parts.port
+    except ValueError as exc:  # out of range, not a number
+        raise UnsafeUrlError("the URL has an invalid port") from exc
     if parts.scheme not in schemes:
         raise UnsafeUrlError(f"the URL must use {' or '.join(schemes)}")
-    if not parts.hostname:
+    if not hostname:
         raise UnsafeUrlError("the URL has no host")
-    if parts.username or parts.password:
+    if parts.username is not None or parts.password is not None:
         raise UnsafeUrlError("the URL must not carry credentials")
+    if explicit == 0:
+        raise UnsafeUrlError("the URL has an invalid port")
+    return WebhookTarget(
+        scheme=parts.scheme,
+        host=_ascii_host(hostname, bracketed="[" in parts.netloc),
+        port=explicit or (443 if parts.scheme == "https" else 80),
+        target=quote(parts.path or "/", safe=_URL_SAFE)
+        + (f"?{quote(parts.query, safe=_URL_SAFE)}" if parts.query else ""),
+        explicit_port=explicit is not None,
+    )
+
+
+def _ascii_host(hostname: str, bracketed: bool) -> str:
+    if bracketed:
+        if "%" in hostname:  # a zone id names an interface of the sender's own host
+            raise UnsafeUrlError("the URL's IPv6 address must not carry a zone id")
+        try:
+            ip = ipaddress.IPv6Address(hostname)
+        except ValueError as exc:
+            raise UnsafeUrlError("the URL's IPv6 address is invalid") from exc
+        return str(ip)
+    name = hostname.rstrip(".")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as exc:
-        raise UnsafeUrlError("the URL has an invalid port") from exc
+        return str(ipaddress.IPv4Address(name))
+    except ValueError:
+        pass
+    try:
+        encoded = name.encode("idna").decode("ascii")
+    except UnicodeError as exc:  # an empty or over-long label, a character IDNA refuses
+        raise UnsafeUrlError(f"the host name is invalid ({exc})") from exc
+    if len(encoded) > 253 or not all(_LABEL.match(label) for label in encoded.split(".")):
+        raise UnsafeUrlError("the host name is invalid")
+    return encoded.lower()
+
+
+def check_webhook_url(url: str, allow_private: bool, resolve: Resolver) -> WebhookTarget:
+    """The parsed URL, or UnsafeUrlError unless `url` may receive webhooks.
+
+    In production (allow_private False) it must be https and every address its host resolves to
+    must be public (see `is_public_address`). The local stack allows http and any address, for
+    receivers on 127.0.0.1.
+    """
+    target = parse_webhook_url(url, ("http", "https") if allow_private else ("https",))
     if allow_private:
-        return
-    if parts.hostname.rstrip(".").lower() in METADATA_HOSTS:
+        return target
+    if target.host in METADATA_HOSTS:
         raise UnsafeUrlError("the URL points at a metadata server")
     try:
-        addresses = resolve(parts.hostname, port)
-    except OSError as exc:
-        raise UnsafeUrlError(f"the host {parts.hostname} does not resolve") from exc
+        addresses = resolve(target.host, target.port)
+    except (OSError, UnicodeError) as exc:
+        raise UnsafeUrlError(f"the host {target.host} does not resolve") from exc
     if not addresses:
-        raise UnsafeUrlError(f"the host {parts.hostname} does not resolve")
+        raise UnsafeUrlError(f"the host {target.host} does not resolve")
     for address in addresses:
         if not is_public_address(address):
             raise UnsafeUrlError(f"the host resolves to a non-public address ({address})")
+    return target
+
+
+# IPv6 ranges refused whole: IPv4-compatible (deprecated; holds :: and ::1), local-use NAT64
+# (operator-defined, never global), Teredo (a tunnel whose client address is obfuscated) and
+# site-local (deprecated, internal). Python's own is_global lets some of these through.
+_REFUSED_V6 = [ipaddress.IPv6Network(n) for n in ("::/96", "64:ff9b:1::/48", "2001::/32", "fec0::/10")]
+# IPv6 ranges that carry an IPv4 address the packet ends up at: judged by that IPv4 address.
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")  # IPv4-mapped
+_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # IPv4-translated (SIIT)
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # NAT64 well-known prefix
+_SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv4-mapped, IPv4-translated, NAT64 or 6to4 address leads to."""
+    if ip in _MAPPED or ip in _TRANSLATED or ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in _SIX_TO_FOUR:
+        return ip.sixtofour
+    return None
 
 
 def is_public_address(address: str) -> bool:
+    """No loopback, private, link-local (cloud metadata), shared, reserved or multicast address,
+    and no IPv6 address that embeds one."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in net for net in _REFUSED_V6):
+            return False
+        inner = embedded_ipv4(ip)
+        if inner is not None:
+            return is_public_address(str(inner))
     return ip.is_global and not ip.is_multicast
 
 

@@ -231,6 +231,10 @@ class ExportProcessor:
             delivery.status = DeliveryStatus.NOT_CONFIGURED
             self.store.save_delivery(export_id, delivery, now)
             return "not configured"
+        # Nothing is recorded before the send, on purpose: a worker that dies mid-send leaves the
+        # record as it was, Cloud Tasks redelivers this task (no 2xx came back), and the redelivery
+        # makes this same attempt again with the same event id. An "in progress" mark here would
+        # make that redelivery skip the attempt and leave the notification PENDING for good.
         delivery.attempts, delivery.channel, delivery.next_attempt_at = attempt, settings.channel.value, None
         try:
             self._send(settings, delivery, view_of(export, self.files, self.policy.url_ttl, self.clock))

@@ -177,6 +177,28 @@ def test_a_receiver_that_never_answers_is_recorded_as_failed(
     assert note["last_error"] == "webhook receiver answered 500" and receiver.requests == 3
 
 
+def test_a_worker_that_dies_mid_send_is_redelivered_and_makes_the_same_attempt_again(
+    exports: ExportsApi, jobs: JobsApi, receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receiver gets the event, then the worker dies before recording the outcome: the task
+    answers 500, the Cloud Tasks emulator delivers it again, and that delivery sends again."""
+    seed(jobs, count=1)
+    real_post = HttpWebhookSender.post
+    deaths: list[str] = []
+
+    def post_then_die(self: HttpWebhookSender, url: str, body: bytes, headers: dict[str, str]) -> None:
+        real_post(self, url, body, headers)
+        if not deaths:
+            deaths.append(headers["X-Synq-Event-Id"])
+            raise RuntimeError("the worker died between sending and recording")
+
+    monkeypatch.setattr(HttpWebhookSender, "post", post_then_die)
+    note = export_to(exports, receiver)["notification"]
+    assert deaths == [note["event_id"]]
+    assert (note["status"], note["attempts"], note["last_error"]) == ("DELIVERED", 1, None)
+    assert receiver.event_ids == [note["event_id"]] * 2  # the same attempt, made again, same event
+
+
 def test_without_settings_the_export_completes_and_says_nobody_was_told(exports: ExportsApi, jobs: JobsApi) -> None:
     seed(jobs, count=1)
     done = exports.wait_notified(exports.start()["id"])
@@ -226,6 +248,20 @@ def test_settings_mask_the_secret_and_keep_it_when_left_out(
         ({"channel": "webhook", "webhook_url": "http://127.0.0.1:9/h", "webhook_secret": "short"}, "webhook_secret"),
         ({"channel": "webhook", "webhook_url": "ftp://example.com/h", "webhook_secret": SECRET}, "webhook_url"),
         ({"channel": "webhook", "webhook_url": "http://u:p@127.0.0.1/h", "webhook_secret": SECRET}, "webhook_url"),
+        # inputs the URL parser, the port or IDNA would raise on: each a 400, never a 500
+        ({"channel": "webhook", "webhook_url": "http://[::1:9/x", "webhook_secret": SECRET}, "webhook_url"),
+        ({"channel": "webhook", "webhook_url": "http://h.example:99999/", "webhook_secret": SECRET}, "webhook_url"),
+        ({"channel": "webhook", "webhook_url": "http://a..example.com/", "webhook_secret": SECRET}, "webhook_url"),
+        ({"channel": "webhook", "webhook_url": "http://\u2100.example/", "webhook_secret": SECRET}, "webhook_url"),
+        ({"channel": "webhook", "webhook_url": "http://h\u0000.example/", "webhook_secret": SECRET}, "webhook_url"),
+        ({"channel": "webhook", "webhook_url": "http://127.0.0.1:9/\u0000", "webhook_secret": SECRET}, "webhook_url"),
+        ({"channel": "webhook", "webhook_url": "http://[fe80::1%25lo]/", "webhook_secret": SECRET}, "webhook_url"),
+        (
+            {"channel": "webhook", "webhook_url": "http://127.0.0.1:9/h", "webhook_secret": SECRET + "\u0000"},
+            "webhook_secret",
+        ),
+        ({"channel": "webhook", "webhook_url": "http://h\ud800.example/", "webhook_secret": SECRET}, "webhook_url"),
+        ({"channel": "email", "emails": ["a\u0000@example.com"]}, "emails.0"),
         ({"channel": "email"}, "body"),
         ({"channel": "email", "emails": ["not-an-address"]}, "emails.0"),
         ({"channel": "email", "emails": ["a@example.com", "A@example.com"]}, "body"),
@@ -254,6 +290,11 @@ def test_bad_settings_are_400_and_change_nothing(
         "https://metadata.google.internal/",
         "https://[::1]/hook",
         "https://no-such-host.invalid/hook",
+        "https://[64:ff9b::a9fe:a9fe]/computeMetadata/v1/",  # NAT64 of the metadata server
+        "https://[::ffff:10.0.0.1]/hook",
+        "https://[2002:7f00:1::1]/hook",  # 6to4 of 127.0.0.1
+        "https://[::7f00:1]/hook",
+        "https://[::1:9/hook",
     ],
 )
 def test_production_refuses_webhook_urls_that_reach_inside(

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.domain.catalog import Product
-from shared.domain.exports import CSV_COLUMNS, ExportFormat, ExportStatus, ExportView, RowWriter
+from shared.domain.exports import CSV_COLUMNS, ExportFormat, ExportStatus, ExportView, RowWriter, csv_cell
 from shared.domain.notifications import (
     NotificationSettings,
     NotificationSettingsInput,
@@ -20,6 +20,7 @@ from shared.domain.notifications import (
     email_text,
     event_id,
     is_public_address,
+    parse_webhook_url,
     retry_delay,
     sign,
     verify,
@@ -71,6 +72,35 @@ def test_csv_rows_quote_what_needs_it_and_keep_variants_as_json() -> None:
     assert json.loads(row["attributes"]) == {"weight_kg": 0.5}
 
 
+def test_csv_text_cells_that_a_spreadsheet_would_run_are_quoted_and_numbers_are_not() -> None:
+    risky = PRODUCT.model_copy(
+        update={
+            "title": '=HYPERLINK("http://evil.example","x")',
+            "description": "+1\rfor this",  # a CR inside a cell is quoted, not a line break
+            "sku": "-42",
+            "brand": "@SUM(A1:A9)",
+            "category": "\tTools",
+            "barcode": "\r0123",
+            "attributes": {"note": "=1+1"},
+        }
+    )
+    rows = RowWriter(ExportFormat.CSV)
+    text = (rows.header() + rows.row(risky)).decode()
+    assert text.endswith("\r\n") and text.count("\r\n") == 2
+    [row] = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert row["title"] == '\'=HYPERLINK("http://evil.example","x")'
+    assert (row["description"], row["sku"], row["brand"]) == ("'+1\rfor this", "'-42", "'@SUM(A1:A9)")
+    assert (row["category"], row["barcode"]) == ("'\tTools", "'\r0123")
+    assert row["data_quality_score"] == "70" and row["id"] == "p1"  # untouched
+    assert json.loads(row["attributes"]) == {"note": "=1+1"}  # a JSON cell starts with { or [
+    # Numbers stay numbers, negative ones too; text that looks like a number does not.
+    assert [csv_cell(v) for v in (-5, 0, 2.5, -0.5, None)] == ["-5", "0", "2.5", "-0.5", ""]
+    assert [csv_cell(v) for v in ("-5", "=", "+", "@", "\t", "\r", "a=b", "")] == [
+        "'-5", "'=", "'+", "'@", "'\t", "'\r", "a=b", "",
+    ]  # fmt: skip
+    assert csv_cell('{"a":"=x"}') == '{"a":"=x"}' and csv_cell("-[1]") == "'-[1]"
+
+
 def test_a_signature_verifies_and_any_change_or_delay_breaks_it() -> None:
     body = b'{"id":"evt_1"}'
     header = sign("s3cret-s3cret-s3cret", body, 1_800_000_000)
@@ -110,11 +140,68 @@ def public(_host: str, _port: int) -> list[str]:
         ("https://metadata.google.internal/x", ["93.184.216.34"], "metadata"),
         ("https://hooks.example.com:99999/x", ["93.184.216.34"], "port"),
         ("https:///x", [], "no host"),
+        # IPv6 forms that lead to a private IPv4 address
+        ("https://hooks.example.com/x", ["64:ff9b::7f00:1"], "non-public"),  # NAT64 of 127.0.0.1
+        ("https://hooks.example.com/x", ["64:ff9b::a9fe:a9fe"], "non-public"),  # NAT64 of 169.254.169.254
+        ("https://hooks.example.com/x", ["64:ff9b:1::808:808"], "non-public"),  # local-use NAT64: refused whole
+        ("https://hooks.example.com/x", ["2002:a00:1::1"], "non-public"),  # 6to4 of 10.0.0.1
+        ("https://hooks.example.com/x", ["2002:7f00:1::"], "non-public"),  # 6to4 of 127.0.0.1
+        ("https://hooks.example.com/x", ["::7f00:1"], "non-public"),  # IPv4-compatible: refused whole
+        ("https://hooks.example.com/x", ["::808:808"], "non-public"),
+        ("https://hooks.example.com/x", ["::ffff:169.254.169.254"], "non-public"),  # IPv4-mapped
+        ("https://hooks.example.com/x", ["::ffff:0:a00:1"], "non-public"),  # IPv4-translated
+        ("https://hooks.example.com/x", ["2001:0:4136:e378:8000:63bf:3fff:fdd2"], "non-public"),  # Teredo
+        ("https://hooks.example.com/x", ["fec0::1"], "non-public"),  # site-local
+        ("https://[64:ff9b::7f00:1]/x", ["64:ff9b::7f00:1"], "non-public"),
     ],
 )
 def test_production_refuses_urls_that_reach_inside(url: str, addresses: list[str], problem: str) -> None:
     with pytest.raises(UnsafeUrlError, match=problem):
         check_webhook_url(url, allow_private=False, resolve=lambda _h, _p: addresses)
+
+
+@pytest.mark.parametrize(
+    "address", ["64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8", "2606:4700:4700::1111", "8.8.4.4"]
+)
+def test_an_embedded_public_ipv4_address_is_public(address: str) -> None:
+    assert is_public_address(address)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1:9/x",  # urlsplit: Invalid IPv6 URL
+        "http://hooks.example.com:99999/",
+        "http://hooks.example.com:-1/",
+        "http://hooks.example.com:0/",
+        "http://hooks.example.com:8o/",
+        "http://a..example.com/",  # IDNA: empty label
+        "http://" + "a" * 64 + ".example.com/",  # IDNA: label too long
+        "http://\u2100.example.com/",  # urlsplit: invalid under NFKC
+        "http://hooks\u0000.example.com/",
+        "http://hooks.example.com/\u0000",
+        "http://hooks.example.com/a b",
+        "http://hooks.example.com/\nx",  # urlsplit would silently drop it
+        "http://hooks\ud800.example.com/",
+        "http://hooks<x>.example.com/",
+        "http://[v1.x]/",
+        "http://[fe80::1%25eth0]/",
+        "http:///x",
+        "mailto:ops@example.com",
+    ],
+)
+@pytest.mark.parametrize("allow_private", [True, False])
+def test_a_malformed_url_is_refused_never_raised_as_something_else(url: str, allow_private: bool) -> None:
+    with pytest.raises(UnsafeUrlError):
+        check_webhook_url(url, allow_private=allow_private, resolve=public)
+
+
+def test_a_url_is_taken_apart_as_a_delivery_sends_it() -> None:
+    target = parse_webhook_url("https://Bücher.Example.com./hooks/ünï?q=a b&x=%2F#frag".replace(" ", "%20"))
+    assert (target.host, target.port, target.host_header) == ("xn--bcher-kva.example.com", 443, target.host)
+    assert target.target == "/hooks/%C3%BCn%C3%AF?q=a%20b&x=%2F"
+    v6 = parse_webhook_url("http://[2001:DB8::1]:8080")
+    assert (v6.host, v6.target, v6.host_header) == ("2001:db8::1", "/", "[2001:db8::1]:8080")
 
 
 def test_production_accepts_a_public_https_url_and_the_local_stack_a_loopback_one() -> None:
