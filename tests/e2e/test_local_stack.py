@@ -179,13 +179,17 @@ def test_a_chunked_body_over_the_limit_is_a_json_413_from_the_server(
         for _ in range(11):
             yield b"x" * 1_000_000
 
-    resp = session.post(
-        f"{stack.url}/api/v1/pim/bulk-jobs", data=body(), headers={"Content-Type": "application/json"}, timeout=30
+    # Not through the shared session: the server drops a connection whose body it left unread.
+    resp = requests.post(
+        f"{stack.url}/api/v1/pim/bulk-jobs",
+        data=body(),
+        headers={**session.headers, "Content-Type": "application/json"},
+        timeout=30,
     )
     assert resp.status_code == 413 and resp.json()["code"] == "PAYLOAD_TOO_LARGE"
 
 
 def test_ids_firestore_reserves_are_404_from_the_server(stack: LocalStack, session: requests.Session) -> None:
-    for path in ("/api/v1/pim/products/__x__", "/api/v1/pim/categories/.", "/api/v1/pim/exports/__name__"):
+    for path in ("/api/v1/pim/products/__x__", "/api/v1/pim/categories/a.b", "/api/v1/pim/exports/__name__"):
         resp = session.get(f"{stack.url}{path}", timeout=5)
         assert resp.status_code == 404 and resp.json()["code"] == "NOT_FOUND", path

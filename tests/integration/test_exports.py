@@ -260,7 +260,6 @@ def test_settings_mask_the_secret_and_keep_it_when_left_out(
             {"channel": "webhook", "webhook_url": "http://127.0.0.1:9/h", "webhook_secret": SECRET + "\u0000"},
             "webhook_secret",
         ),
-        ({"channel": "webhook", "webhook_url": "http://h\ud800.example/", "webhook_secret": SECRET}, "webhook_url"),
         ({"channel": "email", "emails": ["a\u0000@example.com"]}, "emails.0"),
         ({"channel": "email"}, "body"),
         ({"channel": "email", "emails": ["not-an-address"]}, "emails.0"),

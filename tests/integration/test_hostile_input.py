@@ -252,3 +252,12 @@ def test_null_attributes_in_a_variant_update_clear_them(client: Any, jobs: JobsA
         f"{PIM}/products/{product_id}/variants/{variant['id']}", json={"attributes": None}, headers=jobs.auth
     )
     assert resp.status_code == 200 and resp.get_json()["attributes"] == {}
+
+
+def test_a_lone_surrogate_in_notification_settings_is_400(client: Any, jobs: JobsApi) -> None:
+    raw = '{"channel": "webhook", "webhook_url": "http://h\\ud800.example/", "webhook_secret": "0123456789abcdef"}'
+    resp = client.put(
+        f"{PIM}/settings/notifications", data=raw, headers={**jobs.auth, "Content-Type": "application/json"}
+    )
+    assert_error(resp, 400, "INVALID_JSON")
+    assert_error(client.get(f"{PIM}/settings/notifications", headers=jobs.auth), 404)
