@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8080
 
-.PHONY: venv run token test lint format typecheck check bench sweep fuzz clean
+.PHONY: venv run token test lint format typecheck check bench sweep watchdog fuzz clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-emulators.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ check: lint typecheck test
 
 sweep: venv  ## run the validation sweep against the running local stack
 	$(PY) -m local.sweep
+
+watchdog: venv  ## run the job watchdog once against the running local stack
+	$(PY) -m local.watchdog
 
 fuzz: venv  ## schemathesis against the running local stack: no 5xx, no undocumented answer (FUZZ_EXAMPLES, FUZZ_ARGS)
 	PORT=$(PORT) $(PY) -m local.fuzz $(FUZZ_ARGS)

@@ -5,6 +5,7 @@ from functions.bulk_job_worker import bulk_job_worker
 from functions.bulk_jobs import bulk_jobs
 from functions.export_worker import export_worker
 from functions.exports import exports
+from functions.job_watchdog import job_watchdog
 from functions.notification_settings import notification_settings
 from functions.openapi import openapi
 from functions.products import products
@@ -20,6 +21,7 @@ __all__ = [
     "categories",
     "export_worker",
     "exports",
+    "job_watchdog",
     "notification_settings",
     "openapi",
     "products",

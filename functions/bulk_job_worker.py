@@ -11,8 +11,8 @@ from shared.http import task_handler
 from shared.services.tasks import WorkerTask
 
 
-def run(task: WorkerTask) -> str:
-    return wiring.bulk_job_processor(task.scope).handle(task)
+def run(task: WorkerTask, attempt: int) -> str:
+    return wiring.bulk_job_processor(task.scope).handle(task, attempt)
 
 
 handle = task_handler(WorkerTask, run)

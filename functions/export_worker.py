@@ -11,7 +11,8 @@ from shared.http import task_handler
 from shared.services.tasks import ExportTask
 
 
-def run(task: ExportTask) -> str:
+def run(task: ExportTask, attempt: int) -> str:
+    # Runs count their own attempts on the record (EXPORT_MAX_ATTEMPTS), crashed ones included.
     return wiring.export_processor(task.scope).handle(task)
 
 

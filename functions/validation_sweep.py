@@ -16,7 +16,7 @@ class SweepRequest(BaseModel):
     budget_seconds: float = Field(240, gt=0, le=3000, description="Stop (and save the cursor) after this long.")
 
 
-def run(request: SweepRequest) -> dict[str, Any]:
+def run(request: SweepRequest, attempt: int) -> dict[str, Any]:
     return wiring.sweep().run(request.budget_seconds).model_dump(mode="json")
 
 

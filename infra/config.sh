@@ -22,11 +22,20 @@ SCHEDULER_REGION=${SCHEDULER_REGION:-$REGION}     # location of the sweep's Clou
 SWEEP_SCHEDULE=${SWEEP_SCHEDULE:-'*/15 * * * *'}  # cron, in SWEEP_TIME_ZONE
 SWEEP_TIME_ZONE=${SWEEP_TIME_ZONE:-Etc/UTC}
 SWEEP_BUDGET_SECONDS=${SWEEP_BUDGET_SECONDS:-480} # per run (whole seconds, 1-510: the timeout is 540 s)
+WATCHDOG_SCHEDULE=${WATCHDOG_SCHEDULE:-'*/5 * * * *'} # the job watchdog, cron, in SWEEP_TIME_ZONE
+WATCHDOG_BUDGET_SECONDS=${WATCHDOG_BUDGET_SECONDS:-240} # per run (whole seconds, 1-270: the timeout is 300 s)
+
+# Deliveries Cloud Tasks makes of one task. More than the app's own limits, or the app's last
+# attempt (which ends a batch or an export for good) never runs: bulk-jobs above
+# BATCH_MAX_ATTEMPTS, exports above EXPORT_MAX_ATTEMPTS + 1 (the delivery after the last counted
+# run fails the export). deploy.sh checks both.
+TASKS_QUEUE_MAX_ATTEMPTS=${TASKS_QUEUE_MAX_ATTEMPTS:-20}
+EXPORTS_QUEUE_MAX_ATTEMPTS=${EXPORTS_QUEUE_MAX_ATTEMPTS:-10}
 
 RUNTIME_SA=synq-pim-runtime@$PROJECT.iam.gserviceaccount.com     # identity of every function
 TASKS_SA=synq-pim-tasks@$PROJECT.iam.gserviceaccount.com         # Cloud Tasks -> worker (OIDC)
 GATEWAY_SA=synq-pim-gateway@$PROJECT.iam.gserviceaccount.com     # API Gateway -> API functions
-SCHEDULER_SA=synq-pim-scheduler@$PROJECT.iam.gserviceaccount.com # Cloud Scheduler -> sweep (OIDC)
+SCHEDULER_SA=synq-pim-scheduler@$PROJECT.iam.gserviceaccount.com # Cloud Scheduler -> sweep, watchdog (OIDC)
 RUNTIME_PROJECT_ROLES=(roles/datastore.user roles/cloudtasks.enqueuer)
 
 # The functions NOT behind the gateway: main.py target (= entry point) and function name.
@@ -41,6 +50,10 @@ SWEEP_TARGET=validation_sweep # Cloud Scheduler calls it (job $SWEEP_JOB)
 FN_SWEEP=synq-pim-validation-sweep
 SWEEP_JOB=synq-pim-validation-sweep
 SWEEP_TIMEOUT_SECONDS=540
+WATCHDOG_TARGET=job_watchdog # Cloud Scheduler calls it (job $WATCHDOG_JOB)
+FN_WATCHDOG=synq-pim-job-watchdog
+WATCHDOG_JOB=synq-pim-job-watchdog
+WATCHDOG_TIMEOUT_SECONDS=300
 
 # The functions behind the gateway: main.py target (= entry point = the Api's name), memory,
 # timeout, max instances. Each is deployed as $(function_name TARGET). `python -m

@@ -34,7 +34,8 @@ AUTH_JWKS_URL=${AUTH_JWKS_URL:-https://www.googleapis.com/service_accounts/v1/jw
 # Optional app limits, passed on only when set (the app's defaults apply otherwise).
 OPTIONAL_SETTINGS=(MAX_BODY_BYTES BATCH_MAX_ITEMS BATCH_MAX_BYTES INLINE_PAYLOAD_MAX_BYTES MAX_JOB_ITEMS
   EXPORT_MAX_ATTEMPTS EXPORT_URL_TTL_SECONDS NOTIFY_MAX_ATTEMPTS NOTIFY_BACKOFF_SECONDS NOTIFY_BACKOFF_MAX_SECONDS
-  WEBHOOK_TIMEOUT_SECONDS SMTP_HOST SMTP_PORT SMTP_USERNAME SMTP_STARTTLS MAIL_FROM)
+  WEBHOOK_TIMEOUT_SECONDS SMTP_HOST SMTP_PORT SMTP_USERNAME SMTP_STARTTLS MAIL_FROM
+  BATCH_MAX_ATTEMPTS WATCHDOG_JOB_STALL_SECONDS WATCHDOG_EXPORT_STALL_SECONDS WATCHDOG_MAX_RESCUES)
 
 APIS=(
   cloudresourcemanager.googleapis.com iam.googleapis.com
@@ -55,6 +56,9 @@ gateway_spec() { (cd "$ROOT_DIR" && PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m infra
 if [[ ! $SWEEP_BUDGET_SECONDS =~ ^[1-9][0-9]{0,4}$ ]] || ((SWEEP_BUDGET_SECONDS > SWEEP_TIMEOUT_SECONDS - 30)); then
   die "SWEEP_BUDGET_SECONDS must be whole seconds from 1 to $((SWEEP_TIMEOUT_SECONDS - 30)) (the sweep times out after ${SWEEP_TIMEOUT_SECONDS}s)"
 fi
+if [[ ! $WATCHDOG_BUDGET_SECONDS =~ ^[1-9][0-9]{0,4}$ ]] || ((WATCHDOG_BUDGET_SECONDS > WATCHDOG_TIMEOUT_SECONDS - 30)); then
+  die "WATCHDOG_BUDGET_SECONDS must be whole seconds from 1 to $((WATCHDOG_TIMEOUT_SECONDS - 30)) (the watchdog times out after ${WATCHDOG_TIMEOUT_SECONDS}s)"
+fi
 for var in FIRESTORE_EMULATOR_HOST STORAGE_EMULATOR_HOST TASKS_EMULATOR_HOST; do
   [[ -z ${!var:-} ]] || warn "$var is set in this shell; it is NOT deployed (production uses the real services)"
 done
@@ -63,6 +67,14 @@ spec_targets=$(gateway_spec --targets) ||
   die "$PYTHON cannot import the app to generate the gateway config: install requirements.txt into it, or set PYTHON (e.g. python3 -m venv .venv && .venv/bin/pip install -r requirements.txt)"
 [[ $(sort <<<"$spec_targets") == "$(api_targets | sort)" ]] ||
   die "the app's routes are served by [$(tr '\n' ' ' <<<"$spec_targets")] but API_FUNCTIONS in infra/config.sh deploys [$(api_targets | tr '\n' ' ')]"
+# The app's attempt limits, as the functions will read them (this shell's overrides included).
+read -r batch_attempts export_attempts < <(cd "$ROOT_DIR" && "$PYTHON" -c \
+  'from shared.settings import Settings; s = Settings(); print(s.batch_max_attempts, s.export_max_attempts)') ||
+  die "the app's settings are invalid (see above)"
+((TASKS_QUEUE_MAX_ATTEMPTS > batch_attempts)) ||
+  die "TASKS_QUEUE_MAX_ATTEMPTS ($TASKS_QUEUE_MAX_ATTEMPTS) must exceed BATCH_MAX_ATTEMPTS ($batch_attempts): the app's last attempt must run"
+((EXPORTS_QUEUE_MAX_ATTEMPTS > export_attempts + 1)) ||
+  die "EXPORTS_QUEUE_MAX_ATTEMPTS ($EXPORTS_QUEUE_MAX_ATTEMPTS) must exceed EXPORT_MAX_ATTEMPTS + 1 ($((export_attempts + 1)))"
 if ! is_dry; then
   command -v gcloud >/dev/null || die "gcloud is not installed (https://cloud.google.com/sdk/docs/install)"
   account=$(gcloud auth list --filter=status:ACTIVE --format='value(account)' 2>/dev/null | head -n1)
@@ -165,13 +177,15 @@ ensure_queue() { # ensure_queue NAME FLAGS...: created, or brought up to date
   fi
 }
 step "Cloud Tasks queue $TASKS_QUEUE"
-ensure_queue "$TASKS_QUEUE" --max-attempts=20 --min-backoff=1s --max-backoff=60s \
+# The app gives a task up after BATCH_MAX_ATTEMPTS (about 4 minutes of this backoff at 10); the
+# queue's extra attempts are for a last attempt that could not record it.
+ensure_queue "$TASKS_QUEUE" --max-attempts="$TASKS_QUEUE_MAX_ATTEMPTS" --min-backoff=1s --max-backoff=60s \
   --max-dispatches-per-second=200 --max-concurrent-dispatches=100
 
 step "Cloud Tasks queue $EXPORTS_QUEUE"
 # Failed export runs are retried by the queue (the app fails an export after EXPORT_MAX_ATTEMPTS);
 # notification retries are tasks the app schedules itself, with its own backoff.
-ensure_queue "$EXPORTS_QUEUE" --max-attempts=10 --min-backoff=10s --max-backoff=300s \
+ensure_queue "$EXPORTS_QUEUE" --max-attempts="$EXPORTS_QUEUE_MAX_ATTEMPTS" --min-backoff=10s --max-backoff=300s \
   --max-dispatches-per-second=20 --max-concurrent-dispatches=20
 
 # --- service accounts and IAM -----------------------------------------------------------------
@@ -187,7 +201,7 @@ ensure_service_account() {
 ensure_service_account "$RUNTIME_SA" "Synq PIM functions (runtime)"
 ensure_service_account "$TASKS_SA" "Synq PIM Cloud Tasks invoker (worker only)"
 ensure_service_account "$GATEWAY_SA" "Synq PIM API Gateway backend auth"
-ensure_service_account "$SCHEDULER_SA" "Synq PIM Cloud Scheduler invoker (validation sweep only)"
+ensure_service_account "$SCHEDULER_SA" "Synq PIM Cloud Scheduler invoker (sweep and watchdog only)"
 
 step "IAM: what the functions' runtime service account may do"
 for role in "${RUNTIME_PROJECT_ROLES[@]}"; do
@@ -363,6 +377,29 @@ else
   run_retry gcloud scheduler jobs create http "$SWEEP_JOB" "${job_flags[@]}" --headers=Content-Type=application/json
 fi
 
+# --- job watchdog (Cloud Scheduler) -----------------------------------------------------------
+# Re-queues the lost tasks of silent jobs and exports, so it sends the task token the workers check
+# (it checks none itself: IAM lets only the scheduler's account call it). Runs are safe to overlap.
+step "Function $FN_WATCHDOG (entry point $WATCHDOG_TARGET; called by Cloud Scheduler only)"
+deploy_function "$FN_WATCHDOG" "$WATCHDOG_TARGET" 512Mi "${WATCHDOG_TIMEOUT_SECONDS}s" 1 "$WORKER_URL" "" \
+  ${secret_flags[@]+"${secret_flags[@]}"}
+grant_invoker "$FN_WATCHDOG" "$SCHEDULER_SA"
+WATCHDOG_URL=$(function_url "$FN_WATCHDOG")
+
+step "Cloud Scheduler job $WATCHDOG_JOB in $SCHEDULER_REGION ('$WATCHDOG_SCHEDULE' $SWEEP_TIME_ZONE)"
+watchdog_flags=(--location="$SCHEDULER_REGION" --schedule="$WATCHDOG_SCHEDULE" --time-zone="$SWEEP_TIME_ZONE"
+  --uri="$WATCHDOG_URL" --http-method=POST --message-body="{\"budget_seconds\": $WATCHDOG_BUDGET_SECONDS}"
+  --oidc-service-account-email="$SCHEDULER_SA" --oidc-token-audience="$WATCHDOG_URL"
+  --attempt-deadline="$((WATCHDOG_TIMEOUT_SECONDS + 60))s" --max-retry-attempts=0
+  --description="Synq PIM: re-queue the lost tasks of silent bulk jobs and exports; fail those rescued too often")
+if exists gcloud scheduler jobs describe "$WATCHDOG_JOB" --location="$SCHEDULER_REGION"; then
+  run gcloud scheduler jobs update http "$WATCHDOG_JOB" "${watchdog_flags[@]}" \
+    --update-headers=Content-Type=application/json
+else
+  run_retry gcloud scheduler jobs create http "$WATCHDOG_JOB" "${watchdog_flags[@]}" \
+    --headers=Content-Type=application/json
+fi
+
 # --- API Gateway ------------------------------------------------------------------------------
 step "API Gateway: generating the config from the app's routes (python -m infra.gateway_spec)"
 url_args=()
@@ -416,4 +453,5 @@ log "  API:        https://$GATEWAY_HOST/api/v1/pim   (spec: https://$GATEWAY_HO
 log "  Worker:     $WORKER_URL   (private: only $TASKS_SA may invoke it)"
 log "  Exports:    $EXPORT_WORKER_URL   (private: only $TASKS_SA may invoke it)"
 log "  Sweep:      $SWEEP_URL   (private: job $SWEEP_JOB, '$SWEEP_SCHEDULE' $SWEEP_TIME_ZONE, as $SCHEDULER_SA)"
+log "  Watchdog:   $WATCHDOG_URL   (private: job $WATCHDOG_JOB, '$WATCHDOG_SCHEDULE' $SWEEP_TIME_ZONE, as $SCHEDULER_SA)"
 log "  Buckets:    gs://$PAYLOAD_BUCKET gs://$EXPORT_BUCKET   Queues: $TASKS_QUEUE $EXPORTS_QUEUE ($REGION)"

@@ -44,8 +44,9 @@ for config in $configs; do
 done
 run_tolerating "$GONE" gcloud api-gateway apis delete "$API_ID"
 
-step "Cloud Scheduler job $SWEEP_JOB (before the function it calls)"
+step "Cloud Scheduler jobs $SWEEP_JOB, $WATCHDOG_JOB (before the functions they call)"
 run_tolerating "$GONE" gcloud scheduler jobs delete "$SWEEP_JOB" --location="$SCHEDULER_REGION"
+run_tolerating "$GONE" gcloud scheduler jobs delete "$WATCHDOG_JOB" --location="$SCHEDULER_REGION"
 
 step "Functions"
 for target in $(api_targets); do
@@ -54,6 +55,7 @@ done
 run_tolerating "$GONE" gcloud functions delete "$FN_WORKER" --region="$REGION"
 run_tolerating "$GONE" gcloud functions delete "$FN_EXPORT_WORKER" --region="$REGION"
 run_tolerating "$GONE" gcloud functions delete "$FN_SWEEP" --region="$REGION"
+run_tolerating "$GONE" gcloud functions delete "$FN_WATCHDOG" --region="$REGION"
 
 step "Cloud Tasks queues, task token secret, payload and export buckets (with every file in them)"
 run_tolerating "$GONE" gcloud tasks queues delete "$TASKS_QUEUE" --location="$REGION"

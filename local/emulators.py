@@ -142,13 +142,21 @@ class StorageEmulator(Emulator):
         return {"STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{self.port}"}
 
 
+# As many as the production bulk-jobs queue allows (infra/config.sh): more than the app's own
+# limits (BATCH_MAX_ATTEMPTS, EXPORT_MAX_ATTEMPTS), so their last attempt runs here too. The
+# emulator retries about 0.1 s apart, whatever the queue's backoff, and forever unless bounded.
+TASKS_MAX_ATTEMPTS = 20
+
+
 @dataclass
 class TasksEmulator(Emulator):
     name: str = "tasks"
     queues: list[str] = field(default_factory=list)
+    max_attempts: int = TASKS_MAX_ATTEMPTS
 
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "local.tasks_emulator", "--port", str(self.port)]
+        cmd += ["--max-retries", str(self.max_attempts - 1)]
         for q in self.queues:
             cmd += ["--queue", q]
         return cmd

@@ -283,22 +283,26 @@ def _json(body: dict[str, Any], status: int) -> flask.Response:
 TASK_TOKEN_HEADER = "X-Synq-Task-Token"
 
 
-def task_handler(model: type[M], run: Callable[[M], Any]) -> Callable[[flask.Request], flask.Response]:
-    """Wrap a task handler: 2xx when done or permanently failed (no retry), 503 when worth a retry."""
+def task_handler(
+    model: type[M], run: Callable[[M, int], Any], check_token: bool = True
+) -> Callable[[flask.Request], flask.Response]:
+    """Wrap a task handler: 2xx when done or permanently failed (no retry), 503 when worth a retry.
+    `run` gets the task and which delivery of it this is (1 the first). `check_token=False` is for
+    Cloud Scheduler targets, which IAM alone guards (a job would carry the token in plain sight)."""
 
     def handle(request: flask.Request) -> flask.Response:
         with bounded_body(request):
             return _handle(request)
 
     def _handle(request: flask.Request) -> flask.Response:
-        expected = get_settings().task_auth_token
+        expected = get_settings().task_auth_token if check_token else None
         given = request.headers.get(TASK_TOKEN_HEADER, "")
         if expected and not hmac.compare_digest(given.encode(), expected.encode()):  # bytes: any header value
             return error_response(UnauthenticatedError("missing or wrong task token"))
-        attempt = request.headers.get("X-CloudTasks-TaskRetryCount", "0")
+        attempt = delivery_attempt(request.headers)
         try:
             task = parse_body(request, model)
-            return _json({"outcome": run(task)}, 200)
+            return _json({"outcome": run(task, attempt)}, 200)
         except (InvalidArgumentError, PayloadTooLargeError, UnsupportedMediaTypeError, PermanentTaskError) as exc:
             log.error("task abandoned (attempt %s): %s", attempt, exc.message)
             return _json({"outcome": "abandoned", "reason": exc.message}, 200)
@@ -310,3 +314,11 @@ def task_handler(model: type[M], run: Callable[[M], Any]) -> Callable[[flask.Req
             return _json({"error": "internal error", "code": "INTERNAL"}, 500)
 
     return handle
+
+
+def delivery_attempt(headers: Any) -> int:
+    """Which delivery of its task a request is, 1 the first, from Cloud Tasks' headers: the retry
+    count includes the attempts that failed with a 5xx, the execution count does not; a request
+    without them (a direct call) is a first attempt."""
+    counts = [headers.get(h, "") for h in ("X-CloudTasks-TaskRetryCount", "X-CloudTasks-TaskExecutionCount")]
+    return 1 + max((int(c) for c in counts if re.fullmatch(r"[0-9]{1,9}", c)), default=0)

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         256 * 1024, description="Payloads up to this size are also kept on the job document."
     )
     max_job_items: int = Field(100_000, ge=1, description="Most items one bulk job may carry.")
+    # The queues must allow more attempts than this (infra/config.sh), or the last one never runs.
+    batch_max_attempts: int = Field(
+        10,
+        ge=1,
+        description="Deliveries of one bulk-job task before it gives up: a batch's items are then "
+        "recorded NOT_APPLIED, a start fails its job.",
+    )
 
     # --- exports and notifications ---
     export_bucket: str = Field("synq-local-exports", description="Bucket export files are written to.")
@@ -88,6 +95,21 @@ class Settings(BaseSettings):
     smtp_password: str | None = Field(None, description="Mail server password.")
     smtp_starttls: bool = Field(False, description="Upgrade the mail connection with STARTTLS.")
     mail_from: str = Field("Synq PIM <no-reply@synq.local>", description="From address of notification emails.")
+
+    # --- the job watchdog (scheduled): jobs and exports whose tasks were lost ---
+    watchdog_job_stall_seconds: int = Field(
+        600,
+        ge=60,
+        description="A bulk job PENDING or PROCESSING, or a notification past its next attempt, silent this long "
+        "is rescued.",
+    )
+    # Above the export run's 30-minute dispatch deadline: a long but healthy run writes nothing until it ends.
+    watchdog_export_stall_seconds: int = Field(
+        2700, ge=1800, description="An export QUEUED or RUNNING silent this long is rescued."
+    )
+    watchdog_max_rescues: int = Field(
+        3, ge=0, description="Rescues of one job, export or notification before it is recorded FAILED."
+    )
 
 
 @lru_cache(maxsize=1)

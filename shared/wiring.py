@@ -17,6 +17,7 @@ from shared.adapters.firestore.exports import FirestoreExportStore, FirestoreNot
 from shared.adapters.firestore.jobs import FirestoreJobStore
 from shared.adapters.firestore.quality import FirestoreIssueStore
 from shared.adapters.firestore.sweep import FirestoreSweepStore
+from shared.adapters.firestore.watchdog import FirestoreWatchdogStore
 from shared.adapters.gcs_exports import GcsExportFiles
 from shared.adapters.gcs_payloads import GcsPayloadStore
 from shared.adapters.smtp_mail import SmtpMailer
@@ -33,6 +34,7 @@ from shared.services.notification_settings import NotificationSettingsService
 from shared.services.quality import Quality
 from shared.services.sweep import Sweep
 from shared.services.taxonomy import Taxonomy
+from shared.services.watchdog import Watchdog, WatchdogPolicy
 from shared.settings import get_settings
 
 EXPORT_DISPATCH_DEADLINE = timedelta(minutes=30)  # Cloud Tasks' longest; the export worker's timeout
@@ -120,6 +122,7 @@ def bulk_job_processor(scope: Scope) -> BulkJobProcessor:
         task_queue(),
         quality(scope),
         utc_now,
+        get_settings().batch_max_attempts,
     )
 
 
@@ -131,6 +134,26 @@ def quality(scope: Scope) -> Quality:
 def sweep() -> Sweep:
     client = firestore_client()
     return Sweep(FirestoreSweepStore(client), quality, lambda scope: FirestoreIssueStore(client, scope), utc_now)
+
+
+def watchdog(tenant_ids: set[str] | None = None) -> Watchdog:
+    """`tenant_ids` limits it to those tenants (tests)."""
+    s = get_settings()
+    client = firestore_client()
+    policy = WatchdogPolicy(
+        job_stall=timedelta(seconds=s.watchdog_job_stall_seconds),
+        export_stall=timedelta(seconds=s.watchdog_export_stall_seconds),
+        max_rescues=s.watchdog_max_rescues,
+    )
+    return Watchdog(
+        FirestoreWatchdogStore(client, tenant_ids),
+        lambda scope: FirestoreJobStore(client, scope),
+        lambda scope: FirestoreExportStore(client, scope),
+        task_queue(),
+        export_queue(),
+        policy,
+        utc_now,
+    )
 
 
 def catalog(scope: Scope) -> Catalog:

@@ -259,6 +259,27 @@ def _plan_delete(items: list[Any], first_index: int, inputs: BatchInputs, ctx: C
     return plan
 
 
+def not_applied(job_type: JobType, batch: BatchRange, items: list[Any] | None, why: str) -> BatchPlan:
+    """A batch given up on: every item recorded as failed and nothing written. `items`, when the
+    payload could be read, lets each failure name the product id its item named."""
+    ids: list[Any] = items if items is not None else [None] * batch.item_count
+    if job_type is JobType.BULK_UPDATE:
+        ids = [i.get("id") if isinstance(i, dict) else None for i in ids]
+    elif job_type is JobType.BULK_IMPORT:
+        ids = [None] * batch.item_count  # the product would have been created with the item
+    message = f"not applied: {why}"[:MAX_ERROR_MESSAGE]
+    errors = [
+        ItemError(
+            index=batch.first_item + offset,
+            id=product_id[:128] if isinstance(product_id, str) else None,
+            code="NOT_APPLIED",
+            message=message,
+        )
+        for offset, product_id in enumerate(ids)
+    ]
+    return BatchPlan([], [], errors, 0)
+
+
 def _job_id(ctx: ChangeContext) -> str:
     if ctx.job_id is None:
         raise ValueError("a batch is planned for a job")

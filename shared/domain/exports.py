@@ -104,6 +104,8 @@ class Export(ExportView):
 
     attempts: int = Field(0, description="Attempts started (a crashed attempt counts).")
     result: ExportResult | None = None
+    rescues: int = Field(0, description="Times the watchdog re-queued a lost run.")
+    notify_rescues: int = Field(0, description="Times the watchdog re-queued a lost notification attempt.")
 
     def finishing(self, status: ExportStatus, delivery: Delivery, now: datetime, reason: str | None) -> dict[str, Any]:
         """The changes that finish this export: its outcome, its counts, and its pending delivery."""

@@ -11,19 +11,21 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from shared.domain.audit import ChangeContext
 from shared.domain.bulk import (
     BatchInputs,
     ids_to_read,
+    not_applied,
     parse_batch_slice,
     plan_batch,
     references_to_read,
     touched_ids,
 )
 from shared.domain.catalog import Collection, Product, References
-from shared.domain.models import BulkJob, JobStatus
-from shared.errors import NotFoundError, PermanentTaskError
+from shared.domain.models import BatchRange, BulkJob, JobStatus
+from shared.errors import NotFoundError, PermanentTaskError, SynqError
 from shared.services.ports import CatalogStore, JobStore, PayloadStore, TaskQueue
 from shared.services.quality import Quality
 from shared.services.tasks import WorkerTask, batch_task_name
@@ -39,18 +41,30 @@ class BulkJobProcessor:
     tasks: TaskQueue
     quality: Quality
     clock: Callable[[], datetime]
+    max_attempts: int = 10  # deliveries of one task; wiring passes BATCH_MAX_ATTEMPTS
 
-    def handle(self, task: WorkerTask) -> str:
-        """Run one task; returns what happened. Transient failures raise (Cloud Tasks retries)."""
+    def handle(self, task: WorkerTask, attempt: int = 1) -> str:
+        """Run one task, delivered for the `attempt`-th time; returns what happened. Transient
+        failures raise (Cloud Tasks retries), except on the last attempt, which ends the task."""
         try:
             job = self.jobs.get_job(task.job_id)
         except NotFoundError as exc:
             raise PermanentTaskError(f"job {task.job_id} does not exist") from exc
-        if task.kind == "start":
-            return self._start(job, task)
-        if task.batch_index is None or task.batch_index >= len(job.batches):
-            raise PermanentTaskError(f"job {job.id} has no batch {task.batch_index}")
-        return self._run_batch(job, task.batch_index)
+        try:
+            if task.kind == "start":
+                return self._start(job, task)
+            if task.batch_index is None or task.batch_index >= len(job.batches):
+                raise PermanentTaskError(f"job {job.id} has no batch {task.batch_index}")
+            return self._run_batch(job, task.batch_index)
+        except PermanentTaskError:
+            raise
+        except Exception as exc:
+            if attempt < self.max_attempts:
+                raise
+            # The last attempt failed too, and nothing will retry this task: it ends here.
+            if task.batch_index is None:
+                return self._fail_start(job, _why(exc, attempt))
+            return self._give_up_batch(job, job.batches[task.batch_index], _why(exc, attempt))
 
     def _start(self, job: BulkJob, task: WorkerTask) -> str:
         job = self.jobs.start_job(job.id, self.clock())
@@ -94,6 +108,27 @@ class BulkJobProcessor:
         self.jobs.finish_job_if_done(job.id, self.clock())
         return f"batch {outcome}"
 
+    def _fail_start(self, job: BulkJob, why: str) -> str:
+        """Batches the start managed to queue find the job FAILED and do nothing."""
+        log.error("job %s: start given up after %s", job.id, why)
+        self.jobs.fail_job(job.id, f"the job could not be started: {why}", self.clock())
+        return "job FAILED: could not start"
+
+    def _give_up_batch(self, job: BulkJob, batch: BatchRange, why: str) -> str:
+        """Record every item of the batch as not applied, behind the same marker as a normal
+        commit, so the job still ends with exact counts; if an earlier attempt committed the batch
+        after all, the marker turns this write away whole."""
+        log.error("job %s: batch %s given up after %s", job.id, batch.index, why)
+        try:  # the items, if they can be read, let each failure name its product
+            items: list[Any] | None = parse_batch_slice(self.payloads.read(job.payload_object, batch.start, batch.end))
+        except (SynqError, ValueError):
+            items = None
+        committed = self.jobs.commit_batch(
+            job.id, batch, not_applied(job.job_type, batch, items, f"the batch failed {why}"), self.clock()
+        )
+        self.jobs.finish_job_if_done(job.id, self.clock())
+        return "batch not applied (attempts exhausted)" if committed is not None else "batch already committed"
+
     def _read_inputs(self, job: BulkJob, items: list[object]) -> BatchInputs:
         brand_ids, category_ids = references_to_read(job.job_type, items)
         return BatchInputs(
@@ -103,3 +138,11 @@ class BulkJobProcessor:
                 categories=frozenset(self.catalog.get_many(Collection.CATEGORIES, category_ids)),
             ),
         )
+
+
+def _why(exc: Exception, attempt: int) -> str:
+    """What the tenant is told of a task given up on (an unexpected error's details stay in the log)."""
+    if not isinstance(exc, SynqError):
+        log.error("unexpected failure on the last attempt", exc_info=exc)
+    cause = exc.message if isinstance(exc, SynqError) else "an internal error"
+    return f"{attempt} time(s); last: {cause}"

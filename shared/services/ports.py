@@ -44,7 +44,19 @@ class JobStore(Protocol):
         """Flip the job to COMPLETED/FAILED once, when every batch is committed."""
         ...
 
-    def fail_job(self, job_id: str, reason: str, now: datetime) -> None: ...
+    def fail_job(self, job_id: str, reason: str, now: datetime) -> None:
+        """Mark an unfinished job FAILED with `reason`; a finished one is left as it is."""
+        ...
+
+    def claim_rescue(self, job_id: str, stalled_before: datetime, now: datetime) -> BulkJob | None:
+        """Count one more rescue of an unfinished job silent since before `stalled_before`, and mark
+        it touched now; returns the job as it then is. None when it is finished or moved since (a
+        batch committed, or another check claimed it first)."""
+        ...
+
+    def done_batches(self, job_id: str) -> set[int]:
+        """Indexes of the job's committed batches (those with a marker)."""
+        ...
 
     def job_errors(self, job_id: str, limit: int, cursor: str | None) -> Page[ItemError]:
         """Per-item failures in payload order."""
@@ -146,6 +158,20 @@ class ExportStore(Protocol):
         ...
 
     def save_delivery(self, export_id: str, delivery: Delivery, now: datetime) -> None: ...
+
+    def claim_rescue(self, export_id: str, stalled_before: datetime, now: datetime) -> Export | None:
+        """Count one more rescue of a QUEUED or RUNNING export silent since before `stalled_before`;
+        None when it is finished or moved since (or another check claimed it first)."""
+        ...
+
+    def claim_notify_rescue(self, export_id: str, stalled_before: datetime, now: datetime) -> Export | None:
+        """Count one more rescue of a PENDING notification whose next attempt was due before
+        `stalled_before`; None when it settled or moved since."""
+        ...
+
+    def fail_delivery(self, export_id: str, reason: str, now: datetime) -> None:
+        """Record a still PENDING notification as FAILED with `reason`."""
+        ...
 
     def products(self) -> Iterator[tuple[Product, bool]]:
         """Every product in id order, streamed, each with whether an open ERROR issue blocks its export."""

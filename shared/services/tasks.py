@@ -50,6 +50,12 @@ def batch_task_name(job_id: str, batch_index: int) -> str:
     return f"{job_id}-batch-{batch_index:05d}"
 
 
+def rescue_task_name(name: str, rescue: int) -> str:
+    """The name of a task re-queued by the watchdog: Cloud Tasks refuses a name used within about
+    an hour (silently, to this app: it reads as "already queued"), so each rescue gets its own."""
+    return f"{name}-r{rescue}"
+
+
 class ExportTask(TenantTask):
     """`run` writes an export's file; `notify` makes one attempt at telling the tenant it finished."""
 

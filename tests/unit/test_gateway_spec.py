@@ -13,11 +13,14 @@ from typing import Any
 import pytest
 
 import main
+from functions.job_watchdog import WatchdogRequest
 from functions.openapi import APIS, document
 from functions.validation_sweep import SweepRequest
 from infra import gateway_spec
 from infra.gateway_spec import OPENAPI_PATH, build_spec, required_targets
+from local.emulators import TASKS_MAX_ATTEMPTS
 from shared.http import Api, Call, Reply
+from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 URLS = {target: f"https://synq-pim-{target.replace('_', '-')}-abc123-uc.a.run.app" for target in required_targets()}
@@ -32,8 +35,8 @@ API_NAMES = [
     "exports",
     "notification_settings",
 ]
-# main.py targets deployed outside the gateway: the Cloud Tasks workers and the scheduled sweep.
-NON_GATEWAY_TARGETS = {"bulk_job_worker", "export_worker", "validation_sweep"}
+# main.py targets deployed outside the gateway: the Cloud Tasks workers and the scheduled functions.
+NON_GATEWAY_TARGETS = {"bulk_job_worker", "export_worker", "validation_sweep", "job_watchdog"}
 
 
 def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -126,13 +129,20 @@ def test_every_target_is_a_function_main_exports_and_deploy_sh_deploys() -> None
 
 
 def test_the_other_main_targets_are_deployed_outside_the_gateway() -> None:
-    worker, fn_worker, exporter, fn_exporter, sweep, fn_sweep = config_sh(
-        "WORKER_TARGET", "FN_WORKER", "EXPORT_WORKER_TARGET", "FN_EXPORT_WORKER", "SWEEP_TARGET", "FN_SWEEP"
+    worker, fn_worker, exporter, fn_exporter, sweep, fn_sweep, watchdog, fn_watchdog = config_sh(
+        "WORKER_TARGET",
+        "FN_WORKER",
+        "EXPORT_WORKER_TARGET",
+        "FN_EXPORT_WORKER",
+        "SWEEP_TARGET",
+        "FN_SWEEP",
+        "WATCHDOG_TARGET",
+        "FN_WATCHDOG",
     )
-    assert {worker, exporter, sweep} == NON_GATEWAY_TARGETS
+    assert {worker, exporter, sweep, watchdog} == NON_GATEWAY_TARGETS
     assert NON_GATEWAY_TARGETS.isdisjoint(required_targets())
     assert set(main.__all__) == set(required_targets()) | NON_GATEWAY_TARGETS  # every export is deployed
-    for target, name in ((worker, fn_worker), (exporter, fn_exporter), (sweep, fn_sweep)):
+    for target, name in ((worker, fn_worker), (exporter, fn_exporter), (sweep, fn_sweep), (watchdog, fn_watchdog)):
         assert callable(getattr(main, target))
         assert name == "synq-pim-" + target.replace("_", "-")
 
@@ -145,6 +155,25 @@ def test_the_scheduled_sweep_body_is_valid_and_fits_the_function_timeout() -> No
     body = template[1].replace('\\"', '"').replace("$SWEEP_BUDGET_SECONDS", str(budget))
     assert SweepRequest.model_validate(json.loads(body)).budget_seconds == budget  # what the job posts
     assert budget <= timeout - 30
+
+
+def test_the_scheduled_watchdog_body_is_valid_and_fits_the_function_timeout() -> None:
+    budget, timeout = (int(v) for v in config_sh("WATCHDOG_BUDGET_SECONDS", "WATCHDOG_TIMEOUT_SECONDS"))
+    deploy = (ROOT / "infra" / "deploy.sh").read_text()
+    template = re.search(r'--message-body="((?:[^"\\]|\\.)*\$WATCHDOG_BUDGET_SECONDS[^"]*)"', deploy)
+    assert template is not None
+    body = template[1].replace('\\"', '"').replace("$WATCHDOG_BUDGET_SECONDS", str(budget))
+    assert WatchdogRequest.model_validate(json.loads(body)).budget_seconds == budget
+    assert budget <= timeout - 30
+
+
+def test_the_queues_allow_more_attempts_than_the_app_makes() -> None:
+    """Else the app's last attempt, which ends a batch or an export for good, would never run."""
+    bulk, exports = (int(v) for v in config_sh("TASKS_QUEUE_MAX_ATTEMPTS", "EXPORTS_QUEUE_MAX_ATTEMPTS"))
+    batch, export = (Settings.model_fields[f].default for f in ("batch_max_attempts", "export_max_attempts"))
+    assert bulk > batch
+    assert exports > export + 1  # the delivery after the last counted run fails the export
+    assert max(batch, export + 1) < TASKS_MAX_ATTEMPTS  # the local stack's emulator, bounded too
 
 
 def test_urls_are_checked() -> None:

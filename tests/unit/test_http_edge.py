@@ -28,22 +28,42 @@ class Ping(BaseModel):
     n: int
 
 
-def run_task(run: Any, body: Any = None, raw: bytes | None = None) -> tuple[int, dict[str, Any]]:
+def run_task(
+    run: Any, body: Any = None, raw: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
     data = raw if raw is not None else json.dumps(body if body is not None else {"n": 1}).encode()
-    with app.test_request_context("/_tasks", method="POST", data=data, content_type="application/json"):
+    with app.test_request_context(
+        "/_tasks", method="POST", data=data, content_type="application/json", headers=headers or {}
+    ):
         resp = task_handler(Ping, run)(flask.request)
         return resp.status_code, json.loads(resp.get_data())
 
 
 def fails_with(exc: Exception) -> Any:
-    def run(_: Ping) -> str:
+    def run(_: Ping, __: int) -> str:
         raise exc
 
     return run
 
 
 def test_a_done_task_is_200_with_its_outcome() -> None:
-    assert run_task(lambda p: f"did {p.n}") == (200, {"outcome": "did 1"})
+    assert run_task(lambda p, _: f"did {p.n}") == (200, {"outcome": "did 1"})
+
+
+@pytest.mark.parametrize(
+    ("headers", "attempt"),
+    [
+        ({}, 1),  # called directly, not by Cloud Tasks
+        ({"X-CloudTasks-TaskRetryCount": "0", "X-CloudTasks-TaskExecutionCount": "0"}, 1),
+        ({"X-CloudTasks-TaskRetryCount": "4", "X-CloudTasks-TaskExecutionCount": "0"}, 5),  # 503s not executions
+        ({"X-CloudTasks-TaskRetryCount": "2", "X-CloudTasks-TaskExecutionCount": "3"}, 4),
+        ({"X-CloudTasks-TaskRetryCount": "-1"}, 1),
+        ({"X-CloudTasks-TaskRetryCount": "²"}, 1),
+        ({"X-CloudTasks-TaskRetryCount": "9" * 5000}, 1),
+    ],
+)
+def test_the_run_is_told_which_delivery_of_its_task_this_is(headers: dict[str, str], attempt: int) -> None:
+    assert run_task(lambda p, n: n, headers=headers) == (200, {"outcome": attempt})
 
 
 @pytest.mark.parametrize("exc", [UnavailableError("firestore down"), ConflictError("changed meanwhile")])
@@ -56,8 +76,8 @@ def test_a_transient_failure_is_503_so_cloud_tasks_retries(exc: SynqError) -> No
     "call",
     [
         {"run": fails_with(PermanentTaskError("job gone"))},
-        {"run": lambda p: "never", "raw": b"{broken"},
-        {"run": lambda p: "never", "body": {"n": "not a number"}},
+        {"run": lambda p, _: "never", "raw": b"{broken"},
+        {"run": lambda p, _: "never", "body": {"n": "not a number"}},
     ],
     ids=["permanent", "malformed-json", "invalid-body"],
 )

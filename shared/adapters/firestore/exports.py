@@ -13,7 +13,7 @@ from shared.adapters.firestore.base import TenantRoot, in_id_order, newest_first
 from shared.adapters.firestore.quality import SUMMARIES
 from shared.adapters.google_errors import translated
 from shared.domain.catalog import Collection, Product
-from shared.domain.exports import Delivery, Export, ExportResult, ExportStatus
+from shared.domain.exports import Delivery, DeliveryStatus, Export, ExportResult, ExportStatus
 from shared.domain.models import Page
 from shared.domain.notifications import NotificationSettings
 from shared.domain.tenancy import Scope
@@ -71,6 +71,46 @@ class FirestoreExportStore:
             self._exports.document(export_id).update(
                 {"notification": delivery.model_dump(mode="python"), "updated_at": now}
             )
+
+    def claim_rescue(self, export_id: str, stalled_before: datetime, now: datetime) -> Export | None:
+        def stalled(e: Export) -> bool:
+            return not e.status.finished and e.updated_at < stalled_before
+
+        return self._claim(export_id, now, stalled, "rescues")
+
+    def claim_notify_rescue(self, export_id: str, stalled_before: datetime, now: datetime) -> Export | None:
+        def stalled(e: Export) -> bool:
+            note = e.notification
+            due = note.next_attempt_at if note and note.next_attempt_at else e.updated_at
+            return bool(note and note.status is DeliveryStatus.PENDING) and max(due, e.updated_at) < stalled_before
+
+        return self._claim(export_id, now, stalled, "notify_rescues")
+
+    def fail_delivery(self, export_id: str, reason: str, now: datetime) -> None:
+        def fail(e: Export) -> dict[str, Any] | None:
+            if e.notification is None or e.notification.status is not DeliveryStatus.PENDING:
+                return None
+            failed = e.notification.model_copy(
+                update={"status": DeliveryStatus.FAILED, "last_error": reason, "next_attempt_at": None}
+            )
+            return {"notification": failed.model_dump(mode="python")}
+
+        self._change(export_id, now, fail)
+
+    def _claim(self, export_id: str, now: datetime, stalled: Callable[[Export], bool], counter: str) -> Export | None:
+        """Count one more rescue in `counter` if the export is still `stalled`, checked inside the
+        transaction: of two checks racing, the second finds it touched and leaves it."""
+        claimed: list[bool] = []
+
+        def claim(e: Export) -> dict[str, Any] | None:
+            claimed[:] = [stalled(e)]
+            return {counter: getattr(e, counter) + 1} if claimed[0] else None
+
+        try:
+            export = self._change(export_id, now, claim)
+        except NotFoundError:
+            return None
+        return export if claimed[0] else None
 
     def _change(
         self, export_id: str, now: datetime | None, change: Callable[[Export], dict[str, Any] | None]

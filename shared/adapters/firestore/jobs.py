@@ -24,6 +24,7 @@ from shared.domain.tenancy import Scope
 from shared.errors import ConflictError, NotFoundError
 
 JOB_ERRORS_KEPT = 100
+UNFINISHED = (JobStatus.PENDING.value, JobStatus.PROCESSING.value)
 
 
 class FirestoreJobStore:
@@ -136,10 +137,44 @@ class FirestoreJobStore:
         return finished
 
     def fail_job(self, job_id: str, reason: str, now: datetime) -> None:
+        errors = self.job_errors(job_id, JOB_ERRORS_KEPT, None).items
+        ref = self._jobs.document(job_id)
+
+        @firestore.transactional
+        def fail(txn: firestore.Transaction) -> None:
+            snap = ref.get(transaction=txn)
+            if not snap.exists or snap.get("status") not in UNFINISHED:
+                return  # a job that finished meanwhile keeps its outcome
+            changes = {"status": JobStatus.FAILED.value, "failure_reason": reason, "completed_at": now}
+            txn.update(ref, {**changes, "updated_at": now, "errors": [e.model_dump() for e in errors]})
+
         with translated("bulk job"):
-            self._jobs.document(job_id).update(
-                {"status": JobStatus.FAILED.value, "failure_reason": reason, "completed_at": now, "updated_at": now}
-            )
+            fail(self._client.transaction())
+
+    def claim_rescue(self, job_id: str, stalled_before: datetime, now: datetime) -> BulkJob | None:
+        ref = self._jobs.document(job_id)
+
+        @firestore.transactional
+        def claim(txn: firestore.Transaction) -> BulkJob | None:
+            snap = ref.get(transaction=txn)
+            if not snap.exists:
+                return None
+            job = BulkJob.model_validate(snap.to_dict())
+            # Checked again inside the transaction: a check racing this one, or a batch that just
+            # committed, moved updated_at, and then this rescue is not ours to make.
+            if job.status.value not in UNFINISHED or job.updated_at >= stalled_before:
+                return None
+            txn.update(ref, {"rescues": job.rescues + 1, "updated_at": now})
+            return job.model_copy(update={"rescues": job.rescues + 1, "updated_at": now})
+
+        with translated("bulk job"):
+            claimed: BulkJob | None = claim(self._client.transaction())
+        return claimed
+
+    def done_batches(self, job_id: str) -> set[int]:
+        markers = self._jobs.document(job_id).collection("batches").select(["index"])  # not the errors
+        with translated("bulk job batches"):
+            return {int(snap.id) for snap in markers.stream()}
 
     def job_errors(self, job_id: str, limit: int, cursor: str | None) -> Page[ItemError]:
         # The cursor is (last item index returned, its batch): a page starts at that batch.
