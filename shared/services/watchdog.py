@@ -26,7 +26,6 @@ from shared.domain.exports import Delivery, DeliveryStatus, Export, ExportStatus
 from shared.domain.models import BulkJob, JobStatus
 from shared.domain.notifications import event_id, event_type
 from shared.domain.tenancy import Scope
-from shared.errors import SynqError
 from shared.services.ports import ExportStore, JobStore, TaskQueue
 from shared.services.tasks import ExportTask, WorkerTask, batch_task_name, rescue_task_name, start_task_name
 
@@ -109,8 +108,8 @@ class Watchdog:
             for stalled in find(cutoff):
                 try:
                     rescue(stalled, cutoff, report)
-                except SynqError as exc:  # one record's trouble must not stop the others
-                    log.warning("watchdog could not handle %s: %s", stalled, exc.message)
+                except Exception:  # one record's trouble must not block those after it
+                    log.exception("watchdog could not handle %s; the next run tries again", stalled)
                     report.errors += 1
                 if self.timer() > deadline:  # checked after a record: every run makes progress
                     report.status = "paused"

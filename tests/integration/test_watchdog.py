@@ -252,6 +252,17 @@ def test_two_checks_at_once_rescue_and_fail_each_job_once(h: Jobs) -> None:
     assert h.job(pending).status is JobStatus.FAILED
 
 
+def test_a_rescue_is_claimed_once_and_only_while_the_job_is_silent(h: Jobs) -> None:
+    job_id = h.create(JobType.BULK_IMPORT, items(40))
+    h.clock.advance(JOB_STALL + SECOND)
+    cutoff = h.clock() - JOB_STALL
+    assert h.store.claim_rescue(job_id, h.clock() - JOB_STALL - 2 * SECOND, h.clock()) is None  # not silent enough
+    claimed = h.store.claim_rescue(job_id, cutoff, h.clock())
+    assert claimed is not None and claimed.rescues == 1
+    assert h.store.claim_rescue(job_id, cutoff, h.clock()) is None  # a second check, same findings: too late
+    assert h.job(job_id).rescues == 1
+
+
 def race(h: Jobs, count: int) -> list[WatchdogReport]:
     """`count` checks started together, after the silence has lasted long enough."""
     h.clock.advance(JOB_STALL + SECOND)
@@ -383,6 +394,17 @@ def test_a_notification_whose_attempts_keep_vanishing_is_failed(h: Jobs, exports
         f"no attempt for {JOB_STALL.total_seconds() / 60:g} minutes after {MAX_RESCUES} rescue(s): its tasks were lost"
     )
     assert exports.receiver.requests == 0
+
+
+def test_an_export_rescue_is_claimed_once_and_only_while_it_is_silent(h: Jobs, exports: ExportHarness) -> None:
+    export_id, _ = exports.start()
+    h.clock.advance(EXPORT_STALL + SECOND)
+    cutoff = h.clock() - EXPORT_STALL
+    assert exports.store.claim_rescue(export_id, cutoff - 2 * SECOND, h.clock()) is None
+    claimed = exports.store.claim_rescue(export_id, cutoff, h.clock())
+    assert claimed is not None and claimed.rescues == 1
+    assert exports.store.claim_rescue(export_id, cutoff, h.clock()) is None
+    assert exports.store.claim_notify_rescue(export_id, cutoff, h.clock()) is None  # nothing to notify yet
 
 
 def test_two_checks_at_once_rescue_an_export_once(h: Jobs, exports: ExportHarness) -> None:
