@@ -229,7 +229,7 @@ def _plan_import(items: list[Any], first_index: int, inputs: BatchInputs, ctx: C
         except ValidationError as exc:
             plan.errors.append(ItemError(index=index, code="INVALID_ITEM", message=describe(exc)))
             continue
-        if problems := inputs.references.problems(fields.model_dump()):
+        if problems := inputs.references.problems({"brand_id": fields.brand_id, "category_id": fields.category_id}):
             plan.errors.append(_unknown_reference(index, None, problems))
             continue
         try:

@@ -65,7 +65,7 @@ _UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 def attribute_name(value: str) -> str:
     if _RESERVED_NAME.fullmatch(value):
         raise ValueError("names of the form __name__ are reserved")
-    if any(unicodedata.category(c) in _UNPRINTABLE for c in value):
+    if not (value.isascii() and value.isprintable()) and any(unicodedata.category(c) in _UNPRINTABLE for c in value):
         raise ValueError("a name holds only printable characters (no control or invisible characters)")
     return value
 

@@ -21,19 +21,40 @@ DOCUMENT_OVERHEAD = 32
 
 
 def value_size(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value.encode(errors="surrogatepass")) + 1
-    if value is None or isinstance(value, bool):
+    # Exact types first: this runs over every product a batch writes.
+    kind = type(value)
+    if kind is str:
+        return _text_size(value)
+    if kind is dict:
+        total = 0
+        for key, item in value.items():
+            total += _text_size(str(key)) + value_size(item)
+        return total
+    if kind is list:
+        return sum(value_size(v) for v in value)
+    if value is None or kind is bool:
         return 1
-    if isinstance(value, int | float | date):
+    if kind is int or kind is float:
+        return 8
+    return _other_size(value)
+
+
+def _text_size(text: str) -> int:
+    return (len(text) if text.isascii() else len(text.encode(errors="surrogatepass"))) + 1
+
+
+def _other_size(value: Any) -> int:
+    if isinstance(value, str):  # enums and other str subclasses
+        return _text_size(value)
+    if isinstance(value, int | float | date):  # int and float subclasses (IntEnum), datetimes
         return 8
     if isinstance(value, bytes):
         return len(value)
     if isinstance(value, Mapping):
-        return sum(value_size(str(k)) + value_size(v) for k, v in value.items())
+        return sum(_text_size(str(k)) + value_size(v) for k, v in value.items())
     if isinstance(value, list | tuple):
         return sum(value_size(v) for v in value)
-    return value_size(str(value))  # decimals and the like are stored as text
+    return _text_size(str(value))  # decimals and the like are stored as text
 
 
 def document_size(data: Mapping[str, Any]) -> int:
