@@ -76,6 +76,19 @@ class UnavailableError(SynqError):
     code = "UNAVAILABLE"
 
 
+class StoreRefusedError(SynqError):
+    """The store refused data as invalid: a value the domain rules let through but Firestore cannot
+    hold. A 400 to a caller. Deliberately not an InvalidArgumentError: a task that meets it is a
+    gap in the rules, retried and logged, never silently abandoned."""
+
+    status = 400
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(f"{what}: refused by the store: {reason}")
+        self.reason = reason  # the store's own words
+
+
 class PermanentTaskError(SynqError):
     """A task that can never succeed: record the failure and do not ask for a retry."""
 

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from google.api_core import exceptions as gexc
+from google.protobuf.message import DecodeError
 
-from shared.errors import ConflictError, NotFoundError, UnavailableError
+from shared.errors import ConflictError, NotFoundError, StoreRefusedError, UnavailableError
 
 _TRANSIENT = (
     gexc.ServiceUnavailable,
@@ -28,6 +29,10 @@ def translated(what: str) -> Iterator[None]:
         yield
     except gexc.NotFound as exc:
         raise NotFoundError(f"{what}: not found") from exc
+    except gexc.InvalidArgument as exc:  # data the store cannot hold, checked on its side
+        raise StoreRefusedError(what, exc.message) from exc
+    except DecodeError as exc:  # a value nested deeper than a write message may be
+        raise StoreRefusedError(what, str(exc)) from exc
     except (gexc.AlreadyExists, gexc.FailedPrecondition, gexc.PreconditionFailed, gexc.Conflict) as exc:
         raise ConflictError(f"{what}: changed concurrently") from exc
     except _TRANSIENT as exc:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from shared import strict_json
 from shared.domain.audit import AuditEvent, ChangeContext
 from shared.domain.catalog import (
+    Change,
     Product,
     ProductFields,
     ProductPatch,
@@ -24,7 +25,9 @@ from shared.domain.catalog import (
     Write,
     create_product,
     delete_product,
+    product_size_problem,
     referenced_ids,
+    stored_product,
     update_product,
 )
 from shared.domain.models import BatchRange, ItemError, JobStatus, JobType
@@ -82,7 +85,7 @@ class SplitPayload:
 
 def split_payload(items: list[Any], max_items: int, max_bytes: int) -> SplitPayload:
     """Serialise items as one compact JSON array and cut it into batches by count and bytes."""
-    encoded = [json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode() for item in items]
+    encoded = [_compact(item) for item in items]
     batches: list[BatchRange] = []
     offset = 1  # past "["
     batch_start, batch_first, batch_bytes = offset, 0, 0
@@ -109,6 +112,16 @@ def split_payload(items: list[Any], max_items: int, max_bytes: int) -> SplitPayl
     return SplitPayload(text=b"[" + b",".join(encoded) + b"]", batches=batches)
 
 
+def _compact(item: Any) -> bytes:
+    text = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        # An unpaired surrogate escape: kept escaped, so the stored payload stays UTF-8 and the
+        # item is refused on its own when its batch runs, like any other bad value.
+        return json.dumps(item, separators=(",", ":")).encode()
+
+
 def parse_batch_slice(data: bytes) -> list[Any]:
     """Items of one batch from its byte slice of the stored payload."""
     items: list[Any] = json.loads(b"[" + data + b"]")
@@ -132,6 +145,35 @@ class BatchPlan:
     events: list[AuditEvent]
     errors: list[ItemError]
     processed: int
+    # The payload indices of the items each write carries (several when updates fold into one).
+    items: list[list[int]] = field(default_factory=list)
+
+    def add(self, change: Change, indices: list[int]) -> None:
+        self.writes.append(change.write)
+        self.events.append(change.event)
+        self.items.append(indices)
+
+    def without(self, refused: dict[int, str]) -> BatchPlan:
+        """This plan less the writes the store refused (by position, with the store's reason):
+        their items become INVALID_ITEM failures and are no longer counted as applied."""
+        kept = [i for i in range(len(self.writes)) if i not in refused]
+        errors = [
+            ItemError(
+                index=index,
+                id=None if self.writes[position].kind == "create" else self.writes[position].doc_id,
+                code="INVALID_ITEM",
+                message=f"the store refused this item's data: {reason}"[:MAX_ERROR_MESSAGE],
+            )
+            for position, reason in refused.items()
+            for index in self.items[position]
+        ]
+        return BatchPlan(
+            writes=[self.writes[i] for i in kept],
+            events=[self.events[i] for i in kept],
+            errors=sorted([*self.errors, *errors], key=lambda e: e.index),
+            processed=self.processed - len(errors),
+            items=[self.items[i] for i in kept],
+        )
 
 
 @dataclass(frozen=True)
@@ -185,19 +227,31 @@ def _plan_import(items: list[Any], first_index: int, inputs: BatchInputs, ctx: C
         except ValidationError as exc:
             plan.errors.append(ItemError(index=index, code="INVALID_ITEM", message=describe(exc)))
             continue
-        if problems := inputs.references.problems(item):
+        if problems := inputs.references.problems({"brand_id": fields.brand_id, "category_id": fields.category_id}):
             plan.errors.append(_unknown_reference(index, None, problems))
             continue
-        change = create_product(fields, import_product_id(job_id, index), ctx, item_event_id(job_id, index))
-        plan.writes.append(change.write)
-        plan.events.append(change.event)
+        try:
+            change = create_product(fields, import_product_id(job_id, index), ctx, item_event_id(job_id, index))
+        except InvalidArgumentError as exc:  # the product would not fit a document
+            plan.errors.append(ItemError(index=index, code="INVALID_ITEM", message=describe_problems(exc)))
+            continue
+        plan.add(change, [index])
         plan.processed += 1
     return plan
 
 
+@dataclass
+class _Folded:
+    """The items of one batch that update one product, folded into one write."""
+
+    document: dict[str, Any]  # the product as stored, to measure what the changes make of it
+    indices: list[int] = field(default_factory=list)
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
 def _plan_update(items: list[Any], first_index: int, inputs: BatchInputs, ctx: ChangeContext) -> BatchPlan:
     job_id = _job_id(ctx)
-    merged: dict[str, tuple[int, dict[str, Any]]] = {}  # product id -> (its first item, all its changes)
+    merged: dict[str, _Folded] = {}
     plan = BatchPlan([], [], [], 0)
     for offset, item in enumerate(items):
         index = first_index + offset
@@ -229,15 +283,34 @@ def _plan_update(items: list[Any], first_index: int, inputs: BatchInputs, ctx: C
         if problems := inputs.references.problems(changes):
             plan.errors.append(_unknown_reference(index, product_id, problems))
             continue
-        first, earlier = merged.get(product_id, (index, {}))
-        merged[product_id] = (first, {**earlier, **changes})
+        folded = merged.get(product_id) or _Folded(stored_product(inputs.products[product_id][0]))
+        # The item that would make the product too large is the one refused; earlier ones stand.
+        after = {**folded.changes, **changes}
+        if problem := product_size_problem({**folded.document, **after}, changes):
+            plan.errors.append(
+                ItemError(
+                    index=index, id=product_id, code="INVALID_ITEM", message=f"{problem.field}: {problem.problem}"
+                )
+            )
+            continue
+        folded.changes = after
+        folded.indices.append(index)
+        merged[product_id] = folded
         plan.processed += 1
-    for product_id, (first, changes) in merged.items():
+    for product_id, folded in merged.items():
         product, version = inputs.products[product_id]
-        _, change = update_product(product, version, changes, ctx, item_event_id(job_id, first))
+        try:
+            _, change = update_product(product, version, folded.changes, ctx, item_event_id(job_id, folded.indices[0]))
+        except (ValidationError, InvalidArgumentError) as exc:  # the record as stored breaks a rule
+            message = describe(exc) if isinstance(exc, ValidationError) else describe_problems(exc)
+            plan.errors += [
+                ItemError(index=i, id=product_id, code="INVALID_ITEM", message=message) for i in folded.indices
+            ]
+            plan.processed -= len(folded.indices)
+            continue
         if change.event.changes:  # an update that changes nothing writes nothing
-            plan.writes.append(change.write)
-            plan.events.append(change.event)
+            plan.add(change, folded.indices)
+    plan.errors.sort(key=lambda e: e.index)
     return plan
 
 
@@ -252,9 +325,7 @@ def _plan_delete(items: list[Any], first_index: int, inputs: BatchInputs, ctx: C
             continue
         deleted.add(product_id)
         product, version = inputs.products[product_id]
-        change = delete_product(product, version, ctx, item_event_id(job_id, index))
-        plan.writes.append(change.write)
-        plan.events.append(change.event)
+        plan.add(delete_product(product, version, ctx, item_event_id(job_id, index)), [index])
         plan.processed += 1
     return plan
 
@@ -308,6 +379,10 @@ def describe(exc: ValidationError) -> str:
     """One line naming each bad field, for per-item errors."""
     parts = [f"{'.'.join(str(p) for p in e['loc']) or 'item'}: {e['msg']}" for e in exc.errors()]
     return "; ".join(parts)[:MAX_ERROR_MESSAGE]
+
+
+def describe_problems(exc: InvalidArgumentError) -> str:
+    return "; ".join(f"{d.field}: {d.problem}" for d in exc.details)[:MAX_ERROR_MESSAGE] or exc.message
 
 
 def final_status(processed: int, failed: int) -> JobStatus:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -25,11 +26,26 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from shared.domain.audit import AuditEvent, ChangeContext, ResourceType, Verb
-from shared.domain.models import AttributeValue, Code, LongText, Name, Text, Title
+from shared.domain.models import (
+    AttributeName,
+    AttributeValue,
+    Code,
+    LongText,
+    Name,
+    ReferenceId,
+    StoredAttributeValue,
+    Text,
+    Title,
+    reference_id,
+)
 from shared.domain.scoring import quality_score
-from shared.errors import ConflictError, NotFoundError, invalid
+from shared.domain.sizes import document_size, largest
+from shared.errors import ConflictError, FieldProblem, InvalidArgumentError, NotFoundError, invalid
 
 MAX_VARIANTS = 100
+# A product and its variants are one document. An update's audit event holds the changed fields
+# before and after, so a product is kept under half a document: the event then fits too.
+MAX_PRODUCT_BYTES = 500_000
 
 
 class ProductStatus(StrEnum):
@@ -64,11 +80,11 @@ class ProductFields(BaseModel):
     sku: Code | None = None
     barcode: Code | None = None
     category: Text | None = None
-    category_id: Code | None = None
+    category_id: ReferenceId | None = None
     brand: Text | None = None
-    brand_id: Code | None = None
+    brand_id: ReferenceId | None = None
     status: ProductStatus = ProductStatus.ACTIVE
-    attributes: dict[Code, AttributeValue] = Field(default_factory=dict, max_length=200)
+    attributes: dict[AttributeName, AttributeValue] = Field(default_factory=dict, max_length=200)
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -86,11 +102,11 @@ class ProductPatch(BaseModel):
     sku: Code | None = None
     barcode: Code | None = None
     category: Text | None = None
-    category_id: Code | None = None
+    category_id: ReferenceId | None = None
     brand: Text | None = None
-    brand_id: Code | None = None
+    brand_id: ReferenceId | None = None
     status: ProductStatus | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)
-    attributes: dict[Code, AttributeValue] | None = Field(None, max_length=200)
+    attributes: dict[AttributeName, AttributeValue] | None = Field(None, max_length=200)
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_unset=True)
@@ -115,7 +131,7 @@ class VariantFields(BaseModel):
     barcode: Code | None = None
     price: Price | None = None
     currency: Currency | None = None
-    attributes: dict[Code, AttributeValue] = Field(default_factory=dict, max_length=50)
+    attributes: dict[AttributeName, AttributeValue] = Field(default_factory=dict, max_length=50)
 
     @model_validator(mode="after")
     def _price_needs_currency(self) -> VariantFields:
@@ -131,7 +147,7 @@ class VariantPatch(BaseModel):
     barcode: Code | None = None
     price: Price | None = None
     currency: Currency | None = None
-    attributes: dict[Code, AttributeValue] | None = Field(None, max_length=50)
+    attributes: dict[AttributeName, AttributeValue] | None = Field(None, max_length=50)
 
     @field_validator("attributes")
     @classmethod
@@ -144,9 +160,13 @@ def _cleared_map(value: Any) -> Any:
     return {} if value is None else value
 
 
+# The stored models below read records as they are: a record may predate today's input rules
+# (which the *Fields and *Patch models apply), and refusing to read it would break every page
+# and export it is on.
 class Variant(VariantFields):
     model_config = ConfigDict(extra="ignore")
 
+    attributes: dict[str, StoredAttributeValue] = Field(default_factory=dict)
     id: str
     product_id: str
     created_at: datetime
@@ -156,6 +176,9 @@ class Variant(VariantFields):
 class Product(ProductFields):
     model_config = ConfigDict(extra="ignore")
 
+    category_id: str | None = None
+    brand_id: str | None = None
+    attributes: dict[str, StoredAttributeValue] = Field(default_factory=dict)
     id: str
     tenant_id: str
     org_id: str
@@ -196,7 +219,7 @@ class CategoryFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    parent_id: Code | None = Field(None, description="The parent category; null for a top-level one.")
+    parent_id: ReferenceId | None = Field(None, description="The parent category; null for a top-level one.")
     description: LongText | None = None
 
 
@@ -204,13 +227,14 @@ class CategoryPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)  # null is refused
-    parent_id: Code | None = None
+    parent_id: ReferenceId | None = None
     description: LongText | None = None
 
 
 class Category(CategoryFields):
     model_config = ConfigDict(extra="ignore")
 
+    parent_id: str | None = Field(None, description="The parent category; null for a top-level one.")
     id: str
     tenant_id: str
     org_id: str
@@ -269,6 +293,26 @@ def stored_changes(changes: dict[str, Any], model: BaseModel) -> dict[str, Any]:
     return {k: dumped[k] for k in changes}
 
 
+def product_size_problem(
+    document: dict[str, Any], fields: Iterable[str], named: dict[str, Any] | None = None
+) -> FieldProblem | None:
+    """Why the product stored as `document` is too large, naming the largest of the `fields` a
+    change set (measured in `named`, the change itself, when given); None when it fits."""
+    size = document_size(document)
+    if size <= MAX_PRODUCT_BYTES:
+        return None
+    field = largest(document if named is None else named, fields)
+    return FieldProblem(
+        field,
+        f"the product would take about {size:,} bytes stored, its variants included; at most {MAX_PRODUCT_BYTES:,}",
+    )
+
+
+def _check_size(document: dict[str, Any], fields: Iterable[str], named: dict[str, Any] | None = None) -> None:
+    if problem := product_size_problem(document, fields, named):
+        raise InvalidArgumentError("the product is too large", [problem])
+
+
 # --- product changes, shared by single requests and bulk batches ---------------------------
 @dataclass(frozen=True)
 class References:
@@ -287,10 +331,21 @@ class References:
 
 
 def referenced_ids(items: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    """The brand and category ids a list of product bodies refers to."""
-    brands = {i["brand_id"] for i in items if isinstance(i.get("brand_id"), str)}
-    categories = {i["category_id"] for i in items if isinstance(i.get("category_id"), str)}
-    return sorted(brands), sorted(categories)
+    """The brand and category ids a list of product bodies refers to, as stored (anything that is
+    not an id is left out: the item's validation refuses it, and it is no document to read)."""
+    return sorted(_ids(items, "brand_id")), sorted(_ids(items, "category_id"))
+
+
+def _ids(items: list[dict[str, Any]], field: str) -> set[str]:
+    found = set()
+    for item in items:
+        value = item.get(field)
+        if isinstance(value, str):
+            try:
+                found.add(reference_id(value.strip()))
+            except ValueError:
+                continue
+    return found
 
 
 @dataclass(frozen=True)
@@ -313,10 +368,12 @@ def create_product(fields: ProductFields, product_id: str, ctx: ChangeContext, e
         job_id=ctx.job_id,
     )
     product.data_quality_score = quality_score(product)
+    document = stored_product(product)
+    _check_size(document, fields.model_fields_set)
     event = ctx.event(
         ResourceType.PRODUCT, Verb.CREATED, product_id, None, product.model_dump(mode="json"), event_id=event_id
     )
-    return Change(Write("create", Collection.PRODUCTS, product_id, stored_product(product)), event)
+    return Change(Write("create", Collection.PRODUCTS, product_id, document), event)
 
 
 def update_product(
@@ -324,6 +381,7 @@ def update_product(
 ) -> tuple[Product, Change]:
     updated = Product.model_validate({**current.model_dump(), **changes, "updated_at": ctx.now, "job_id": ctx.job_id})
     updated.data_quality_score = quality_score(updated)
+    _check_size(stored_product(updated), changes)
     event = ctx.event(
         ResourceType.PRODUCT,
         Verb.UPDATED,
@@ -356,7 +414,8 @@ def add_variant(
     event = ctx.event(
         ResourceType.VARIANT, Verb.CREATED, variant.id, None, variant.model_dump(mode="json"), parent_id=product.id
     )
-    return variant, _variants_write(product, version, [*product.variants, variant], ctx, event)
+    change = _variants_write(product, version, [*product.variants, variant], ctx, event)
+    return variant, _checked(change, product, fields.model_fields_set, stored(variant))
 
 
 def update_variant(
@@ -378,7 +437,8 @@ def update_variant(
     if not event.changes:
         return current, None
     variants = [updated if v.id == variant_id else v for v in product.variants]
-    return updated, _variants_write(product, version, variants, ctx, event)
+    change = _variants_write(product, version, variants, ctx, event)
+    return updated, _checked(change, product, changes, stored(updated))
 
 
 def remove_variant(product: Product, version: Any, variant_id: str, ctx: ChangeContext) -> Change:
@@ -394,6 +454,13 @@ def find_variant(product: Product, variant_id: str) -> Variant:
         if variant.id == variant_id:
             return variant
     raise NotFoundError("variant not found")
+
+
+def _checked(change: Change, product: Product, fields: Iterable[str], variant: dict[str, Any]) -> Change:
+    """A variant change, once the product it leaves fits a document (else the variant's largest
+    field given is named)."""
+    _check_size({**stored_product(product), **change.write.data}, fields, variant)
+    return change
 
 
 def _variants_write(

@@ -1,20 +1,126 @@
-"""Shared field types, pages, and the models of bulk jobs."""
+"""Shared field types, pages, and the models of bulk jobs.
+
+The field types hold every value to what Firestore can store, so a value that passes them can
+never make a write fail: text is valid Unicode, integers fit 64 bits, numbers are finite,
+attribute names are not reserved, and ids that become document ids are UUIDs. Single requests and
+bulk items are validated by the same models, so both refuse the same values, field by field.
+"""
 
 from __future__ import annotations
 
+import math
+import re
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, PlainValidator, StringConstraints, WithJsonSchema
 
+
+def storable_text(value: str) -> str:
+    """`value` with anything UTF-8 cannot hold replaced, for text we record rather than judge."""
+    return value.encode(errors="replace").decode()
+
+
+# JSON can carry an unpaired surrogate ("\ud800"), which no UTF-8 store can hold; constrained
+# strings refuse it themselves (pydantic's `string_unicode`).
 # `\S`: a value that is only spaces is stripped to nothing; the pattern says so in the schema.
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=r"\S")]
 LongText = Annotated[str, StringConstraints(max_length=50_000)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"\S")]
-AttributeValue = str | int | float | bool | None
+
+# --- ids of other resources, stored on a record and read back as document ids -----------------
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def reference_id(value: str) -> str:
+    """An id as every resource gets it (str(uuid4())): a UUID in canonical form, in lowercase.
+    Any case is accepted, since UUIDs are case-insensitive; the stored form is the lowercase one,
+    which is what the referenced document's id and the in-use queries compare with."""
+    if not _UUID.fullmatch(value):
+        raise ValueError("not an id (a UUID such as 0b7e4c1a-5f3d-4e2b-9c8a-6d1f2e3a4b5c)")
+    return value.lower()
+
+
+ReferenceId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True),
+    AfterValidator(reference_id),
+    WithJsonSchema({"type": "string", "format": "uuid"}),
+]
+
+# --- attributes: a flat map of custom data -----------------------------------------------------
+MAX_ATTRIBUTE_NAME = 128
+# Whole in every single-field index: production indexes only the first 1,500 bytes of a string,
+# so a longer value would make an exact-match query on it unreliable.
+MAX_ATTRIBUTE_TEXT_BYTES = 1_500
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_RESERVED_NAME = re.compile(r"__.*__", re.DOTALL)  # Firestore's own field names (__name__, ...)
+# Control, invisible-formatting, surrogate and line/paragraph-separator characters.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def attribute_name(value: str) -> str:
+    if _RESERVED_NAME.fullmatch(value):
+        raise ValueError("names of the form __name__ are reserved")
+    if not (value.isascii() and value.isprintable()) and any(unicodedata.category(c) in _UNPRINTABLE for c in value):
+        raise ValueError("a name holds only printable characters (no control or invisible characters)")
+    return value
+
+
+def attribute_value(value: Any) -> str | int | float | bool | None:
+    """A scalar Firestore stores exactly: nesting is refused, so a map of attributes stays flat."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise ValueError("integer out of range (-2^63 to 2^63-1); send a larger number as text")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("not a finite number")
+        return value
+    if isinstance(value, str):
+        try:
+            size = len(value.encode())
+        except UnicodeEncodeError:
+            raise ValueError("not valid Unicode text (it holds an unpaired surrogate)") from None
+        if size > MAX_ATTRIBUTE_TEXT_BYTES:
+            raise ValueError(f"text over {MAX_ATTRIBUTE_TEXT_BYTES:,} bytes (UTF-8)")
+        return value
+    raise ValueError("must be text, a number, a boolean or null (attributes are flat)")
+
+
+AttributeName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ATTRIBUTE_NAME),
+    AfterValidator(attribute_name),
+]
+AttributeValue = Annotated[
+    Any,
+    PlainValidator(attribute_value),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "string",
+                    "maxLength": MAX_ATTRIBUTE_TEXT_BYTES,
+                    "description": f"at most {MAX_ATTRIBUTE_TEXT_BYTES:,} bytes (UTF-8)",
+                },
+                {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX},
+                {"type": "number"},
+                {"type": "boolean"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
+# What stored records hold, read as it is: a record may predate today's input rules, and refusing
+# to read it would break every page and export it is on.
+StoredAttributeValue = str | int | float | bool | None
 
 T = TypeVar("T")
 
@@ -41,9 +147,12 @@ class ItemError(BaseModel):
     """Why one item of a bulk job was not applied."""
 
     index: int = Field(description="Position of the item in the submitted payload (0-based).")
-    id: str | None = Field(None, description="Product id the item named, when it named one.")
+    # The id and the message can quote what the item sent; they are recorded, so always storable.
+    id: Annotated[str, AfterValidator(storable_text)] | None = Field(
+        None, description="Product id the item named, when it named one."
+    )
     code: str
-    message: str
+    message: Annotated[str, AfterValidator(storable_text)]
 
 
 class BatchRange(BaseModel):

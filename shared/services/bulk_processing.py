@@ -26,6 +26,7 @@ from shared.domain.bulk import (
 from shared.domain.catalog import Collection, Product, References
 from shared.domain.models import BatchRange, BulkJob, JobStatus
 from shared.errors import NotFoundError, PermanentTaskError, SynqError
+from shared.services.batch_commit import commit_batch
 from shared.services.ports import CatalogStore, JobStore, PayloadStore, TaskQueue
 from shared.services.quality import Quality
 from shared.services.tasks import WorkerTask, batch_task_name
@@ -93,7 +94,7 @@ class BulkJobProcessor:
             now = self.clock()
             ctx = ChangeContext(job.tenant_id, job.org_id, job.created_by, now, job_id=job.id)
             plan = plan_batch(job.job_type, items, batch.first_item, self._read_inputs(job, items), ctx)
-            versions = self.jobs.commit_batch(job.id, batch, plan, now)
+            plan, versions = commit_batch(self.jobs, job.id, batch, plan, now)  # less what the store refuses
             outcome = "committed" if versions is not None else "already committed (concurrent delivery)"
             # What this delivery just wrote need not be read back to be judged.
             known = {

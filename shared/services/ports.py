@@ -40,6 +40,11 @@ class JobStore(Protocol):
         written, when the batch was committed before."""
         ...
 
+    def refused_writes(self, job_id: str, plan: BatchPlan) -> dict[int, str]:
+        """The positions of the plan's writes (with their audit events) the store refuses as
+        invalid, each with the store's reason; nothing is written to find them."""
+        ...
+
     def finish_job_if_done(self, job_id: str, now: datetime) -> BulkJob:
         """Flip the job to COMPLETED/FAILED once, when every batch is committed."""
         ...

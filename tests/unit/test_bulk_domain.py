@@ -92,13 +92,14 @@ def inputs(*products: tuple[Product, str], brands: tuple[str, ...] = ()) -> Batc
 
 class TestPlanBatch:
     def test_import_gives_deterministic_ids_an_event_each_and_reports_bad_items(self) -> None:
+        brand, unknown = str(uuid.uuid4()), str(uuid.uuid4())
         items = [
-            {"title": "ok", "brand_id": "b1"},
+            {"title": "ok", "brand_id": brand},
             {"sku": "no title"},
             {"title": "x", "colour": 1},
-            {"title": "y", "brand_id": "nope"},
+            {"title": "y", "brand_id": unknown},
         ]
-        plan = plan_batch(JobType.BULK_IMPORT, items, 10, inputs(brands=("b1",)), CTX)
+        plan = plan_batch(JobType.BULK_IMPORT, items, 10, inputs(brands=(brand,)), CTX)
         assert plan.processed == 1
         assert [w.doc_id for w in plan.writes] == [import_product_id(JOB_ID, 10)]
         assert plan.writes[0].data["created_by"] == "a@example.com"

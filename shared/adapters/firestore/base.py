@@ -20,7 +20,7 @@ from shared.domain.audit import AuditEvent
 from shared.domain.catalog import Collection, Write
 from shared.domain.models import Page
 from shared.domain.tenancy import Scope
-from shared.errors import FieldProblem, InvalidArgumentError
+from shared.errors import FieldProblem, InvalidArgumentError, StoreRefusedError
 
 AUDIT_EVENTS = "audit_events"
 T = TypeVar("T")
@@ -42,18 +42,22 @@ class TenantRoot:
         return f"{self._documents}/{collection}/{doc_id}"
 
     def encode(self, writes: list[Write], events: list[AuditEvent]) -> list[Any]:
-        """Write messages for the changes and their audit events (staged by the caller)."""
+        """Write messages for the changes and their audit events (staged by the caller).
+        StoreRefusedError if a value cannot be encoded at all."""
         pbs = []
-        for w in writes:
-            path = self.path(w.collection, w.doc_id)
-            if w.kind == "create":
-                pbs.append(wire.create(path, w.data))
-            elif w.kind == "update":
-                pbs.append(wire.update(path, w.data, w.version))
-            else:
-                pbs.append(wire.delete(path, w.version))
-        # create(): an event is never overwritten, and a replayed write cannot add it twice.
-        pbs += [wire.create(self.path(AUDIT_EVENTS, e.id), e.model_dump(mode="python")) for e in events]
+        try:
+            for w in writes:
+                path = self.path(w.collection, w.doc_id)
+                if w.kind == "create":
+                    pbs.append(wire.create(path, w.data))
+                elif w.kind == "update":
+                    pbs.append(wire.update(path, w.data, w.version))
+                else:
+                    pbs.append(wire.delete(path, w.version))
+            # create(): an event is never overwritten, and a replayed write cannot add it twice.
+            pbs += [wire.create(self.path(AUDIT_EVENTS, e.id), e.model_dump(mode="python")) for e in events]
+        except ValueError as exc:  # an integer beyond 64 bits, an unpaired surrogate, ...
+            raise StoreRefusedError("write", str(exc)) from exc
         return pbs
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from google.cloud import firestore
@@ -21,10 +21,13 @@ from shared.adapters.google_errors import translated
 from shared.domain.bulk import BatchPlan, final_status
 from shared.domain.models import BatchRange, BulkJob, ItemError, JobStatus, JobType, Page
 from shared.domain.tenancy import Scope
-from shared.errors import ConflictError, NotFoundError
+from shared.errors import ConflictError, NotFoundError, StoreRefusedError
 
 JOB_ERRORS_KEPT = 100
 UNFINISHED = (JobStatus.PENDING.value, JobStatus.PROCESSING.value)
+# No document was last updated at the epoch's first microsecond (a missing one has no update
+# time at all): a write expecting it can never apply.
+NEVER = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
 
 
 class FirestoreJobStore:
@@ -200,3 +203,48 @@ class FirestoreJobStore:
 
     def _marker(self, job_id: str, batch_index: int) -> Any:
         return self._jobs.document(job_id).collection("batches").document(f"{batch_index:05d}")
+
+    def refused_writes(self, job_id: str, plan: BatchPlan) -> dict[int, str]:
+        """The plan's writes the store refuses as invalid, by position, each with the reason.
+
+        A value that cannot be encoded is found here. The rest are found by bisecting with probe
+        commits that cannot apply: each ends with a write whose precondition no document meets,
+        so the store rejects it whole and writes nothing, and it answers "invalid" instead only
+        if a write before that one is refused. Measured on the emulator: it checks every write's
+        values before any precondition, and a document's size as each write is applied in order,
+        which is why the unmeetable write comes last. If a store ever reported the precondition
+        first, a refused write would go unfound and the batch's commit would fail as before.
+        """
+        refused: dict[int, str] = {}
+        candidates: list[tuple[int, list[Any]]] = []
+        for position, (w, event) in enumerate(zip(plan.writes, plan.events, strict=True)):
+            try:
+                candidates.append((position, self._root.encode([w], [event])))
+            except StoreRefusedError as exc:
+                refused[position] = exc.reason
+        self._bisect(job_id, candidates, refused)
+        return dict(sorted(refused.items()))
+
+    def _bisect(self, job_id: str, candidates: list[tuple[int, list[Any]]], refused: dict[int, str]) -> None:
+        if not candidates or (reason := self._probe(job_id, [pb for _, pbs in candidates for pb in pbs])) is None:
+            return
+        if len(candidates) == 1:
+            refused[candidates[0][0]] = reason
+            return
+        half = len(candidates) // 2
+        self._bisect(job_id, candidates[:half], refused)
+        self._bisect(job_id, candidates[half:], refused)
+
+    def _probe(self, job_id: str, pbs: list[Any]) -> str | None:
+        """Why the store refuses these writes as invalid, or None; never applies them."""
+        never = wire.update(self._root.path("bulk_jobs", f"{job_id}/probes/never"), {"probe": True}, version=NEVER)
+        probe = self._client.batch()
+        wire.stage(probe, [*pbs, never])
+        try:
+            with translated("bulk job batch probe"):
+                probe.commit()
+        except StoreRefusedError as exc:
+            return exc.reason
+        except (ConflictError, NotFoundError):
+            return None  # the unmeetable write (or a write's own precondition) failed: no invalid data
+        raise RuntimeError("a probe commit was applied, which its last write forbids")
