@@ -85,9 +85,17 @@ class CapturedQueue(CloudTasksQueue, Generic[T]):
 
     def take(self) -> list[T]:
         """Tasks queued since the last take, decoded as the worker would decode them."""
+        return [task for _, task in self.take_named()]
+
+    def take_named(self) -> list[tuple[str, T]]:
+        """Like `take`, each task with its name (the part after `/tasks/`). Production Cloud Tasks
+        refuses a second task of a recent name; the emulator keeps both, so a test that counts
+        tasks should count names."""
         tasks = [t for t in wiring.tasks_client().list_tasks(parent=self.path) if t.name not in self.taken]
         self.taken |= {t.name for t in tasks}
-        return [self.model.model_validate(json.loads(t.http_request.body)) for t in tasks]
+        return [
+            (t.name.rsplit("/tasks/", 1)[1], self.model.model_validate(json.loads(t.http_request.body))) for t in tasks
+        ]
 
     def delete(self) -> None:
         wiring.tasks_client().delete_queue(name=self.path)
