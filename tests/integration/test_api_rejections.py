@@ -56,15 +56,6 @@ class TestEveryEndpointAuth:
     def test_another_tenants_header_is_403(self, client: Any, auth: dict[str, str], route: Route) -> None:
         assert_error(call(client, route, {**auth, "X-Tenant-ID": str(uuid.uuid4())}), 403, "PERMISSION_DENIED")
 
-    def test_a_viewer_may_read_but_not_write(
-        self, client: Any, keys: tuple[Path, Path], scope: Any, route: Route
-    ) -> None:
-        resp = call(client, route, headers(keys[0], scope, role="VIEWER"))
-        if route.write:
-            assert_error(resp, 403, "PERMISSION_DENIED")
-        else:
-            assert resp.status_code in (200, 404)
-
 
 @pytest.mark.parametrize(
     ("body", "content_type", "status", "code", "field"),
