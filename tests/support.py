@@ -56,3 +56,26 @@ def concurrently(*calls: Callable[[], T], timeout: float = 120.0) -> list[T | Ba
         t.join(timeout)
         assert not t.is_alive(), f"a concurrent call did not return within {timeout}s"
     return results  # type: ignore[return-value]
+
+
+def retried(exc: BaseException) -> bool:
+    """Whether Cloud Tasks delivers a task again after the worker raised `exc` (answered 503).
+    The Firestore client gives up on a contended transaction after 5 attempts with a plain
+    ValueError, which the worker answers 500; Cloud Tasks retries that too."""
+    from shared.errors import ConflictError, UnavailableError
+
+    return isinstance(exc, UnavailableError | ConflictError) or (
+        isinstance(exc, ValueError) and "Failed to commit transaction" in str(exc)
+    )
+
+
+def deliver(handle: Callable[[Any], str], task: Any, attempts: int = 5) -> str:
+    """One task as Cloud Tasks delivers it: again after a failure it retries, at most `attempts`
+    times; what the last delivery answered."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return handle(task)
+        except Exception as exc:
+            if attempt == attempts or not retried(exc):
+                raise
+    raise AssertionError("unreachable")

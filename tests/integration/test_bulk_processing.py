@@ -21,12 +21,12 @@ from shared.domain.bulk import BatchPlan
 from shared.domain.catalog import Collection, Product
 from shared.domain.models import BatchRange, BulkJob, JobStatus, JobType
 from shared.domain.tenancy import Principal, Role, Scope
-from shared.errors import ConflictError, UnavailableError
+from shared.errors import ConflictError
 from shared.services.bulk_jobs import BulkJobs, BulkLimits
 from shared.services.bulk_processing import BulkJobProcessor
 from shared.services.tasks import WorkerTask, batch_task_name
 from tests.integration.conftest import CapturedQueue
-from tests.support import concurrently
+from tests.support import concurrently, deliver
 
 LIMITS = BulkLimits(
     max_job_items=100_000, batch_max_items=40, batch_max_bytes=4_000_000, inline_payload_max_bytes=256 * 1024
@@ -158,27 +158,6 @@ class Recording(FirestoreJobStore):
         return job
 
 
-def retried(exc: BaseException) -> bool:
-    """Whether Cloud Tasks would deliver the task again after the worker raised `exc`: 503 for
-    transient failures. The Firestore client gives up on a contended transaction after 5 attempts
-    with a plain ValueError, which the worker answers 500; Cloud Tasks retries that too."""
-    return isinstance(exc, UnavailableError | ConflictError) or (
-        isinstance(exc, ValueError) and "Failed to commit transaction" in str(exc)
-    )
-
-
-def deliver(processor: BulkJobProcessor, task: WorkerTask, attempts: int = 5) -> str:
-    """One task as Cloud Tasks delivers it: again after a failure it retries, and at most
-    `attempts` times; what the last delivery answered."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return processor.handle(task)
-        except Exception as exc:
-            if attempt == attempts or not retried(exc):
-                raise
-    raise AssertionError("unreachable")
-
-
 def test_concurrent_deliveries_of_one_batch_commit_it_once(harness: Harness, scope: Scope) -> None:
     job_id = harness.create(JobType.BULK_IMPORT, items(160))
     recording = Recording(wiring.firestore_client(), scope)
@@ -188,7 +167,7 @@ def test_concurrent_deliveries_of_one_batch_commit_it_once(harness: Harness, sco
 
         def at_once(task: WorkerTask = task, barrier: threading.Barrier = barrier) -> str:
             barrier.wait(timeout=30)
-            return deliver(processor, task)
+            return deliver(processor.handle, task)
 
         outcomes = concurrently(at_once, at_once, at_once)
         assert all(isinstance(o, str) and o.startswith("batch ") for o in outcomes), outcomes
@@ -207,7 +186,7 @@ def test_batches_racing_each_other_complete_the_job_exactly_once(harness: Harnes
 
     def worker(mine: list[WorkerTask]) -> None:
         for task in mine:
-            deliver(processor, task)
+            deliver(processor.handle, task)
 
     assert concurrently(*(partial(worker, tasks[i::4]) for i in range(4))) == [None] * 4
     assert recording.commits == dict.fromkeys(range(10), 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,9 @@ from shared import wiring
 from shared.adapters.firestore.quality import FirestoreIssueStore
 from shared.adapters.firestore.sweep import FirestoreSweepStore
 from shared.domain.tenancy import Scope
-from shared.services.sweep import Sweep
+from shared.services.sweep import LEASE, Sweep, SweepCursor, SweepReport
 from tests.integration.conftest import JobsApi
-from tests.support import headers, new_scope
+from tests.support import concurrently, headers, new_scope
 
 ISSUES = "/api/v1/pim/validation-issues"
 GOOD = {
@@ -221,23 +221,54 @@ def test_a_sweep_pauses_at_its_budget_and_resumes(jobs: JobsApi, client: Any, sc
     assert len(issues(client, jobs.auth, code="DUPLICATE_SKU")) == 5
 
 
+class MeetsAtTheLease(FirestoreSweepStore):
+    """Runs that ask for the lease at the same moment and go on only once both have their answer."""
+
+    def __init__(self, name: str, scope: Scope, barrier: threading.Barrier) -> None:
+        super().__init__(wiring.firestore_client(), name, tenant_ids={scope.tenant_id})
+        self.barrier = barrier
+
+    def acquire(self, owner: str, now: datetime, lease: timedelta) -> tuple[bool, SweepCursor | None]:
+        self.barrier.wait(timeout=30)
+        answer = super().acquire(owner, now, lease)
+        self.barrier.wait(timeout=30)
+        return answer
+
+
 def test_two_sweeps_at_once_do_not_both_run(scope: Scope) -> None:
     write_behind_the_back(scope, [{"title": "Direct", "sku": "Q"}])
-    outcomes: list[str] = []
     name = f"race-{uuid.uuid4()}"
     barrier = threading.Barrier(2)
 
-    def run() -> None:
-        barrier.wait()
-        outcomes.append(sweep_of(scope, name).run(60).status)
+    def run() -> SweepReport:
+        client = wiring.firestore_client()
+        store = MeetsAtTheLease(name, scope, barrier)
+        return Sweep(store, wiring.quality, lambda s: FirestoreIssueStore(client, s), wiring.utc_now).run(60)
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(outcomes) in (["busy", "completed"], ["completed", "completed"])
-    assert sweep_of(scope, name).run(60).status == "completed"
+    reports = concurrently(run, run)
+    # One took the lease and swept; the other was refused and evaluated nothing.
+    assert sorted((r.status, r.products) for r in reports) == [("busy", 0), ("completed", 1)]  # type: ignore[union-attr]
+    assert sweep_of(scope, name).run(60).status == "completed"  # the lease was released
+
+
+def test_the_lease_is_one_owners_until_it_expires_or_is_released(scope: Scope) -> None:
+    store = FirestoreSweepStore(wiring.firestore_client(), f"lease-{uuid.uuid4()}", tenant_ids={scope.tenant_id})
+    now = wiring.utc_now()
+    cursor = SweepCursor(tenant_id=scope.tenant_id, org_id=scope.org_id, after="p-1")
+    assert store.acquire("a", now, LEASE) == (True, None)
+    assert store.acquire("b", now + LEASE - timedelta(microseconds=1), LEASE) == (False, None)  # still held
+    assert store.save("a", cursor, now, LEASE) is True
+    assert store.save("b", None, now, LEASE) is False  # only the holder saves
+    assert store.acquire("a", now, LEASE) == (True, cursor)  # the holder may take it again
+    # At its end the lease is free: another run takes it over and resumes from the saved cursor.
+    assert store.acquire("b", now + LEASE, LEASE) == (True, cursor)
+    assert store.save("a", None, now + LEASE, LEASE) is False  # the old holder has lost it
+    store.release("a", completed=True, now=now)  # and cannot release it
+    assert store.acquire("c", now + LEASE, LEASE) == (False, None)
+    store.release("b", completed=False, now=now + LEASE)  # paused: the cursor stays
+    assert store.acquire("c", now + LEASE, LEASE) == (True, cursor)
+    store.release("c", completed=True, now=now + LEASE)  # done: the next run starts afresh
+    assert store.acquire("d", now + LEASE, LEASE) == (True, None)
 
 
 def test_evaluations_racing_each_other_converge(jobs: JobsApi, client: Any, scope: Scope) -> None:
