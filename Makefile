@@ -23,7 +23,7 @@ run: venv  ## the whole local stack in the foreground (Ctrl-C stops it)
 token: venv  ## a bearer token for the running stack (TENANT_ID, ORG_ID, ROLE, EMAIL choose claims)
 	@$(PY) -m local.tokens
 
-test: venv  ## the whole test suite; starts and stops the emulators itself
+test: venv  ## the whole test suite, in a random order (pytest-randomly); starts and stops the emulators itself
 	$(PY) -m pytest
 
 lint: venv

@@ -25,6 +25,9 @@ from tests.support import headers, new_scope
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "synq-test"
+# The environment before any fixture pointed it at the session's emulators (tests/e2e starts
+# stacks of its own, which must not inherit those settings, whatever ran before them).
+ENVIRONMENT_AT_START = dict(os.environ)
 
 
 @pytest.fixture(scope="session")
