@@ -1,0 +1,245 @@
+"""Mutation testing of the modules that hold the promises (`make mutate`; slow, so not in `make test`).
+
+mutmut changes one thing at a time in a module (a comparison, a constant, a keyword, an argument)
+and runs the tests that guard that module against each change, stopping at the first failure; a
+change no test notices is a survivor. Target: at least 90% of each module's mutants killed, the
+survivors listed in docs/testing.md with a reason.
+
+- It works on a copy of the source tree in `.mutate/src`, never on the working tree, and keeps
+  mutmut's cache there: a second run retests only what changed (any change to the tests retests
+  everything).
+- The emulators are started once per module and shared by every mutant's test run through
+  SYNQ_TEST_EMULATORS (each run wipes Firestore first); tests run in a fixed order, fast killers
+  first.
+
+Usage: python -m tests.mutation.run [MODULE ...]       (default: every module below)
+       python -m tests.mutation.run --report            (figures of the last runs, nothing run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from local.emulators import FirestoreEmulator, StorageEmulator, TasksEmulator
+from local.stack import queue_paths
+from tests.conftest import PROJECT
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = ROOT / ".mutate"
+SRC = WORK / "src"
+TARGET = 0.90
+
+BULK = "tests/integration/test_bulk_processing.py"
+REJECTIONS = "tests/integration/test_api_rejections.py"
+EXPORTS = "tests/integration/test_exports.py"
+ISSUES = "tests/integration/test_validation_issues.py"
+
+# Module -> the tests that guard it, in the order they run (fast killers first).
+MODULES: dict[str, list[str]] = {
+    # the job store and the batch commit
+    "shared/adapters/firestore/jobs.py": [
+        BULK,
+        "tests/integration/test_bulk_jobs_api.py",
+        f"{REJECTIONS}::test_a_bad_cursor_on_a_jobs_errors_is_400",
+        f"{REJECTIONS}::test_bad_list_queries_are_400",
+        f"{REJECTIONS}::test_unknown_resources_are_404",
+    ],
+    # tenant roots, cursors, streamed reads
+    "shared/adapters/firestore/base.py": [
+        "tests/unit/test_prefetched.py",
+        f"{REJECTIONS}::test_bad_list_queries_are_400",
+        "tests/integration/test_catalog_api.py::test_products_list_newest_first_with_a_cursor",
+        "tests/integration/test_bulk_jobs_api.py::test_the_list_is_newest_first_by_type_and_defaults_to_bulk_update",
+        "tests/integration/test_scopes.py",
+        "tests/integration/test_audit_log_api.py",
+        f"{ISSUES}::test_issues_are_listed_newest_first_with_a_cursor",
+        f"{EXPORTS}::test_an_ndjson_export_is_written_downloaded_and_announced_by_a_signed_webhook",
+        BULK,
+    ],
+    # the HTTP edge: authentication, roles
+    "shared/auth.py": [
+        "tests/unit/test_auth.py",
+        f"{REJECTIONS}::TestEveryEndpointAuth",
+        "tests/integration/test_roles.py",
+    ],
+    "shared/domain/tenancy.py": ["tests/unit/test_auth.py", "tests/integration/test_roles.py"],
+    # the HTTP edge: routing, roles enforced, bodies and their limits, the task handler
+    "shared/http.py": [
+        "tests/unit/test_http_edge.py",
+        "tests/integration/test_roles.py",
+        REJECTIONS,
+        "tests/integration/test_worker_endpoint.py",
+        "tests/integration/test_catalog_api.py::test_non_json_bodies_are_rejected",
+        f"{EXPORTS}::test_bad_export_requests_are_rejected_and_queue_nothing",
+        f"{EXPORTS}::test_without_settings_the_export_completes_and_says_nobody_was_told",
+    ],
+    # the sweep's lease, and the sweep that holds it
+    "shared/adapters/firestore/sweep.py": [ISSUES, "tests/integration/test_worker_endpoint.py"],
+    "shared/services/sweep.py": [ISSUES, "tests/integration/test_worker_endpoint.py"],
+    # export runs and notification delivery
+    "shared/domain/notifications.py": ["tests/unit/test_exports_domain.py", EXPORTS],
+    "shared/adapters/webhooks.py": ["tests/unit/test_exports_domain.py", EXPORTS],
+    "shared/services/exports.py": [EXPORTS, "tests/integration/test_worker_endpoint.py"],
+}
+
+# mutmut's statuses; a timeout means the mutant hung the tests, which noticed it.
+KILLED = {"ok_killed", "ok_suspicious", "bad_timeout"}
+
+
+@dataclass
+class Figures:
+    module: str
+    mutants: int = 0
+    killed: int = 0
+    timeouts: int = 0
+    survived: int = 0
+    skipped: int = 0
+    untested: int = 0
+
+    @property
+    def score(self) -> float:
+        tested = self.killed + self.survived
+        return self.killed / tested if tested else 0.0
+
+
+def sync_sources() -> None:
+    """Copy the tracked and new (not ignored) files of the working tree into SRC."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source, target = ROOT / name, SRC / name
+        if not source.is_file():
+            continue
+        if not target.exists() or target.read_bytes() != source.read_bytes():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def start_emulators(stack: ExitStack) -> dict[str, str]:
+    logs = WORK / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env: dict[str, str] = {}
+    for emulator in (
+        FirestoreEmulator(log_path=logs / "firestore.log"),
+        StorageEmulator(log_path=logs / "storage.log"),
+        TasksEmulator(log_path=logs / "tasks.log", queues=queue_paths(PROJECT)),
+    ):
+        emulator.start()
+        stack.callback(emulator.stop)
+        env.update(emulator.env())
+    return env
+
+
+def mutate(module: str) -> None:
+    tests = " ".join(MODULES[module])
+    runner = f"{sys.executable} -m tests.mutation.pytest_run -x -q -p no:randomly -p no:cacheprovider {tests}"
+    with ExitStack() as stack:
+        env = {
+            **os.environ,
+            "SYNQ_TEST_EMULATORS": json.dumps(start_emulators(stack)),
+            "PYTHONPATH": str(SRC / "tests" / "mutation"),  # where mutmut finds its hooks
+        }
+        # mutmut answers with a status of its own; the figures are read from its cache below.
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mutmut",
+                "run",
+                "--paths-to-mutate",
+                module,
+                "--tests-dir",
+                "tests",
+                "--runner",
+                runner,
+                "--test-time-base",
+                "30",
+                "--no-progress",
+                "--simple-output",
+            ],
+            cwd=SRC,
+            env=env,
+            check=False,
+        )
+
+
+def figures(module: str) -> tuple[Figures, list[tuple[int, int, str]]]:
+    """The module's figures and its survivors (mutant id, line number, line) from mutmut's cache."""
+    found = Figures(module)
+    survivors = []
+    cache = SRC / ".mutmut-cache"
+    if not cache.exists():
+        return found, survivors
+    with sqlite3.connect(cache) as db:
+        rows = db.execute(
+            "SELECT m.id, m.status, l.line_number, l.line FROM Mutant m JOIN Line l ON m.line = l.id "
+            "JOIN SourceFile s ON l.sourcefile = s.id WHERE s.filename = ? ORDER BY l.line_number, m.'index'",
+            (module,),
+        ).fetchall()
+    for mutant_id, status, line_number, line in rows:
+        found.mutants += 1
+        if status in KILLED:
+            found.killed += 1
+            found.timeouts += status == "bad_timeout"
+        elif status == "bad_survived":
+            found.survived += 1
+            survivors.append((mutant_id, line_number + 1, line.strip()))
+        elif status == "skipped":
+            found.skipped += 1
+        else:
+            found.untested += 1
+    return found, survivors
+
+
+def report(modules: list[str]) -> bool:
+    """Print the figures and survivors of `modules`; whether every one met the target."""
+    lines = [
+        "| module | mutants | killed | of which timeouts | survived | skipped | not run | killed % |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    details, met = [], True
+    for module in modules:
+        f, survivors = figures(module)
+        met &= f.score >= TARGET and not f.untested
+        lines.append(
+            f"| `{module}` | {f.mutants} | {f.killed} | {f.timeouts} | {f.survived} | {f.skipped} | {f.untested} "
+            f"| {100 * f.score:.1f} |"
+        )
+        details += [f"{module}:{number} (mutant {mutant_id}): {line}" for mutant_id, number, line in survivors]
+    text = "\n".join([*lines, "", "Survivors (`mutmut show ID` in .mutate/src shows the change):", *details])
+    (WORK / "report.md").write_text(text + "\n")
+    print(text)
+    print(f"\ntarget {TARGET:.0%} killed per module: {'met' if met else 'NOT met'}")
+    return met
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("modules", nargs="*", help=f"modules to mutate (default: all): {', '.join(MODULES)}")
+    parser.add_argument("--report", action="store_true", help="only print the figures of the last runs")
+    args = parser.parse_args()
+    unknown = set(args.modules) - set(MODULES)
+    if unknown:
+        parser.error(f"not a module this runs: {', '.join(sorted(unknown))}")
+    modules = args.modules or list(MODULES)
+    if not args.report:
+        SRC.mkdir(parents=True, exist_ok=True)
+        sync_sources()
+        for module in modules:
+            print(f"\n== mutating {module}", flush=True)
+            mutate(module)
+    sys.exit(0 if report(modules) else 1)
+
+
+if __name__ == "__main__":
+    main()
