@@ -132,9 +132,12 @@ class World:
         state["variants"] = self.get(self.path(f"{B}/products/<product_id>/variants"))
         return state
 
-    def statuses(self, table: list[tuple[Any, ...]], hdrs: dict[str, str]) -> dict[tuple[str, str], int]:
+    def answers(self, table: list[tuple[Any, ...]], hdrs: dict[str, str]) -> dict[tuple[str, str], Any]:
         """What each (method, route, body, ...) of `table` answers the caller of `hdrs`."""
-        return {(m, route): self.call(m, self.path(route), body, hdrs).status_code for m, route, body, *_ in table}
+        return {(m, route): self.call(m, self.path(route), body, hdrs) for m, route, body, *_ in table}
+
+    def statuses(self, table: list[tuple[Any, ...]], hdrs: dict[str, str]) -> dict[tuple[str, str], int]:
+        return {key: resp.status_code for key, resp in self.answers(table, hdrs).items()}
 
 
 @pytest.fixture()

@@ -4,6 +4,7 @@ that lost its `write` or `admin` flag must fail this test, not change what it ex
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from functions.openapi import APIS
@@ -61,13 +62,26 @@ def as_role(world: World, role: str) -> dict[str, str]:
 
 def test_a_viewer_reads_everything_and_changes_nothing(world: World) -> None:
     before = world.snapshot()
-    assert world.statuses(TABLE, as_role(world, "VIEWER")) == {(m, route): viewer for m, route, _, viewer, _ in TABLE}
+    answers = world.answers(TABLE, as_role(world, "VIEWER"))
+    assert {key: resp.status_code for key, resp in answers.items()} == {
+        (m, route): viewer for m, route, _, viewer, _ in TABLE
+    }
+    # Every refusal came from the write guard (admin routes included), naming the reader's role.
+    refused = {resp.get_data(as_text=True) for resp in answers.values() if resp.status_code == 403}
+    assert [json.loads(body) for body in refused] == [
+        {"error": "role VIEWER may only read", "code": "PERMISSION_DENIED"}
+    ]
     assert world.snapshot() == before
 
 
 def test_an_editor_changes_the_catalog_but_not_the_admins_settings(world: World) -> None:
     settings = world.get(f"{B}/settings/notifications")
-    assert world.statuses(TABLE, as_role(world, "EDITOR")) == {(m, route): editor for m, route, _, _, editor in TABLE}
+    answers = world.answers(TABLE, as_role(world, "EDITOR"))
+    assert {key: resp.status_code for key, resp in answers.items()} == {
+        (m, route): editor for m, route, _, _, editor in TABLE
+    }
+    refused = [resp.get_json() for resp in answers.values() if resp.status_code == 403]
+    assert refused == [{"error": "only an ADMIN may do this", "code": "PERMISSION_DENIED"}]
     assert world.get(f"{B}/settings/notifications") == settings
     # The same body from the ADMIN is accepted: the EDITOR was refused for its role alone.
     [(_, route, body, *_)] = [row for row in TABLE if row[:2] == ("PUT", f"{B}/settings/notifications")]

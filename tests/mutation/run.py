@@ -32,6 +32,7 @@ from pathlib import Path
 from local.emulators import FirestoreEmulator, StorageEmulator, TasksEmulator
 from local.stack import queue_paths
 from tests.conftest import PROJECT
+from tests.mutation.survivors import EQUIVALENT, NOT_YET_KILLED
 
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / ".mutate"
@@ -66,17 +67,18 @@ MODULES: dict[str, list[str]] = {
         BULK,
     ],
     # the HTTP edge: authentication, roles
-    "shared/auth.py": [
-        "tests/unit/test_auth.py",
-        f"{REJECTIONS}::TestEveryEndpointAuth",
-        "tests/integration/test_roles.py",
-    ],
+    "shared/auth.py": ["tests/unit/test_auth.py", "tests/integration/test_roles.py"],
     "shared/domain/tenancy.py": ["tests/unit/test_auth.py", "tests/integration/test_roles.py"],
     # the HTTP edge: routing, roles enforced, bodies and their limits, the task handler
     "shared/http.py": [
         "tests/unit/test_http_edge.py",
         "tests/integration/test_roles.py",
-        REJECTIONS,
+        f"{REJECTIONS}::TestEveryEndpointAuth::test_no_token_is_401",
+        f"{REJECTIONS}::test_bad_job_creation_is_rejected_and_stores_nothing",
+        f"{REJECTIONS}::test_a_body_over_10_mb_is_413",
+        f"{REJECTIONS}::test_bad_list_queries_are_400",
+        f"{REJECTIONS}::test_unknown_resources_are_404",
+        f"{REJECTIONS}::test_an_unsupported_method_is_405",
         "tests/integration/test_worker_endpoint.py",
         "tests/integration/test_catalog_api.py::test_non_json_bodies_are_rejected",
         f"{EXPORTS}::test_bad_export_requests_are_rejected_and_queue_nothing",
@@ -102,13 +104,30 @@ class Figures:
     killed: int = 0
     timeouts: int = 0
     survived: int = 0
+    equivalent: int = 0
     skipped: int = 0
     untested: int = 0
 
     @property
     def score(self) -> float:
-        tested = self.killed + self.survived
+        """Killed, of the mutants that can be killed (equivalent ones change nothing observable)."""
+        killable = self.killed + self.survived
+        return self.killed / killable if killable else 0.0
+
+    @property
+    def raw_score(self) -> float:
+        tested = self.killed + self.survived + self.equivalent
         return self.killed / tested if tested else 0.0
+
+
+@dataclass
+class Survivor:
+    mutant_id: int
+    line_number: int
+    line: str
+    mutated: str
+    reason: str | None  # why it is equivalent, or the test that should be written; None: not looked at
+    equivalent: bool
 
 
 def sync_sources() -> None:
@@ -140,7 +159,17 @@ def start_emulators(stack: ExitStack) -> dict[str, str]:
     return env
 
 
+def forget_baseline() -> None:
+    """mutmut times its runner once, unmutated, and kills a mutant's run after ten times that; it
+    keeps one time for every runner, so each module's own is measured afresh."""
+    cache = SRC / ".mutmut-cache"
+    if cache.exists():
+        with sqlite3.connect(cache) as db:
+            db.execute("DELETE FROM MiscData WHERE key = 'baseline_time_elapsed'")
+
+
 def mutate(module: str) -> None:
+    forget_baseline()
     tests = " ".join(MODULES[module])
     runner = f"{sys.executable} -m tests.mutation.pytest_run -x -q -p no:randomly -p no:cacheprovider {tests}"
     with ExitStack() as stack:
@@ -173,27 +202,43 @@ def mutate(module: str) -> None:
         )
 
 
-def figures(module: str) -> tuple[Figures, list[tuple[int, int, str]]]:
-    """The module's figures and its survivors (mutant id, line number, line) from mutmut's cache."""
+def mutated_line(source: str, line: str, index: int, line_number: int) -> str:
+    """The line as mutant (`line`, `index`) of `source` makes it ("" if it removes the line)."""
+    from mutmut import Context, RelativeMutationID, mutate
+
+    context = Context(source=source, mutation_id=RelativeMutationID(line=line, index=index, line_number=line_number))
+    before, after = source.splitlines(), mutate(context)[0].splitlines()
+    changed = [b for a, b in zip(before, after, strict=False) if a != b]
+    return (changed[0] if changed else after[line_number] if len(after) == len(before) else "").strip()
+
+
+def figures(module: str) -> tuple[Figures, list[Survivor]]:
+    """The module's figures and its surviving mutants, from mutmut's cache."""
     found = Figures(module)
-    survivors = []
+    survivors: list[Survivor] = []
     cache = SRC / ".mutmut-cache"
     if not cache.exists():
         return found, survivors
     with sqlite3.connect(cache) as db:
         rows = db.execute(
-            "SELECT m.id, m.status, l.line_number, l.line FROM Mutant m JOIN Line l ON m.line = l.id "
+            "SELECT m.id, m.status, m.'index', l.line_number, l.line FROM Mutant m JOIN Line l ON m.line = l.id "
             "JOIN SourceFile s ON l.sourcefile = s.id WHERE s.filename = ? ORDER BY l.line_number, m.'index'",
             (module,),
         ).fetchall()
-    for mutant_id, status, line_number, line in rows:
+    source = (SRC / module).read_text()
+    for mutant_id, status, index, line_number, line in rows:
         found.mutants += 1
         if status in KILLED:
             found.killed += 1
             found.timeouts += status == "bad_timeout"
         elif status == "bad_survived":
-            found.survived += 1
-            survivors.append((mutant_id, line_number + 1, line.strip()))
+            mutated = mutated_line(source, line, index, line_number)
+            key = (module, line.strip(), mutated)
+            equivalent = key in EQUIVALENT
+            reason = EQUIVALENT.get(key) or NOT_YET_KILLED.get(key)
+            survivors.append(Survivor(mutant_id, line_number + 1, line.strip(), mutated, reason, equivalent))
+            found.equivalent += equivalent
+            found.survived += not equivalent
         elif status == "skipped":
             found.skipped += 1
         else:
@@ -204,22 +249,29 @@ def figures(module: str) -> tuple[Figures, list[tuple[int, int, str]]]:
 def report(modules: list[str]) -> bool:
     """Print the figures and survivors of `modules`; whether every one met the target."""
     lines = [
-        "| module | mutants | killed | of which timeouts | survived | skipped | not run | killed % |",
-        "|---|---|---|---|---|---|---|---|",
+        "| module | mutants | killed | of which timeouts | equivalent | survived | skipped (log lines) | not run "
+        "| killed % of killable | killed % of all tested |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     details, met = [], True
     for module in modules:
         f, survivors = figures(module)
         met &= f.score >= TARGET and not f.untested
         lines.append(
-            f"| `{module}` | {f.mutants} | {f.killed} | {f.timeouts} | {f.survived} | {f.skipped} | {f.untested} "
-            f"| {100 * f.score:.1f} |"
+            f"| `{module}` | {f.mutants} | {f.killed} | {f.timeouts} | {f.equivalent} | {f.survived} | {f.skipped} "
+            f"| {f.untested} | {100 * f.score:.1f} | {100 * f.raw_score:.1f} |"
         )
-        details += [f"{module}:{number} (mutant {mutant_id}): {line}" for mutant_id, number, line in survivors]
-    text = "\n".join([*lines, "", "Survivors (`mutmut show ID` in .mutate/src shows the change):", *details])
+        for s in survivors:
+            kind = "equivalent" if s.equivalent else "survivor"
+            change = f"`{s.line}` -> `{s.mutated or '(line removed)'}`"
+            details += [
+                f"- `{module}:{s.line_number}` ({kind}, mutant {s.mutant_id}): {change}",
+                f"  {s.reason or 'NO REASON RECORDED: add the test that kills it, or its reason to survivors.py'}",
+            ]
+    text = "\n".join([*lines, "", "Survivors (`mutmut show ID` in .mutate/src shows the change):", "", *details])
     (WORK / "report.md").write_text(text + "\n")
     print(text)
-    print(f"\ntarget {TARGET:.0%} killed per module: {'met' if met else 'NOT met'}")
+    print(f"\ntarget {TARGET:.0%} of killable mutants killed in every module: {'met' if met else 'NOT met'}")
     return met
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from local.tokens import AUDIENCE, ISSUER, ensure_keypair, mint
 from shared.auth import TokenVerifier, authenticate
-from shared.domain.tenancy import Role
+from shared.domain.tenancy import Role, Scope
 from shared.errors import PermissionDeniedError, UnauthenticatedError
 from shared.settings import Settings
 from tests.support import headers, new_scope
@@ -111,6 +112,17 @@ def test_roles_are_read_case_insensitively(claim: object, role: Role | None) -> 
 
 def test_only_viewers_cannot_write() -> None:
     assert [r for r in Role if not r.can_write] == [Role.VIEWER]
+
+
+def test_an_authenticated_principal_cannot_be_changed(keys: tuple[Path, Path], verifier: TokenVerifier) -> None:
+    """Nothing downstream of the edge can point a caller at another tenant or raise its role."""
+    scope = new_scope()
+    principal = authenticate(headers(keys[0], scope, role="VIEWER"), verifier)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        principal.role = Role.ADMIN  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        principal.scope.tenant_id = new_scope().tenant_id  # type: ignore[misc]
+    assert {principal.scope, Scope(scope.tenant_id, scope.org_id)} == {scope}  # a value: equal by content
 
 
 def test_the_token_header_is_configurable_for_a_gateway_in_front(
