@@ -1,14 +1,26 @@
-"""Why each surviving mutant survives, keyed by (module, the line as written, the line as the
-mutant makes it), whitespace trimmed: a reason holds as long as its line does not change.
+"""Why each surviving mutant survives. A mutant is known by (module, the line as written, the line
+as the mutant makes it), whitespace trimmed, so a reason holds as long as its line is unchanged.
 
-EQUIVALENT: mutants that change nothing a caller, a stored record or a test could observe. They
-are left out of the score and listed with their reason.
-NOT_YET_KILLED: mutants that could be killed; the reason names the test that should be written.
+EQUIVALENT: mutants that change nothing a caller, a stored record or a test could observe; they are
+left out of the score (and listed with their reason). EQUIVALENT_WHEN does the same for a kind of
+change, wherever it occurs.
+NOT_YET_KILLED: mutants a test could kill; the reason names the test that should be written.
 """
 
 from __future__ import annotations
 
-EQUIVALENT: dict[tuple[str, str, str], str] = {
+from collections.abc import Callable
+
+Key = tuple[str, str, str]
+
+EQUIVALENT_WHEN: list[tuple[Callable[[str, str], bool], str]] = [
+    (
+        lambda line, mutated: mutated == line.replace('mode="python"', 'mode="XXpythonXX"'),
+        'pydantic dumps every mode but "json" as "python".',
+    ),
+]
+
+EQUIVALENT: dict[Key, str] = {
     ("shared/domain/tenancy.py", 'ADMIN = "ADMIN"', 'ADMIN = "XXADMINXX"'): (
         "A role's value is never stored, sent or compared: tokens name roles, matched by member name "
         "(Role.from_claim), and only the VIEWER's value appears in a message."
@@ -18,4 +30,15 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     ),
 }
 
-NOT_YET_KILLED: dict[tuple[str, str, str], str] = {}
+NOT_YET_KILLED: dict[Key, str] = {}
+
+
+def reason(module: str, line: str, mutated: str) -> tuple[str | None, bool]:
+    """Why the mutant survives, if recorded, and whether it is equivalent."""
+    key = (module, line, mutated)
+    if key in EQUIVALENT:
+        return EQUIVALENT[key], True
+    for applies, why in EQUIVALENT_WHEN:
+        if applies(line, mutated):
+            return why, True
+    return NOT_YET_KILLED.get(key), False
