@@ -187,17 +187,19 @@ def test_bad_list_queries_are_400(client: Any, jobs: JobsApi, path: str, query: 
 
 
 @pytest.mark.parametrize(
-    "path",
+    ("path", "error"),
     [
-        f"{JOB}/{uuid.uuid4()}",
-        f"{JOB}/not-a-uuid",
-        f"{JOB}/{uuid.uuid4()}/errors",
-        f"/api/v1/pim/products/{uuid.uuid4()}",
-        "/api/v1/pim/nothing-here",
+        (f"{JOB}/{uuid.uuid4()}", "bulk job not found"),
+        (f"{JOB}/not-a-uuid", "bulk job not found"),
+        (f"{JOB}/{uuid.uuid4()}/errors", "bulk job not found"),
+        (f"/api/v1/pim/products/{uuid.uuid4()}", "product not found"),
+        (f"/api/v1/pim/exports/{uuid.uuid4()}", "export not found"),
+        ("/api/v1/pim/nothing-here", "no such resource: /api/v1/pim/nothing-here"),
     ],
 )
-def test_unknown_resources_are_404(client: Any, jobs: JobsApi, path: str) -> None:
-    assert_error(client.get(path, headers=jobs.auth), 404, "NOT_FOUND")
+def test_unknown_resources_are_404(client: Any, jobs: JobsApi, path: str, error: str) -> None:
+    resp = client.get(path, headers=jobs.auth)
+    assert (resp.status_code, resp.get_json()) == (404, {"error": error, "code": "NOT_FOUND"})
 
 
 @pytest.mark.parametrize("cursor", ["WyJ4Il0", "WzEsIDIsIDNd", "WyJhIiwgImIiXQ", "%%%"])
