@@ -67,7 +67,7 @@ MODULES: dict[str, list[str]] = {
         BULK,
     ],
     # the HTTP edge: authentication, roles
-    "shared/auth.py": ["tests/unit/test_auth.py", "tests/integration/test_roles.py"],
+    "shared/auth.py": ["tests/unit/test_auth.py", "tests/integration/test_jwks.py", "tests/integration/test_roles.py"],
     "shared/domain/tenancy.py": ["tests/unit/test_auth.py", "tests/integration/test_roles.py"],
     # the HTTP edge: routing, roles enforced, bodies and their limits, the task handler
     "shared/http.py": [
