@@ -19,8 +19,10 @@ Usage: python -m tests.mutation.run [MODULE ...]       (default: every module be
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -28,6 +30,8 @@ import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+
+import coverage
 
 from local.emulators import FirestoreEmulator, StorageEmulator, TasksEmulator
 from local.stack import queue_paths
@@ -169,16 +173,89 @@ def forget_baseline() -> None:
             db.execute("DELETE FROM MiscData WHERE key = 'baseline_time_elapsed'")
 
 
+def pytest_command(*args: str) -> list[str]:
+    """pytest as the mutation runs start it: in a fixed order, any failure a kill (pytest_run.py)."""
+    return [
+        sys.executable,
+        "-m",
+        "tests.mutation.pytest_run",
+        "-q",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
+        *args,
+    ]
+
+
+def map_tests(module: str, env: dict[str, str]) -> Path:
+    """Which of the module's tests run each of its lines, fastest first: from one run of them under
+    coverage, each test its own context. A mutant only changes anything when its line runs, so only
+    those tests can kill it; a line no test runs makes a survivor without running anything. Lines
+    that run only at import (definitions, defaults) get every test. Kept until the module or any
+    test changes."""
+    tests = MODULES[module]
+    name = module.replace("/", "_")
+    target = WORK / f"map-{name}.json"
+    fingerprint = hashlib.sha256(json.dumps(tests).encode() + (SRC / module).read_bytes())
+    for test_file in sorted((SRC / "tests").rglob("*.py")):
+        fingerprint.update(test_file.read_bytes())
+    if target.exists() and json.loads(target.read_text())["fingerprint"] == fingerprint.hexdigest():
+        return target
+    data_file, durations_file = WORK / f"coverage-{name}", WORK / f"durations-{name}.json"
+    data_file.unlink(missing_ok=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "coverage",
+            "run",
+            f"--data-file={data_file}",
+            f"--include={SRC / module}",
+            *pytest_command("-p", "tests.mutation.contexts", *tests)[1:],
+        ],
+        cwd=SRC,
+        env={**env, "SYNQ_MUTATION_DURATIONS": str(durations_file)},
+        check=True,
+    )
+    measured = coverage.Coverage(data_file=str(data_file))
+    measured.load()
+    path = str(SRC / module)
+    _, statements, _, missing, _ = measured.analysis2(path)
+    contexts = measured.get_data().contexts_by_lineno(path)
+    durations = json.loads(durations_file.read_text())
+    lines: dict[int, list[str] | None] = {}
+    for number in range(1, len((SRC / module).read_text().splitlines()) + 1):
+        ran = sorted({c for c in contexts.get(number, []) if c}, key=lambda test: durations.get(test, 0.0))
+        if ran:
+            lines[number] = ran
+        elif number in statements:
+            lines[number] = [] if number in missing else None  # never run / run at import only
+        else:  # part of a statement begun above (or no code): that statement's tests
+            above = [n for n in statements if n < number]
+            lines[number] = lines[max(above)] if above else None
+    target.write_text(
+        json.dumps(
+            {
+                "fingerprint": fingerprint.hexdigest(),
+                "runner": pytest_command("-x"),
+                "nothing": [sys.executable, "-c", "pass"],
+                "lines": lines,
+            }
+        )
+    )
+    return target
+
+
 def mutate(module: str) -> None:
     forget_baseline()
-    tests = " ".join(MODULES[module])
-    runner = f"{sys.executable} -m tests.mutation.pytest_run -x -q -p no:randomly -p no:cacheprovider {tests}"
     with ExitStack() as stack:
         env = {
             **os.environ,
             "SYNQ_TEST_EMULATORS": json.dumps(start_emulators(stack)),
             "PYTHONPATH": str(SRC / "tests" / "mutation"),  # where mutmut finds its hooks
         }
+        env["SYNQ_MUTATION_MAP"] = str(map_tests(module, env))
         # mutmut answers with a status of its own; the figures are read from its cache below.
         subprocess.run(
             [
@@ -191,7 +268,7 @@ def mutate(module: str) -> None:
                 "--tests-dir",
                 "tests",
                 "--runner",
-                runner,
+                shlex.join(pytest_command("-x", *MODULES[module])),
                 "--test-time-base",
                 "30",
                 "--no-progress",
