@@ -159,17 +159,17 @@ def write_behind_the_back(scope: Scope, products: list[dict[str, Any]]) -> list[
     return ids
 
 
-def sweep_of(scope: Scope, name: str | None = None) -> Sweep:
+def sweep_of(scope: Scope, name: str | None = None, page_size: int = 300) -> Sweep:
     """The production sweep, limited to one test's tenant (the emulator holds every test's data)."""
     client = wiring.firestore_client()
     store = FirestoreSweepStore(client, name or f"test-{scope.tenant_id}", tenant_ids={scope.tenant_id})
-    return Sweep(store, wiring.quality, lambda s: FirestoreIssueStore(client, s), wiring.utc_now)
+    return Sweep(store, wiring.quality, lambda s: FirestoreIssueStore(client, s), wiring.utc_now, page_size)
 
 
-def sweep_until_done(scope: Scope, budget: float = 60) -> list[dict[str, Any]]:
+def sweep_until_done(scope: Scope, budget: float = 60, page_size: int = 300) -> list[dict[str, Any]]:
     reports = []
     while True:
-        report = sweep_of(scope).run(budget).model_dump()
+        report = sweep_of(scope, page_size=page_size).run(budget).model_dump()
         reports.append(report)
         if report["status"] == "completed":
             return reports
@@ -233,6 +233,40 @@ class MeetsAtTheLease(FirestoreSweepStore):
         answer = super().acquire(owner, now, lease)
         self.barrier.wait(timeout=30)
         return answer
+
+
+def test_a_paused_sweep_resumes_where_it_stopped_across_orgs(client: Any, keys: tuple[Path, Path]) -> None:
+    tenant = str(uuid.uuid4())
+    first, second = (Scope(tenant, org) for org in sorted(str(uuid.uuid4()) for _ in range(2)))
+    ids = {
+        s: write_behind_the_back(s, [{"title": f"Direct {i}", "sku": "SAME"} for i in range(3)])
+        for s in (first, second)
+    }
+    reports = sweep_until_done(first, budget=0.000001, page_size=2)  # pauses after every page
+    # Each org: a page of 2, a page of 1, then the orphan pass; every product evaluated once.
+    assert [r["status"] for r in reports] == ["paused"] * (len(reports) - 1) + ["completed"]
+    assert sum(r["products"] for r in reports) == 6
+    assert [(r["cursor"]["org_id"], r["cursor"]["phase"]) for r in reports[:2]] == [
+        (first.org_id, "products"),
+        (first.org_id, "products"),
+    ]
+    for s in (first, second):
+        found = issues(client, headers(keys[0], s), code="DUPLICATE_SKU")
+        assert found == {(pid, "DUPLICATE_SKU", None) for pid in ids[s]}  # within its own org only
+
+
+def test_scopes_are_listed_in_id_order_from_where_a_sweep_stopped() -> None:
+    tenants, orgs = (sorted(str(uuid.uuid4()) for _ in range(2)) for _ in range(2))
+    scopes = [Scope(t, o) for t in tenants for o in orgs]
+    for s in scopes:
+        write_behind_the_back(s, [{"title": "Listed"}])
+    store = FirestoreSweepStore(wiring.firestore_client(), f"list-{uuid.uuid4()}", tenant_ids=set(tenants))
+    assert list(store.scopes(None)) == scopes
+    assert list(store.scopes((tenants[0], orgs[1]))) == scopes[1:]  # from there on, inclusive
+    assert list(store.scopes((tenants[1], orgs[0]))) == scopes[2:]
+    assert list(store.scopes((tenants[1], orgs[1] + "\uffff"))) == []  # just past the last
+    only = FirestoreSweepStore(wiring.firestore_client(), "unused", tenant_ids={tenants[1]})
+    assert list(only.scopes(None)) == scopes[2:]
 
 
 def test_two_sweeps_at_once_do_not_both_run(scope: Scope) -> None:

@@ -93,8 +93,12 @@ MODULES: dict[str, list[str]] = {
     "shared/adapters/firestore/sweep.py": [ISSUES, "tests/integration/test_worker_endpoint.py"],
     "shared/services/sweep.py": [ISSUES, "tests/integration/test_worker_endpoint.py"],
     # export runs and notification delivery
-    "shared/domain/notifications.py": ["tests/unit/test_exports_domain.py", EXPORTS],
-    "shared/adapters/webhooks.py": ["tests/unit/test_exports_domain.py", EXPORTS],
+    "shared/domain/notifications.py": [
+        "tests/unit/test_exports_domain.py",
+        "tests/integration/test_webhook_sender.py",
+        EXPORTS,
+    ],
+    "shared/adapters/webhooks.py": ["tests/integration/test_webhook_sender.py", EXPORTS],
     "shared/services/exports.py": [EXPORTS, "tests/integration/test_worker_endpoint.py"],
 }
 
