@@ -114,6 +114,25 @@ def test_every_batch_delivered_twice_is_applied_once(harness: Harness) -> None:
     assert len(harness.events(job_id)) == 180  # one audit event per change, never two
 
 
+def test_each_batch_leaves_one_marker_of_what_it_did_and_moves_the_job(harness: Harness, scope: Scope) -> None:
+    job_id = harness.create(JobType.BULK_IMPORT, items(80))
+    first, second = harness.start(job_id)
+    started = harness.job(job_id)
+    harness.processor.handle(first)
+    progressed = harness.job(job_id)
+    assert progressed.status is JobStatus.PROCESSING and progressed.updated_at > started.updated_at  # pollers see it
+    harness.processor.handle(second)
+    job = harness.job(job_id)
+    root = f"tenants/{scope.tenant_id}/orgs/{scope.org_id}/bulk_jobs/{job_id}/batches"
+    markers = [snap.to_dict() for snap in wiring.firestore_client().collection(root).order_by("index").stream()]
+    assert [{k: m[k] for k in ("index", "first_item", "processed", "failed", "has_errors")} for m in markers] == [
+        {"index": 0, "first_item": 0, "processed": 36, "failed": 4, "has_errors": True},
+        {"index": 1, "first_item": 40, "processed": 36, "failed": 4, "has_errors": True},
+    ]
+    assert [[e["index"] for e in m["errors"]] for m in markers] == [[0, 10, 20, 30], [40, 50, 60, 70]]
+    assert started.updated_at < markers[0]["committed_at"] <= markers[1]["committed_at"] <= job.completed_at
+
+
 def test_a_redelivered_start_does_not_restart_the_job(harness: Harness) -> None:
     job_id = harness.create(JobType.BULK_IMPORT, items(80))
     [start] = harness.queue.take()

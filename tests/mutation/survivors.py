@@ -20,9 +20,23 @@ EQUIVALENT_WHEN: list[tuple[Callable[[str, str], bool], str]] = [
     ),
 ]
 
+JOBS = "shared/adapters/firestore/jobs.py"
+VERSIONS = 'return {w.doc_id: r.update_time for w, r in written if w.kind != "delete"}'
+ONLY_SAVES_A_READ = (
+    "The versions commit_batch returns only spare evaluation reading back the products the batch "
+    "created; without them (or with extra ones) evaluation reads the products and judges the same."
+)
+
 EQUIVALENT: dict[Key, str] = {
     (
-        "shared/adapters/firestore/jobs.py",
+        JOBS,
+        "written = zip(plan.writes, results[1 : 1 + len(plan.writes)], strict=True)  # after the marker",
+        "written = zip(plan.writes, results[1 : 1 + len(plan.writes)], strict=False)  # after the marker",
+    ): "The slice always holds exactly one result per write, so strictness never has anything to refuse.",
+    (JOBS, VERSIONS, VERSIONS.replace('!= "delete"', '== "delete"')): ONLY_SAVES_A_READ,
+    (JOBS, VERSIONS, VERSIONS.replace('"delete"', '"XXdeleteXX"')): ONLY_SAVES_A_READ,
+    (
+        JOBS,
         'raise NotFoundError("bulk job not found")',
         'raise NotFoundError("XXbulk job not foundXX")',
     ): (
