@@ -202,7 +202,11 @@ def test_unknown_resources_are_404(client: Any, jobs: JobsApi, path: str, error:
     assert (resp.status_code, resp.get_json()) == (404, {"error": error, "code": "NOT_FOUND"})
 
 
-@pytest.mark.parametrize("cursor", ["WyJ4Il0", "WzEsIDIsIDNd", "WyJhIiwgImIiXQ", "%%%"])
+@pytest.mark.parametrize(
+    "cursor",
+    # ["x"], [1, 2, 3], ["a", "b"], ["a", 0], [0, "a"], [1.5, 0], not base64
+    ["WyJ4Il0", "WzEsIDIsIDNd", "WyJhIiwgImIiXQ", "WyJhIiwgMF0", "WzAsICJhIl0", "WzEuNSwgMF0", "%%%"],
+)
 def test_a_bad_cursor_on_a_jobs_errors_is_400(client: Any, jobs: JobsApi, cursor: str) -> None:
     job = jobs.create("BULK_DELETE", ["x"])
     resp = client.get(f"{JOB}/{job['id']}/errors", query_string={"cursor": cursor}, headers=jobs.auth)

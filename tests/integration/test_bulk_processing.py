@@ -21,7 +21,7 @@ from shared.domain.bulk import BatchPlan
 from shared.domain.catalog import Collection, Product
 from shared.domain.models import BatchRange, BulkJob, JobStatus, JobType
 from shared.domain.tenancy import Principal, Role, Scope
-from shared.errors import ConflictError
+from shared.errors import ConflictError, PermanentTaskError
 from shared.services.bulk_jobs import BulkJobs, BulkLimits
 from shared.services.bulk_processing import BulkJobProcessor
 from shared.services.tasks import WorkerTask, batch_task_name
@@ -131,6 +131,24 @@ def test_each_batch_leaves_one_marker_of_what_it_did_and_moves_the_job(harness: 
     ]
     assert [[e["index"] for e in m["errors"]] for m in markers] == [[0, 10, 20, 30], [40, 50, 60, 70]]
     assert started.updated_at < markers[0]["committed_at"] <= markers[1]["committed_at"] <= job.completed_at
+    assert job.updated_at == job.completed_at
+
+
+def test_a_job_whose_stored_payload_is_gone_is_failed_for_good(harness: Harness) -> None:
+    job_id = harness.create(JobType.BULK_IMPORT, items(80))
+    first, _ = harness.start(job_id)
+    bucket = wiring.storage_client().bucket(wiring.get_settings().payload_bucket)
+    bucket.blob(harness.job(job_id).payload_object).delete()
+    with pytest.raises(PermanentTaskError, match=f"payload of job {job_id} unreadable"):
+        harness.processor.handle(first)
+    job = harness.job(job_id)
+    assert (job.status, job.failure_reason, job.processed_items) == (
+        JobStatus.FAILED,
+        "the stored payload is unreadable (batch 0)",
+        0,
+    )
+    assert job.completed_at is not None and job.updated_at == job.completed_at
+    assert harness.processor.handle(first) == "job already FAILED"
 
 
 def test_a_redelivered_start_does_not_restart_the_job(harness: Harness) -> None:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import coverage
+from mutmut.cache import hash_of_tests
 
 from local.emulators import FirestoreEmulator, StorageEmulator, TasksEmulator
 from local.stack import queue_paths
@@ -303,13 +304,17 @@ def figures(module: str) -> tuple[Figures, list[Survivor]]:
         return found, survivors
     with sqlite3.connect(cache) as db:
         rows = db.execute(
-            "SELECT m.id, m.status, m.'index', l.line_number, l.line FROM Mutant m JOIN Line l ON m.line = l.id "
+            "SELECT m.id, m.status, m.'index', l.line_number, l.line, m.tested_against_hash "
+            "FROM Mutant m JOIN Line l ON m.line = l.id "
             "JOIN SourceFile s ON l.sourcefile = s.id WHERE s.filename = ? ORDER BY l.line_number, m.'index'",
             (module,),
         ).fetchall()
     source = (SRC / module).read_text()
-    for mutant_id, status, index, line_number, line in rows:
+    current = hash_of_tests([str(SRC / "tests")])
+    for mutant_id, status, index, line_number, line, tested_against in rows:
         found.mutants += 1
+        if status not in KILLED and status != "skipped" and tested_against != current:
+            status = "untested"  # its result is from other tests (a killed mutant stays killed, as in mutmut)
         if status in KILLED:
             found.killed += 1
             found.timeouts += status == "bad_timeout"

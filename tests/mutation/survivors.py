@@ -33,6 +33,14 @@ EQUIVALENT: dict[Key, str] = {
         "written = zip(plan.writes, results[1 : 1 + len(plan.writes)], strict=True)  # after the marker",
         "written = zip(plan.writes, results[1 : 1 + len(plan.writes)], strict=False)  # after the marker",
     ): "The slice always holds exactly one result per write, so strictness never has anything to refuse.",
+    (
+        JOBS,
+        "after, from_batch = decode_cursor(cursor, 2) if cursor else [-1, 0]",
+        "after, from_batch = decode_cursor(cursor, 2) if cursor else [-2, 0]",
+    ): "Item indices start at 0: any start below it lists the same errors.",
+    (JOBS, "break", "continue"): (
+        "In job_errors: reading on past a full page only reads batch markers the page then leaves out."
+    ),
     (JOBS, VERSIONS, VERSIONS.replace('!= "delete"', '== "delete"')): ONLY_SAVES_A_READ,
     (JOBS, VERSIONS, VERSIONS.replace('"delete"', '"XXdeleteXX"')): ONLY_SAVES_A_READ,
     (
