@@ -296,7 +296,10 @@ def mutated_line(source: str, line: str, index: int, line_number: int) -> str:
 
 
 def figures(module: str) -> tuple[Figures, list[Survivor]]:
-    """The module's figures and its surviving mutants, from mutmut's cache."""
+    """The figures and surviving mutants of the module as it is now: every mutant mutmut makes of
+    its current source, with the status mutmut's cache holds for it (none: not run)."""
+    from mutmut import Context, list_mutations
+
     found = Figures(module)
     survivors: list[Survivor] = []
     cache = SRC / ".mutmut-cache"
@@ -304,24 +307,26 @@ def figures(module: str) -> tuple[Figures, list[Survivor]]:
         return found, survivors
     with sqlite3.connect(cache) as db:
         rows = db.execute(
-            "SELECT m.id, m.status, m.'index', l.line_number, l.line, m.tested_against_hash "
-            "FROM Mutant m JOIN Line l ON m.line = l.id "
-            "JOIN SourceFile s ON l.sourcefile = s.id WHERE s.filename = ? ORDER BY l.line_number, m.'index'",
+            "SELECT l.line, l.line_number, m.'index', m.id, m.status, m.tested_against_hash "
+            "FROM Mutant m JOIN Line l ON m.line = l.id JOIN SourceFile s ON l.sourcefile = s.id WHERE s.filename = ?",
             (module,),
         ).fetchall()
+    known = {(line, number, index): rest for line, number, index, *rest in rows}
     source = (SRC / module).read_text()
     current = hash_of_tests([str(SRC / "tests")])
-    for mutant_id, status, index, line_number, line, tested_against in rows:
+    for mutant in list_mutations(Context(source=source, filename=module)):
         found.mutants += 1
+        mutant_id, status, tested_against = known.get((mutant.line, mutant.line_number, mutant.index), (0, "", ""))
         if status not in KILLED and status != "skipped" and tested_against != current:
             status = "untested"  # its result is from other tests (a killed mutant stays killed, as in mutmut)
         if status in KILLED:
             found.killed += 1
             found.timeouts += status == "bad_timeout"
         elif status == "bad_survived":
-            mutated = mutated_line(source, line, index, line_number)
-            why, equivalent = reason(module, line.strip(), mutated)
-            survivors.append(Survivor(mutant_id, line_number + 1, line.strip(), mutated, why, equivalent))
+            line = mutant.line.strip()
+            mutated = mutated_line(source, mutant.line, mutant.index, mutant.line_number)
+            why, equivalent = reason(module, line, mutated)
+            survivors.append(Survivor(mutant_id, mutant.line_number + 1, line, mutated, why, equivalent))
             found.equivalent += equivalent
             found.survived += not equivalent
         elif status == "skipped":
