@@ -1,7 +1,8 @@
 """mutmut's hooks (mutmut imports this module by name; tests/mutation/run.py puts it on the path).
 
 Before each mutant: which tests to run (from the map run.py made: only the tests that run the
-mutant's line, fastest first), and which lines not to mutate at all. Two kinds of line are not
+mutant's line, fastest first), with a deadline after which a hang counts as a kill, and which
+lines not to mutate at all. Two kinds of line are not
 mutated, because what they say is for people, not for callers, and no test should hold their
 wording in place:
 - lines that only log;
@@ -42,5 +43,10 @@ def pre_mutation(context: Any) -> None:
     tests = tests_map["lines"].get(str(context.current_line_index + 1))
     if tests == []:  # no test runs this line: nothing can kill the mutant
         context.config.test_command = shlex.join(tests_map["nothing"])
-    elif tests:
-        context.config.test_command = shlex.join(tests_map["runner"] + tests)
+        return
+    durations = tests_map["durations"]
+    runner = tests_map["runner"]
+    # A hang is a kill too: three times what the tests took unmutated, and half a minute to start.
+    deadline = 30 + 3 * sum(durations.get(test, 0.0) for test in (tests or durations))
+    command = [*runner[:3], "--deadline", f"{deadline:.0f}", *runner[3:]]
+    context.config.test_command = shlex.join(command + (tests or tests_map["everything"]))

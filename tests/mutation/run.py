@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / ".mutate"
 SRC = WORK / "src"
 TARGET = 0.90
+MAP_FORMAT = 2  # of the test maps in WORK: a new one makes them again
 
 BULK = "tests/integration/test_bulk_processing.py"
 REJECTIONS = "tests/integration/test_api_rejections.py"
@@ -202,7 +203,7 @@ def map_tests(module: str, env: dict[str, str]) -> Path:
     tests = MODULES[module]
     name = module.replace("/", "_")
     target = WORK / f"map-{name}.json"
-    fingerprint = hashlib.sha256(json.dumps(tests).encode() + (SRC / module).read_bytes())
+    fingerprint = hashlib.sha256(json.dumps([MAP_FORMAT, tests]).encode() + (SRC / module).read_bytes())
     for test_file in sorted((SRC / "tests").rglob("*.py")):
         fingerprint.update(test_file.read_bytes())
     if target.exists() and json.loads(target.read_text())["fingerprint"] == fingerprint.hexdigest():
@@ -244,8 +245,10 @@ def map_tests(module: str, env: dict[str, str]) -> Path:
             {
                 "fingerprint": fingerprint.hexdigest(),
                 "runner": pytest_command("-x"),
+                "everything": tests,
                 "nothing": [sys.executable, "-c", "pass"],
                 "lines": lines,
+                "durations": durations,
             }
         )
     )
