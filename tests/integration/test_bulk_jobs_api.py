@@ -169,3 +169,18 @@ def test_every_item_error_can_be_paged_through(jobs: JobsApi, client: Any) -> No
 def test_a_payload_sent_as_a_json_string_is_accepted(jobs: JobsApi) -> None:
     job = jobs.run("BULK_IMPORT", json.dumps([{"title": "From a string"}]))
     assert job["processed_items"] == 1 and json.loads(job["payload"]) == [{"title": "From a string"}]
+
+
+def test_error_pages_of_any_size_end_where_the_errors_do(jobs: JobsApi, client: Any) -> None:
+    job = jobs.run("BULK_DELETE", [str(uuid.uuid4()) for _ in range(4)])
+    for limit in (1, 2, 4, 5):
+        pages, cursor = [], None
+        while True:
+            query = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+            body = client.get(f"/api/v1/pim/bulk-jobs/{job['id']}/errors", query_string=query, headers=jobs.auth)
+            page = body.get_json()
+            pages.append([e["index"] for e in page["items"]])
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert pages == [list(range(i, min(i + limit, 4))) for i in range(0, 4, limit)], limit

@@ -27,9 +27,11 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import coverage
 from mutmut.cache import hash_of_tests
@@ -257,6 +259,9 @@ def map_tests(module: str, env: dict[str, str]) -> Path:
 
 def mutate(module: str) -> None:
     forget_baseline()
+    runner = shlex.join(pytest_command("-x", *MODULES[module]))
+    mutmut = [sys.executable, "-m", "mutmut", "run", "--paths-to-mutate", module, "--tests-dir", "tests"]
+    options = ["--runner", runner, "--test-time-base", "30", "--no-progress", "--simple-output"]
     with ExitStack() as stack:
         env = {
             **os.environ,
@@ -265,27 +270,46 @@ def mutate(module: str) -> None:
         }
         env["SYNQ_MUTATION_MAP"] = str(map_tests(module, env))
         # mutmut answers with a status of its own; the figures are read from its cache below.
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "mutmut",
-                "run",
-                "--paths-to-mutate",
-                module,
-                "--tests-dir",
-                "tests",
-                "--runner",
-                shlex.join(pytest_command("-x", *MODULES[module])),
-                "--test-time-base",
-                "30",
-                "--no-progress",
-                "--simple-output",
-            ],
-            cwd=SRC,
-            env=env,
-            check=False,
-        )
+        subprocess.run([*mutmut, *options], cwd=SRC, env=env, check=False)
+        # mutmut 2 looks cached results up by the line's text, so of several identical lines (two
+        # `ref = self._jobs.document(job_id)`) only the first is tested; the others, by id.
+        for mutant_id in not_run(module):
+            subprocess.run([*mutmut, str(mutant_id), *options], cwd=SRC, env=env, check=False)
+
+
+def cached(module: str) -> dict[tuple[str, int, int], tuple[int, str, str]]:
+    """mutmut's cache for `module`: (line, line number, index) -> (mutant id, status, tests' hash)."""
+    cache = SRC / ".mutmut-cache"
+    if not cache.exists():
+        return {}
+    with sqlite3.connect(cache) as db:
+        rows = db.execute(
+            "SELECT l.line, l.line_number, m.'index', m.id, m.status, m.tested_against_hash "
+            "FROM Mutant m JOIN Line l ON m.line = l.id JOIN SourceFile s ON l.sourcefile = s.id WHERE s.filename = ?",
+            (module,),
+        ).fetchall()
+    return {
+        (line, number, index): (mutant_id, status, hashed) for line, number, index, mutant_id, status, hashed in rows
+    }
+
+
+def statuses(module: str) -> Iterator[tuple[Any, int, str]]:
+    """Every mutant of the module's current source: (mutant, its id in the cache, its status now).
+    A result got with other tests than the current ones counts as not run, unless it was a kill
+    (which stays one, as in mutmut)."""
+    from mutmut import Context, list_mutations
+
+    known = cached(module)
+    current = hash_of_tests([str(SRC / "tests")])
+    for mutant in list_mutations(Context(source=(SRC / module).read_text(), filename=module)):
+        mutant_id, status, tested_against = known.get((mutant.line, mutant.line_number, mutant.index), (0, "", ""))
+        if status not in KILLED and status != "skipped" and tested_against != current:
+            status = "untested"
+        yield mutant, mutant_id, status
+
+
+def not_run(module: str) -> list[int]:
+    return [mutant_id for _, mutant_id, status in statuses(module) if status == "untested" and mutant_id]
 
 
 def mutated_line(source: str, line: str, index: int, line_number: int) -> str:
@@ -299,29 +323,12 @@ def mutated_line(source: str, line: str, index: int, line_number: int) -> str:
 
 
 def figures(module: str) -> tuple[Figures, list[Survivor]]:
-    """The figures and surviving mutants of the module as it is now: every mutant mutmut makes of
-    its current source, with the status mutmut's cache holds for it (none: not run)."""
-    from mutmut import Context, list_mutations
-
+    """The figures and surviving mutants of the module as it is now."""
     found = Figures(module)
     survivors: list[Survivor] = []
-    cache = SRC / ".mutmut-cache"
-    if not cache.exists():
-        return found, survivors
-    with sqlite3.connect(cache) as db:
-        rows = db.execute(
-            "SELECT l.line, l.line_number, m.'index', m.id, m.status, m.tested_against_hash "
-            "FROM Mutant m JOIN Line l ON m.line = l.id JOIN SourceFile s ON l.sourcefile = s.id WHERE s.filename = ?",
-            (module,),
-        ).fetchall()
-    known = {(line, number, index): rest for line, number, index, *rest in rows}
-    source = (SRC / module).read_text()
-    current = hash_of_tests([str(SRC / "tests")])
-    for mutant in list_mutations(Context(source=source, filename=module)):
+    source = (SRC / module).read_text() if (SRC / module).exists() else ""
+    for mutant, mutant_id, status in statuses(module) if source else ():
         found.mutants += 1
-        mutant_id, status, tested_against = known.get((mutant.line, mutant.line_number, mutant.index), (0, "", ""))
-        if status not in KILLED and status != "skipped" and tested_against != current:
-            status = "untested"  # its result is from other tests (a killed mutant stays killed, as in mutmut)
         if status in KILLED:
             found.killed += 1
             found.timeouts += status == "bad_timeout"
