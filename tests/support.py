@@ -49,7 +49,7 @@ def concurrently(*calls: Callable[[], T], timeout: float = 120.0) -> list[T | Ba
         except BaseException as exc:  # noqa: BLE001 - handed back to the test, which judges it
             results[i] = exc
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(calls))]
     for t in threads:
         t.start()
     for t in threads:

@@ -71,6 +71,7 @@ MODULES: dict[str, list[str]] = {
         "tests/integration/test_scopes.py",
         "tests/integration/test_audit_log_api.py",
         f"{ISSUES}::test_issues_are_listed_newest_first_with_a_cursor",
+        f"{ISSUES}::test_a_paused_sweep_resumes_where_it_stopped_across_orgs",
         f"{EXPORTS}::test_an_ndjson_export_is_written_downloaded_and_announced_by_a_signed_webhook",
         BULK,
     ],

@@ -27,7 +27,30 @@ ONLY_SAVES_A_READ = (
     "created; without them (or with extra ones) evaluation reads the products and judges the same."
 )
 
+BASE = "shared/adapters/firestore/base.py"
+PREFETCHED = "def prefetched(items: Iterator[T], batch: int = 200, depth: int = 4) -> Iterator[T]:"
+CHUNKS = "chunks: queue.Queue[list[T] | BaseException | None] = queue.Queue(maxsize=depth)"
+TYPING_ONLY = "Used in annotations only, which are never evaluated (`from __future__ import annotations`)."
+
 EQUIVALENT: dict[Key, str] = {
+    (BASE, 'T = TypeVar("T")', 'T = TypeVar("XXTXX")'): TYPING_ONLY,
+    (BASE, 'T = TypeVar("T")', "T = None"): TYPING_ONLY,
+    (BASE, CHUNKS, CHUNKS.replace("list[T] | BaseException", "list[T] & BaseException")): TYPING_ONLY,
+    (BASE, CHUNKS, CHUNKS.replace("BaseException | None", "BaseException & None")): TYPING_ONLY,
+    (BASE, "self.client = client", "self.client = None"): "TenantRoot.client is never read.",
+    (BASE, PREFETCHED, PREFETCHED.replace("batch: int = 200", "batch: int = 201")): (
+        "How many items the reader hands over at a time: the same items arrive, in the same order."
+    ),
+    (BASE, PREFETCHED, PREFETCHED.replace("depth: int = 4", "depth: int = 5")): (
+        "How many batches the reader may read ahead: the same items arrive, in the same order."
+    ),
+    (BASE, "chunks.put(chunk, timeout=0.1)", "chunks.put(chunk, timeout=1.1)"): (
+        "How long the reader waits for room before it looks whether the caller stopped: only how soon "
+        "a stopped reader ends."
+    ),
+    (BASE, "if len(chunk) == batch:", "if len(chunk) != batch:"): (
+        "Hands items over one at a time instead of in batches: the same items arrive, in the same order."
+    ),
     (
         JOBS,
         "written = zip(plan.writes, results[1 : 1 + len(plan.writes)], strict=True)  # after the marker",

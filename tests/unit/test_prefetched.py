@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from shared.adapters.firestore.base import prefetched
+from tests.support import concurrently
 
 
 def test_every_item_arrives_in_order() -> None:
@@ -46,3 +47,18 @@ def test_a_caller_that_stops_early_stops_the_reader() -> None:
     time.sleep(0.3)
     assert len(produced) == count <= 10 * (2 + 2)  # it stopped, having read at most a few batches ahead
     assert not [t for t in threading.enumerate() if t.name == "prefetch" and t.is_alive()]
+
+
+def test_a_slow_caller_gets_every_item_while_the_reader_waits_for_room() -> None:
+    """The reader fills its queue, then keeps waiting for room (not giving up) while the caller
+    takes its time over each item."""
+
+    def slowly() -> list[int]:
+        taken = []
+        for item in prefetched(iter(range(5)), batch=1, depth=1):
+            time.sleep(0.15)  # longer than the reader waits for room at a time
+            taken.append(item)
+        return taken
+
+    [taken] = concurrently(slowly, timeout=20)
+    assert taken == [0, 1, 2, 3, 4]
