@@ -48,9 +48,6 @@ EQUIVALENT: dict[Key, str] = {
         "How long the reader waits for room before it looks whether the caller stopped: only how soon "
         "a stopped reader ends."
     ),
-    (BASE, "if len(chunk) == batch:", "if len(chunk) != batch:"): (
-        "Hands items over one at a time instead of in batches: the same items arrive, in the same order."
-    ),
     (
         JOBS,
         "written = zip(plan.writes, results[1 : 1 + len(plan.writes)], strict=True)  # after the marker",

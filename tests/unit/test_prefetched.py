@@ -29,7 +29,8 @@ def test_an_error_while_reading_reaches_the_caller_after_the_items_before_it() -
     assert seen == [0, 1, 2, 3, 4]
 
 
-def test_a_caller_that_stops_early_stops_the_reader() -> None:
+@pytest.mark.parametrize("batch", [10, 1])
+def test_a_caller_that_stops_early_stops_the_reader(batch: int) -> None:
     produced: list[int] = []
 
     def endless() -> Iterator[int]:
@@ -39,13 +40,14 @@ def test_a_caller_that_stops_early_stops_the_reader() -> None:
             yield n
             n += 1
 
-    items = prefetched(endless(), batch=10, depth=2)
-    assert next(items) == 0
+    items = prefetched(endless(), batch=batch, depth=2)
+    [first] = concurrently(lambda: next(items), timeout=10)  # handed over batch by batch, not at the end
+    assert first == 0
     items.close()
     time.sleep(0.5)  # the reader notices within its 0.1 s put timeout
     count = len(produced)
     time.sleep(0.3)
-    assert len(produced) == count <= 10 * (2 + 2)  # it stopped, having read at most a few batches ahead
+    assert len(produced) == count <= batch * (2 + 2)  # it stopped, having read at most a few batches ahead
     assert not [t for t in threading.enumerate() if t.name == "prefetch" and t.is_alive()]
 
 
