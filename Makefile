@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8080
 
-.PHONY: venv run token test lint format typecheck check bench sweep watchdog fuzz clean
+.PHONY: venv run token test mutate lint format typecheck check bench sweep watchdog fuzz clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-emulators.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,11 @@ run: venv  ## the whole local stack in the foreground (Ctrl-C stops it)
 token: venv  ## a bearer token for the running stack (TENANT_ID, ORG_ID, ROLE, EMAIL choose claims)
 	@$(PY) -m local.tokens
 
-test: venv  ## the whole test suite; starts and stops the emulators itself
+test: venv  ## the whole test suite, in a random order (pytest-randomly); starts and stops the emulators itself
 	$(PY) -m pytest
+
+mutate: venv  ## mutation testing of the modules that hold the promises (slow; MODULES= to choose)
+	nice -n 10 $(PY) -m tests.mutation.run $(MODULES)
 
 lint: venv
 	$(PY) -m ruff check .
@@ -54,4 +57,4 @@ bench: venv  ## benchmarks through the local stack (see docs/benchmarks.md)
 	$(PY) -m bench.export
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .local .mutate .pytest_cache .mypy_cache .ruff_cache

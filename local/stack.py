@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
@@ -71,7 +72,8 @@ def queue_paths(project: str) -> list[str]:
 
 
 def create_buckets(env: dict[str, str]) -> None:
-    """The payload and export buckets, on the storage emulator (its JSON API, no client needed)."""
+    """The payload and export buckets, on the storage emulator (its JSON API, no client needed),
+    unless they exist already."""
     for name in (env["PAYLOAD_BUCKET"], env["EXPORT_BUCKET"]):
         req = urllib.request.Request(
             f"{env['STORAGE_EMULATOR_HOST']}/storage/v1/b?project={env['GCP_PROJECT']}",
@@ -79,7 +81,11 @@ def create_buckets(env: dict[str, str]) -> None:
             headers={"Content-Type": "application/json"},
             method="POST",
         )
-        urllib.request.urlopen(req, timeout=10).close()
+        try:
+            urllib.request.urlopen(req, timeout=10).close()
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409:  # 409: it exists
+                raise
 
 
 class LocalStack:

@@ -4,8 +4,10 @@ Tasks emulator delivers worker tasks to it over HTTP)."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +27,13 @@ from tests.support import headers, new_scope
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "synq-test"
+# Emulators already running, as JSON of their variables: the mutation runs (tests/mutation) start
+# them once for a whole series of test runs. Each run then has them to itself, so it starts from
+# an empty Firestore and empty task queues.
+SHARED_EMULATORS = "SYNQ_TEST_EMULATORS"
+# The environment before any fixture pointed it at the session's emulators (tests/e2e starts
+# stacks of its own, which must not inherit those settings, whatever ran before them).
+ENVIRONMENT_AT_START = dict(os.environ)
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +43,9 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="session")
 def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    if SHARED_EMULATORS in os.environ:
+        yield json.loads(os.environ[SHARED_EMULATORS])
+        return
     logs = tmp_path_factory.mktemp("emulator-logs")
     started = [
         FirestoreEmulator(log_path=logs / "firestore.log"),
@@ -86,6 +98,11 @@ def stack_env(
     os.environ.update(env)
     wiring.reset()
     create_buckets(env)
+    if SHARED_EMULATORS in os.environ:
+        wipe = f"http://{env['FIRESTORE_EMULATOR_HOST']}/emulator/v1/projects/{PROJECT}/databases/(default)/documents"
+        urllib.request.urlopen(urllib.request.Request(wipe, method="DELETE"), timeout=60).close()
+        for queue in queue_paths(PROJECT):
+            wiring.tasks_client().purge_queue(name=queue)
     try:
         yield env
     finally:

@@ -1,17 +1,19 @@
-"""Helpers the test tiers share: tokens, headers, tenants, waiting for a job."""
+"""Helpers the test tiers share: tokens, headers, tenants, waiting for a job, racing calls."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from local.tokens import mint
 from shared.domain.tenancy import Scope
 
 FIXTURES = Path(__file__).parent / "fixtures"
+T = TypeVar("T")
 
 
 def new_scope() -> Scope:
@@ -34,3 +36,46 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: fl
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+def concurrently(*calls: Callable[[], T], timeout: float = 120.0) -> list[T | BaseException]:
+    """Run every call in a thread of its own, all at once; what each returned or raised, in call
+    order. Where the calls must meet (to be sure they overlap) is the caller's barrier's business."""
+    results: list[T | BaseException | None] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        try:
+            results[i] = calls[i]()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test, which judges it
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+        assert not t.is_alive(), f"a concurrent call did not return within {timeout}s"
+    return results  # type: ignore[return-value]
+
+
+def retried(exc: BaseException) -> bool:
+    """Whether Cloud Tasks delivers a task again after the worker raised `exc` (answered 503).
+    The Firestore client gives up on a contended transaction after 5 attempts with a plain
+    ValueError, which the worker answers 500; Cloud Tasks retries that too."""
+    from shared.errors import ConflictError, UnavailableError
+
+    return isinstance(exc, UnavailableError | ConflictError) or (
+        isinstance(exc, ValueError) and "Failed to commit transaction" in str(exc)
+    )
+
+
+def deliver(handle: Callable[[Any], str], task: Any, attempts: int = 5) -> str:
+    """One task as Cloud Tasks delivers it: again after a failure it retries, at most `attempts`
+    times; what the last delivery answered."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return handle(task)
+        except Exception as exc:
+            if attempt == attempts or not retried(exc):
+                raise
+    raise AssertionError("unreachable")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import pytest
@@ -14,11 +16,14 @@ from pydantic import BaseModel
 from local.stack import LOCATION
 from shared import wiring
 from shared.adapters.cloud_tasks import CloudTasksQueue
+from shared.domain.tenancy import Scope
 from shared.services.tasks import WorkerTask
 from tests.conftest import PROJECT
-from tests.support import wait_until
+from tests.support import headers, wait_until
 
 T = TypeVar("T", bound=BaseModel)
+B = "/api/v1/pim"
+SETTINGS = {"channel": "email", "emails": ["owner@example.com"]}
 
 pytestmark = pytest.mark.emulators
 
@@ -70,6 +75,76 @@ def jobs(client: Any, auth: dict[str, str]) -> JobsApi:
     return JobsApi(client, auth)
 
 
+class World:
+    """A tenant's resources, made by its ADMIN: a brand, a category, a product with a variant, a
+    finished bulk job, a finished export (nobody to tell yet) and notification settings."""
+
+    def __init__(self, client: Any, keys: tuple[Path, Path], scope: Scope) -> None:
+        self.client, self.keys, self.scope = client, keys, scope
+        self.admin = headers(keys[0], scope, role="ADMIN", email="admin@example.com")
+        jobs = JobsApi(client, self.admin)
+        self.ids = {
+            "job_id": jobs.run("BULK_IMPORT", [{"title": "From a job"}, {"sku": "no title"}])["id"],
+            "brand": self.made("POST", f"{B}/brands", {"name": "Acme"}),
+            "category": self.made("POST", f"{B}/categories", {"name": "Tools"}),
+            "product_id": self.made("POST", f"{B}/products", {"title": "Desk Lamp", "sku": "DL-1"}),
+        }
+        self.ids["variant_id"] = self.made("POST", self.path(f"{B}/products/<product_id>/variants"), {"sku": "DL-1-S"})
+        self.ids["export_id"] = self.made("POST", f"{B}/exports", {"format": "NDJSON"})
+        wait_until(lambda: self.notification() not in (None, "PENDING"), 60)
+        assert self.call("PUT", f"{B}/settings/notifications", SETTINGS, self.admin).status_code == 200
+
+    def notification(self) -> str | None:
+        note = self.get(self.path(f"{B}/exports/<export_id>"))["notification"]
+        return note and note["status"]
+
+    def path(self, route: str) -> str:
+        doc = self.ids["brand"] if "/brands/" in route else self.ids["category"]
+        return re.sub(r"<(\w+)>", lambda m: doc if m[1] == "doc_id" else self.ids[m[1]], route)
+
+    def call(self, method: str, path: str, body: Any, hdrs: dict[str, str]) -> Any:
+        return self.client.open(path, method=method, json=body, headers=hdrs)
+
+    def made(self, method: str, path: str, body: Any) -> str:
+        resp = self.call(method, path, body, self.admin)
+        assert resp.status_code in (201, 202), resp.get_data(as_text=True)[:300]
+        return str(resp.get_json()["id"])
+
+    def get(self, path: str) -> Any:
+        resp = self.call("GET", path, None, self.admin)
+        assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+        return resp.get_json()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a write could have changed, as the ADMIN reads it."""
+        lists = [
+            "products",
+            "brands",
+            "categories",
+            "exports",
+            "audit-logs",
+            "validation-issues",
+            "settings/notifications",
+        ]
+        state = {name: self.get(f"{B}/{name}") for name in lists}
+        for job_type in ("BULK_IMPORT", "BULK_UPDATE", "BULK_DELETE"):
+            state[job_type] = self.get(f"{B}/bulk-jobs?type={job_type}")
+        state["variants"] = self.get(self.path(f"{B}/products/<product_id>/variants"))
+        return state
+
+    def answers(self, table: list[tuple[Any, ...]], hdrs: dict[str, str]) -> dict[tuple[str, str], Any]:
+        """What each (method, route, body, ...) of `table` answers the caller of `hdrs`."""
+        return {(m, route): self.call(m, self.path(route), body, hdrs) for m, route, body, *_ in table}
+
+    def statuses(self, table: list[tuple[Any, ...]], hdrs: dict[str, str]) -> dict[tuple[str, str], int]:
+        return {key: resp.status_code for key, resp in self.answers(table, hdrs).items()}
+
+
+@pytest.fixture()
+def world(client: Any, keys: tuple[Path, Path], scope: Scope) -> World:
+    return World(client, keys, scope)
+
+
 class CapturedQueue(CloudTasksQueue, Generic[T]):
     """A real emulator queue, paused, so the test decides when (and how often) tasks are delivered."""
 
@@ -85,9 +160,17 @@ class CapturedQueue(CloudTasksQueue, Generic[T]):
 
     def take(self) -> list[T]:
         """Tasks queued since the last take, decoded as the worker would decode them."""
+        return [task for _, task in self.take_named()]
+
+    def take_named(self) -> list[tuple[str, T]]:
+        """Like `take`, each task with its name (the part after `/tasks/`). Production Cloud Tasks
+        refuses a second task of a recent name; the emulator keeps both, so a test that counts
+        tasks should count names."""
         tasks = [t for t in wiring.tasks_client().list_tasks(parent=self.path) if t.name not in self.taken]
         self.taken |= {t.name for t in tasks}
-        return [self.model.model_validate(json.loads(t.http_request.body)) for t in tasks]
+        return [
+            (t.name.rsplit("/tasks/", 1)[1], self.model.model_validate(json.loads(t.http_request.body))) for t in tasks
+        ]
 
     def delete(self) -> None:
         wiring.tasks_client().delete_queue(name=self.path)

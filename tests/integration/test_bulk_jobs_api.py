@@ -150,17 +150,37 @@ def test_every_item_error_can_be_paged_through(jobs: JobsApi, client: Any) -> No
     job = jobs.run("BULK_IMPORT", payload)
     bad = [i for i in range(1100) if i % 3 == 0]
     assert job["failed_items"] == len(bad) and len(job["errors"]) == 100
-    seen, cursor = [], None
-    while True:
-        query = {"limit": 150, **({"cursor": cursor} if cursor else {})}
-        body = client.get(f"/api/v1/pim/bulk-jobs/{job['id']}/errors", query_string=query, headers=jobs.auth).get_json()
-        seen += [e["index"] for e in body["items"]]
-        cursor = body["next_cursor"]
-        if not cursor:
-            break
-    assert seen == bad
+    # Pages across batches (249 items, 83 errors each), and pages ending exactly where a batch does.
+    for limit in (150, 83, 100):
+        seen, cursor, pages = [], None, 0
+        while True:
+            query = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+            resp = client.get(f"/api/v1/pim/bulk-jobs/{job['id']}/errors", query_string=query, headers=jobs.auth)
+            body = resp.get_json()
+            assert len(body["items"]) <= limit
+            seen += [e["index"] for e in body["items"]]
+            pages += 1
+            cursor = body["next_cursor"]
+            if not cursor:
+                break
+        assert (seen, pages) == (bad, -(-len(bad) // limit)), limit
 
 
 def test_a_payload_sent_as_a_json_string_is_accepted(jobs: JobsApi) -> None:
     job = jobs.run("BULK_IMPORT", json.dumps([{"title": "From a string"}]))
     assert job["processed_items"] == 1 and json.loads(job["payload"]) == [{"title": "From a string"}]
+
+
+def test_error_pages_of_any_size_end_where_the_errors_do(jobs: JobsApi, client: Any) -> None:
+    job = jobs.run("BULK_DELETE", [str(uuid.uuid4()) for _ in range(4)])
+    for limit in (1, 2, 4, 5):
+        pages, cursor = [], None
+        while True:
+            query = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+            body = client.get(f"/api/v1/pim/bulk-jobs/{job['id']}/errors", query_string=query, headers=jobs.auth)
+            page = body.get_json()
+            pages.append([e["index"] for e in page["items"]])
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert pages == [list(range(i, min(i + limit, 4))) for i in range(0, 4, limit)], limit

@@ -4,12 +4,15 @@ retries and redeliveries Cloud Tasks may make."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import io
 import json
 import threading
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +25,22 @@ from shared.adapters.firestore.exports import FirestoreExportStore, FirestoreNot
 from shared.adapters.gcs_exports import GcsExportFiles
 from shared.adapters.smtp_mail import SmtpMailer
 from shared.adapters.webhooks import HttpWebhookSender
-from shared.domain.exports import CSV_COLUMNS, DeliveryStatus, Export, ExportFormat, ExportStatus
+from shared.domain.exports import (
+    CSV_COLUMNS,
+    Delivery,
+    DeliveryStatus,
+    Export,
+    ExportFormat,
+    ExportResult,
+    ExportStatus,
+)
 from shared.domain.notifications import Channel, NotificationSettingsInput
 from shared.domain.tenancy import Principal, Role, Scope
 from shared.errors import UnavailableError
 from shared.services.exports import ExportProcessor, Exports
 from shared.services.tasks import ExportTask
 from tests.integration.conftest import CapturedQueue, JobsApi
-from tests.support import headers, new_scope, wait_until
+from tests.support import concurrently, deliver, headers, new_scope, wait_until
 
 EXPORTS = "/api/v1/pim/exports"
 SETTINGS = "/api/v1/pim/settings/notifications"
@@ -354,6 +365,7 @@ class FlakyFiles(GcsExportFiles):
         s = wiring.get_settings()
         super().__init__(wiring.storage_client(), s.export_bucket, wiring.url_signer(), s.storage_public_url)
         self.crash_on, self.crashes_left = crash_on, times
+        self.published: list[str] = []  # the staged objects copied to an export's path
 
     def _maybe_crash(self, step: str) -> None:
         if step == self.crash_on and self.crashes_left:
@@ -363,6 +375,7 @@ class FlakyFiles(GcsExportFiles):
     def publish(self, staged: str, path: str, filename: str) -> None:
         self._maybe_crash("publish")
         super().publish(staged, path, filename)
+        self.published.append(staged)
 
     def write(self, path: str, content_type: str, chunks: Any) -> int:
         def crash_midway() -> Iterator[bytes]:
@@ -475,16 +488,56 @@ def test_a_redelivered_run_writes_no_second_file_and_sends_no_second_event(make_
     assert_one_clean_export(h, export_id)
 
 
+class MeetsAtClaimAndFinish(FirestoreExportStore):
+    """Runs that have each written their staged file claim it at the same moment, and finish the
+    export at the same moment; every answer to a claim or a finish is kept."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(wiring.firestore_client(), scope)
+        self.at_claim, self.at_finish = threading.Barrier(2), threading.Barrier(2)
+        self.claims: list[tuple[str, Export]] = []  # (the attempt that claimed, the export answered)
+        self.finishes: list[Export] = []
+        self._lock = threading.Lock()
+
+    def claim(self, export_id: str, result: ExportResult) -> Export:
+        self.at_claim.wait(timeout=60)
+        export = super().claim(export_id, result)
+        with self._lock:
+            self.claims.append((result.attempt_id, export))
+        return export
+
+    def finish(
+        self, export_id: str, status: ExportStatus, delivery: Delivery, now: datetime, reason: str | None
+    ) -> Export:
+        # Both runs reach this only when the loser's copy of the winner's file succeeded; a loser
+        # that found the file already gone never comes, and the winner goes on alone.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self.at_finish.wait(timeout=20)
+        export = super().finish(export_id, status, delivery, now, reason)
+        with self._lock:
+            self.finishes.append(export)
+        return export
+
+
 def test_two_deliveries_of_a_run_at_once_publish_one_file(make_harness: Any) -> None:
     h = make_harness()
     export_id, run = h.start()
-    outcomes: list[str] = []
-    threads = [threading.Thread(target=lambda: outcomes.append(h.deliver(run))) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(outcomes) == 2 and set(outcomes) <= {"completed", "already COMPLETED"}
+    racing = MeetsAtClaimAndFinish(h.scope)
+    processor = dataclasses.replace(h.processor, store=racing)
+    outcomes = concurrently(lambda: deliver(processor.handle, run), lambda: deliver(processor.handle, run))
+    assert all(o in ("completed", "already COMPLETED") for o in outcomes), outcomes
+
+    # One claim won, and both runs were told so: the winner's result is the export's.
+    final = h.export(export_id)
+    assert final.result is not None
+    (first, answer1), (second, answer2) = racing.claims
+    assert first != second and final.result.attempt_id in (first, second)
+    assert [answer1.result, answer2.result] == [final.result] * 2
+    # Only the winner's staged file was ever copied to the export's path (the loser's was deleted).
+    assert h.files.published and set(h.files.published) == {final.result.staged_object}
+    # The export was finished once: every finish answered with the same completion.
+    assert {(e.status, e.completed_at) for e in racing.finishes} == {(ExportStatus.COMPLETED, final.completed_at)}
+    assert {name for name, _ in h.queue.take_named()} == {f"{export_id}-notify-1"}
     assert_one_clean_export(h, export_id)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,9 @@ from shared import wiring
 from shared.adapters.firestore.quality import FirestoreIssueStore
 from shared.adapters.firestore.sweep import FirestoreSweepStore
 from shared.domain.tenancy import Scope
-from shared.services.sweep import Sweep
+from shared.services.sweep import LEASE, Sweep, SweepCursor, SweepReport
 from tests.integration.conftest import JobsApi
-from tests.support import headers, new_scope
+from tests.support import concurrently, headers, new_scope
 
 ISSUES = "/api/v1/pim/validation-issues"
 GOOD = {
@@ -159,17 +159,17 @@ def write_behind_the_back(scope: Scope, products: list[dict[str, Any]]) -> list[
     return ids
 
 
-def sweep_of(scope: Scope, name: str | None = None) -> Sweep:
+def sweep_of(scope: Scope, name: str | None = None, page_size: int = 300) -> Sweep:
     """The production sweep, limited to one test's tenant (the emulator holds every test's data)."""
     client = wiring.firestore_client()
     store = FirestoreSweepStore(client, name or f"test-{scope.tenant_id}", tenant_ids={scope.tenant_id})
-    return Sweep(store, wiring.quality, lambda s: FirestoreIssueStore(client, s), wiring.utc_now)
+    return Sweep(store, wiring.quality, lambda s: FirestoreIssueStore(client, s), wiring.utc_now, page_size)
 
 
-def sweep_until_done(scope: Scope, budget: float = 60) -> list[dict[str, Any]]:
+def sweep_until_done(scope: Scope, budget: float = 60, page_size: int = 300) -> list[dict[str, Any]]:
     reports = []
     while True:
-        report = sweep_of(scope).run(budget).model_dump()
+        report = sweep_of(scope, page_size=page_size).run(budget).model_dump()
         reports.append(report)
         if report["status"] == "completed":
             return reports
@@ -221,23 +221,88 @@ def test_a_sweep_pauses_at_its_budget_and_resumes(jobs: JobsApi, client: Any, sc
     assert len(issues(client, jobs.auth, code="DUPLICATE_SKU")) == 5
 
 
+class MeetsAtTheLease(FirestoreSweepStore):
+    """Runs that ask for the lease at the same moment and go on only once both have their answer."""
+
+    def __init__(self, name: str, scope: Scope, barrier: threading.Barrier) -> None:
+        super().__init__(wiring.firestore_client(), name, tenant_ids={scope.tenant_id})
+        self.barrier = barrier
+
+    def acquire(self, owner: str, now: datetime, lease: timedelta) -> tuple[bool, SweepCursor | None]:
+        self.barrier.wait(timeout=30)
+        answer = super().acquire(owner, now, lease)
+        self.barrier.wait(timeout=30)
+        return answer
+
+
+def test_a_paused_sweep_resumes_where_it_stopped_across_orgs(client: Any, keys: tuple[Path, Path]) -> None:
+    tenant = str(uuid.uuid4())
+    first, second = (Scope(tenant, org) for org in sorted(str(uuid.uuid4()) for _ in range(2)))
+    ids = {
+        s: write_behind_the_back(s, [{"title": f"Direct {i}", "sku": "SAME"} for i in range(3)])
+        for s in (first, second)
+    }
+    reports = sweep_until_done(first, budget=0.000001, page_size=2)  # pauses after every page
+    # Each org: a page of 2, a page of 1, then the orphan pass; every product evaluated once.
+    assert [r["status"] for r in reports] == ["paused"] * (len(reports) - 1) + ["completed"]
+    assert sum(r["products"] for r in reports) == 6
+    assert [(r["cursor"]["org_id"], r["cursor"]["phase"]) for r in reports[:2]] == [
+        (first.org_id, "products"),
+        (first.org_id, "products"),
+    ]
+    for s in (first, second):
+        found = issues(client, headers(keys[0], s), code="DUPLICATE_SKU")
+        assert found == {(pid, "DUPLICATE_SKU", None) for pid in ids[s]}  # within its own org only
+
+
+def test_scopes_are_listed_in_id_order_from_where_a_sweep_stopped() -> None:
+    tenants, orgs = (sorted(str(uuid.uuid4()) for _ in range(2)) for _ in range(2))
+    scopes = [Scope(t, o) for t in tenants for o in orgs]
+    for s in scopes:
+        write_behind_the_back(s, [{"title": "Listed"}])
+    store = FirestoreSweepStore(wiring.firestore_client(), f"list-{uuid.uuid4()}", tenant_ids=set(tenants))
+    assert list(store.scopes(None)) == scopes
+    assert list(store.scopes((tenants[0], orgs[1]))) == scopes[1:]  # from there on, inclusive
+    assert list(store.scopes((tenants[1], orgs[0]))) == scopes[2:]
+    assert list(store.scopes((tenants[1], orgs[1] + "\uffff"))) == []  # just past the last
+    only = FirestoreSweepStore(wiring.firestore_client(), "unused", tenant_ids={tenants[1]})
+    assert list(only.scopes(None)) == scopes[2:]
+
+
 def test_two_sweeps_at_once_do_not_both_run(scope: Scope) -> None:
     write_behind_the_back(scope, [{"title": "Direct", "sku": "Q"}])
-    outcomes: list[str] = []
     name = f"race-{uuid.uuid4()}"
     barrier = threading.Barrier(2)
 
-    def run() -> None:
-        barrier.wait()
-        outcomes.append(sweep_of(scope, name).run(60).status)
+    def run() -> SweepReport:
+        client = wiring.firestore_client()
+        store = MeetsAtTheLease(name, scope, barrier)
+        return Sweep(store, wiring.quality, lambda s: FirestoreIssueStore(client, s), wiring.utc_now).run(60)
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(outcomes) in (["busy", "completed"], ["completed", "completed"])
-    assert sweep_of(scope, name).run(60).status == "completed"
+    reports = concurrently(run, run)
+    # One took the lease and swept; the other was refused and evaluated nothing.
+    assert sorted((r.status, r.products) for r in reports) == [("busy", 0), ("completed", 1)]  # type: ignore[union-attr]
+    assert sweep_of(scope, name).run(60).status == "completed"  # the lease was released
+
+
+def test_the_lease_is_one_owners_until_it_expires_or_is_released(scope: Scope) -> None:
+    store = FirestoreSweepStore(wiring.firestore_client(), f"lease-{uuid.uuid4()}", tenant_ids={scope.tenant_id})
+    now = wiring.utc_now()
+    cursor = SweepCursor(tenant_id=scope.tenant_id, org_id=scope.org_id, after="p-1")
+    assert store.acquire("a", now, LEASE) == (True, None)
+    assert store.acquire("b", now + LEASE - timedelta(microseconds=1), LEASE) == (False, None)  # still held
+    assert store.save("a", cursor, now, LEASE) is True
+    assert store.save("b", None, now, LEASE) is False  # only the holder saves
+    assert store.acquire("a", now, LEASE) == (True, cursor)  # the holder may take it again
+    # At its end the lease is free: another run takes it over and resumes from the saved cursor.
+    assert store.acquire("b", now + LEASE, LEASE) == (True, cursor)
+    assert store.save("a", None, now + LEASE, LEASE) is False  # the old holder has lost it
+    store.release("a", completed=True, now=now)  # and cannot release it
+    assert store.acquire("c", now + LEASE, LEASE) == (False, None)
+    store.release("b", completed=False, now=now + LEASE)  # paused: the cursor stays
+    assert store.acquire("c", now + LEASE, LEASE) == (True, cursor)
+    store.release("c", completed=True, now=now + LEASE)  # done: the next run starts afresh
+    assert store.acquire("d", now + LEASE, LEASE) == (True, None)
 
 
 def test_evaluations_racing_each_other_converge(jobs: JobsApi, client: Any, scope: Scope) -> None:

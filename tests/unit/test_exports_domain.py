@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -19,6 +22,7 @@ from shared.domain.notifications import (
     check_webhook_url,
     email_text,
     event_id,
+    event_type,
     is_public_address,
     parse_webhook_url,
     retry_delay,
@@ -104,8 +108,16 @@ def test_csv_text_cells_that_a_spreadsheet_would_run_are_quoted_and_numbers_are_
 def test_a_signature_verifies_and_any_change_or_delay_breaks_it() -> None:
     body = b'{"id":"evt_1"}'
     header = sign("s3cret-s3cret-s3cret", body, 1_800_000_000)
-    assert header.startswith("t=1800000000,v1=") and len(header.split("v1=")[1]) == 64
+    # What receivers are told to compute: HMAC-SHA256 of "<t>.<body>", hex.
+    expected = hmac.new(b"s3cret-s3cret-s3cret", b"1800000000." + body, hashlib.sha256).hexdigest()
+    assert header == f"t=1800000000,v1={expected}"
     assert verify("s3cret-s3cret-s3cret", header, body, now=1_800_000_100)
+    assert verify("s3cret-s3cret-s3cret", header, body, now=1_800_000_300)  # 5 minutes late: still fine
+    assert verify("s3cret-s3cret-s3cret", header, body, now=1_799_999_700)  # or early (clock skew)
+    assert not verify("s3cret-s3cret-s3cret", header, body, now=1_799_999_699)
+    assert verify("s3cret-s3cret-s3cret", f"v1={expected},t=1800000000", body, now=1_800_000_000)  # any order
+    assert not verify("s3cret-s3cret-s3cret", "t=soon,v1=" + expected, body, now=1_800_000_000)
+    assert not verify("s3cret-s3cret-s3cret", "t=1800000000", body, now=1_800_000_000)
     assert not verify("s3cret-s3cret-s3cret", header, body + b" ", now=1_800_000_100)
     assert not verify("another-secret-xx", header, body, now=1_800_000_100)
     assert not verify("s3cret-s3cret-s3cret", header, body, now=1_800_000_301)  # a replay, too late
@@ -113,7 +125,12 @@ def test_a_signature_verifies_and_any_change_or_delay_breaks_it() -> None:
 
 
 def test_event_ids_are_stable_per_export_and_outcome() -> None:
-    assert event_id("e1", "export.completed") == event_id("e1", "export.completed")
+    # Receivers drop repeats by id, so an id must not change between releases either.
+    assert event_id("e1", "export.completed") == "evt_0d79979ff9de52af8fbd784276fb32d5"
+    assert (event_type(ExportStatus.COMPLETED), event_type(ExportStatus.FAILED)) == (
+        "export.completed",
+        "export.failed",
+    )
     assert event_id("e1", "export.completed") != event_id("e1", "export.failed")
     assert event_id("e1", "export.completed") != event_id("e2", "export.completed")
 
@@ -138,6 +155,12 @@ def public(_host: str, _port: int) -> list[str]:
         ("https://hooks.example.com/x", ["::ffff:127.0.0.1"], "non-public"),
         ("https://hooks.example.com/x", ["fd20:ce::254"], "non-public"),
         ("https://metadata.google.internal/x", ["93.184.216.34"], "metadata"),
+        ("https://hooks.example.com/x", ["ff0e::1"], "non-public"),  # global, but multicast
+        ("https://hooks.example.com/x", ["fe80::1%eth0"], "non-public"),  # scoped link-local
+        ("https://metadata.google.internal/x", ["93.184.216.34"], "metadata"),
+        ("https://METADATA.google.internal./x", ["93.184.216.34"], "metadata"),
+        ("https://metadata/x", ["93.184.216.34"], "metadata"),
+        ("https://metadata.goog/x", ["93.184.216.34"], "metadata"),
         ("https://hooks.example.com:99999/x", ["93.184.216.34"], "port"),
         ("https:///x", [], "no host"),
         # IPv6 forms that lead to a private IPv4 address
@@ -153,6 +176,8 @@ def public(_host: str, _port: int) -> list[str]:
         ("https://hooks.example.com/x", ["2001:0:4136:e378:8000:63bf:3fff:fdd2"], "non-public"),  # Teredo
         ("https://hooks.example.com/x", ["fec0::1"], "non-public"),  # site-local
         ("https://[64:ff9b::7f00:1]/x", ["64:ff9b::7f00:1"], "non-public"),
+        ("https://hooks.example.com/x", [], "does not resolve"),
+        ("ftp://hooks.example.com/x", ["93.184.216.34"], "https"),
     ],
 )
 def test_production_refuses_urls_that_reach_inside(url: str, addresses: list[str], problem: str) -> None:
@@ -204,6 +229,42 @@ def test_a_url_is_taken_apart_as_a_delivery_sends_it() -> None:
     assert (v6.host, v6.target, v6.host_header) == ("2001:db8::1", "/", "[2001:db8::1]:8080")
 
 
+def test_what_each_refusal_says() -> None:
+    def refusal(url: str, allow_private: bool = False, resolve: Any = public) -> str:
+        with pytest.raises(UnsafeUrlError) as refused:
+            check_webhook_url(url, allow_private=allow_private, resolve=resolve)
+        return str(refused.value)
+
+    def unresolvable(_host: str, _port: int) -> list[str]:
+        raise OSError("no such host")
+
+    assert refusal("http://hooks.example.com/x") == "the URL must use https"
+    assert refusal("ftp://hooks.example.com/x", allow_private=True) == "the URL must use http or https"
+    assert refusal("https:///x") == "the URL has no host"
+    assert refusal("https://u:p@hooks.example.com/x") == "the URL must not carry credentials"
+    assert refusal("https://hooks.example.com:99999/x") == "the URL has an invalid port"
+    assert refusal("https://metadata.goog/x") == "the URL points at a metadata server"
+    assert refusal("https://hooks.example.com/x", resolve=unresolvable) == "the host hooks.example.com does not resolve"
+    assert refusal("https://hooks.example.com/x", resolve=lambda h, p: []) == (
+        "the host hooks.example.com does not resolve"
+    )
+    assert refusal("https://hooks.example.com/x", resolve=lambda h, p: ["10.0.0.1"]) == (
+        "the host resolves to a non-public address (10.0.0.1)"
+    )
+
+
+def test_the_host_is_resolved_on_the_port_the_url_names() -> None:
+    asked: list[tuple[str, int]] = []
+
+    def recording(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        return ["93.184.216.34"]
+
+    check_webhook_url("https://hooks.example.com/x", allow_private=False, resolve=recording)
+    check_webhook_url("https://hooks.example.com:8443/x", allow_private=False, resolve=recording)
+    assert asked == [("hooks.example.com", 443), ("hooks.example.com", 8443)]
+
+
 def test_production_accepts_a_public_https_url_and_the_local_stack_a_loopback_one() -> None:
     check_webhook_url("https://hooks.example.com/synq?x=1", allow_private=False, resolve=public)
     check_webhook_url("http://127.0.0.1:9000/hook", allow_private=True, resolve=lambda _h, _p: ["127.0.0.1"])
@@ -211,10 +272,26 @@ def test_production_accepts_a_public_https_url_and_the_local_stack_a_loopback_on
 
 
 def test_settings_need_their_channels_target_and_mask_the_secret() -> None:
-    with pytest.raises(ValidationError, match="webhook_url"):
+    with pytest.raises(ValidationError, match="the webhook channel needs webhook_url"):
         NotificationSettingsInput.model_validate({"channel": "webhook"})
-    with pytest.raises(ValidationError, match="at least one address"):
+    with pytest.raises(ValidationError, match="the email channel needs at least one address in emails"):
         NotificationSettingsInput.model_validate({"channel": "email", "emails": []})
+    with pytest.raises(ValidationError, match="emails holds an address twice"):
+        NotificationSettingsInput.model_validate({"channel": "email", "emails": ["a@example.com", "A@example.com"]})
+    hook = {"channel": "webhook", "webhook_url": "https://x.example/h"}
+    assert NotificationSettingsInput.model_validate({**hook, "webhook_secret": "s" * 16}).webhook_secret == "s" * 16
+    assert NotificationSettingsInput.model_validate({**hook, "webhook_secret": "s" * 256})
+    for secret in ("s" * 15, "s" * 257):
+        with pytest.raises(ValidationError, match="webhook_secret"):
+            NotificationSettingsInput.model_validate({**hook, "webhook_secret": secret})
+    many = [f"ops{i}@example.com" for i in range(21)]
+    assert len(NotificationSettingsInput.model_validate({"channel": "email", "emails": many[:20]}).emails) == 20
+    with pytest.raises(ValidationError, match="emails"):
+        NotificationSettingsInput.model_validate({"channel": "email", "emails": many})
+    emailed = NotificationSettings(
+        channel="email", emails=["a@example.com"], updated_by="a@example.com", updated_at=NOW
+    )
+    assert emailed.view().webhook_secret is None
     stored = NotificationSettings(
         channel="webhook", webhook_url="https://x.example/h", webhook_secret="abcdefghijklmnop1234",
         updated_by="a@example.com", updated_at=NOW,
@@ -231,6 +308,16 @@ def test_the_email_names_the_counts_and_the_link() -> None:
     )  # fmt: skip
     subject, text = email_text(export)
     assert subject == "Your catalog export is ready (9 products)"
-    assert "Products left out for open ERROR validation issues: 2" in text and "http://storage/x?sig" in text
+    assert text == (
+        "Your CSV export e1 is ready.\n"
+        "Products exported: 9\n"
+        "Products left out for open ERROR validation issues: 2\n"
+        "Size: 1234 bytes\n"
+        "\n"
+        "Download (link valid until 2026-11-28 12:00 UTC):\n"
+        "http://storage/x?sig\n"
+        "\n"
+        "After that, GET /api/v1/pim/exports/e1 returns a fresh link.\n"
+    )
     failed = export.model_copy(update={"status": ExportStatus.FAILED, "failure_reason": "bucket missing"})
     assert email_text(failed) == ("Your catalog export failed", "Your CSV export e1 failed: bucket missing\n")

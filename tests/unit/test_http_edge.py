@@ -19,7 +19,8 @@ from shared.errors import (
     SynqError,
     UnavailableError,
 )
-from shared.http import error_response, task_handler
+from shared.http import TASK_TOKEN_HEADER, error_response, task_handler
+from shared.settings import get_settings
 
 app = flask.Flask(__name__)
 
@@ -109,3 +110,23 @@ def test_every_error_class_maps_to_a_status_and_code() -> None:
 
     for cls in subclasses(SynqError):
         assert cls.__name__.endswith("Error") and 200 <= cls.status < 600 and cls.code.isupper()
+
+
+def test_a_task_needs_the_task_token_once_one_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run_task(lambda p: "ran") == (200, {"outcome": "ran"})  # none configured: not checked
+    monkeypatch.setenv("TASK_AUTH_TOKEN", "s3cret-token")
+    get_settings.cache_clear()
+    try:
+        refused = (401, {"error": "missing or wrong task token", "code": "UNAUTHENTICATED"})
+        assert run_task(lambda p: "ran") == refused
+        assert run_task(lambda p: "ran", headers={TASK_TOKEN_HEADER: "s3cret-tokeX"}) == refused
+        assert run_task(lambda p: "ran", headers={TASK_TOKEN_HEADER: "s3cret-token"}) == (200, {"outcome": "ran"})
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
+def test_an_abandoned_task_says_why() -> None:
+    assert run_task(fails_with(PermanentTaskError("job gone"))) == (200, {"outcome": "abandoned", "reason": "job gone"})
+    status, body = run_task(lambda p: "never", body={"n": "x"})
+    assert (status, body["outcome"], body["reason"]) == (200, "abandoned", "invalid request body")

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from shared.adapters.firestore.base import prefetched
+from tests.support import concurrently
 
 
 def test_every_item_arrives_in_order() -> None:
@@ -28,7 +29,8 @@ def test_an_error_while_reading_reaches_the_caller_after_the_items_before_it() -
     assert seen == [0, 1, 2, 3, 4]
 
 
-def test_a_caller_that_stops_early_stops_the_reader() -> None:
+@pytest.mark.parametrize("batch", [10, 1])
+def test_a_caller_that_stops_early_stops_the_reader(batch: int) -> None:
     produced: list[int] = []
 
     def endless() -> Iterator[int]:
@@ -38,11 +40,27 @@ def test_a_caller_that_stops_early_stops_the_reader() -> None:
             yield n
             n += 1
 
-    items = prefetched(endless(), batch=10, depth=2)
-    assert next(items) == 0
+    items = prefetched(endless(), batch=batch, depth=2)
+    [first] = concurrently(lambda: next(items), timeout=10)  # handed over batch by batch, not at the end
+    assert first == 0
     items.close()
     time.sleep(0.5)  # the reader notices within its 0.1 s put timeout
     count = len(produced)
     time.sleep(0.3)
-    assert len(produced) == count <= 10 * (2 + 2)  # it stopped, having read at most a few batches ahead
+    assert len(produced) == count <= batch * (2 + 2)  # it stopped, having read at most a few batches ahead
     assert not [t for t in threading.enumerate() if t.name == "prefetch" and t.is_alive()]
+
+
+def test_a_slow_caller_gets_every_item_while_the_reader_waits_for_room() -> None:
+    """The reader fills its queue, then keeps waiting for room (not giving up) while the caller
+    takes its time over each item."""
+
+    def slowly() -> list[int]:
+        taken = []
+        for item in prefetched(iter(range(5)), batch=1, depth=1):
+            time.sleep(0.15)  # longer than the reader waits for room at a time
+            taken.append(item)
+        return taken
+
+    [taken] = concurrently(slowly, timeout=20)
+    assert taken == [0, 1, 2, 3, 4]

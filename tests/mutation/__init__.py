@@ -1,0 +1,1 @@
+"""Mutation testing of the modules that hold the promises: `make mutate` (see run.py)."""

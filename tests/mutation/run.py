@@ -1,0 +1,398 @@
+"""Mutation testing of the modules that hold the promises (`make mutate`; slow, so not in `make test`).
+
+mutmut changes one thing at a time in a module (a comparison, a constant, a keyword, an argument)
+and runs the tests that guard that module against each change, stopping at the first failure; a
+change no test notices is a survivor. Target: at least 90% of each module's mutants killed, the
+survivors listed in docs/testing.md with a reason.
+
+- It works on a copy of the source tree in `.mutate/src`, never on the working tree, and keeps
+  mutmut's cache there: a second run retests only what changed (any change to the tests retests
+  everything).
+- The emulators are started once per module and shared by every mutant's test run through
+  SYNQ_TEST_EMULATORS (each run wipes Firestore first); tests run in a fixed order, fast killers
+  first.
+
+Usage: python -m tests.mutation.run [MODULE ...]       (default: every module below)
+       python -m tests.mutation.run --report            (figures of the last runs, nothing run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import coverage
+from mutmut.cache import hash_of_tests
+
+from local.emulators import FirestoreEmulator, StorageEmulator, TasksEmulator
+from local.stack import queue_paths
+from tests.conftest import PROJECT
+from tests.mutation.survivors import reason
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = ROOT / ".mutate"
+SRC = WORK / "src"
+TARGET = 0.90
+MAP_FORMAT = 2  # of the test maps in WORK: a new one makes them again
+
+BULK = "tests/integration/test_bulk_processing.py"
+REJECTIONS = "tests/integration/test_api_rejections.py"
+EXPORTS = "tests/integration/test_exports.py"
+ISSUES = "tests/integration/test_validation_issues.py"
+
+# Module -> the tests that guard it, in the order they run (fast killers first).
+MODULES: dict[str, list[str]] = {
+    # the job store and the batch commit
+    "shared/adapters/firestore/jobs.py": [
+        BULK,
+        "tests/integration/test_bulk_jobs_api.py",
+        f"{REJECTIONS}::test_a_bad_cursor_on_a_jobs_errors_is_400",
+        f"{REJECTIONS}::test_bad_list_queries_are_400",
+        f"{REJECTIONS}::test_unknown_resources_are_404",
+    ],
+    # tenant roots, cursors, streamed reads
+    "shared/adapters/firestore/base.py": [
+        "tests/unit/test_prefetched.py",
+        f"{REJECTIONS}::test_bad_list_queries_are_400",
+        "tests/integration/test_catalog_api.py::test_products_list_newest_first_with_a_cursor",
+        "tests/integration/test_bulk_jobs_api.py::test_the_list_is_newest_first_by_type_and_defaults_to_bulk_update",
+        "tests/integration/test_scopes.py",
+        "tests/integration/test_audit_log_api.py",
+        f"{ISSUES}::test_issues_are_listed_newest_first_with_a_cursor",
+        f"{ISSUES}::test_a_paused_sweep_resumes_where_it_stopped_across_orgs",
+        f"{EXPORTS}::test_an_ndjson_export_is_written_downloaded_and_announced_by_a_signed_webhook",
+        BULK,
+    ],
+    # the HTTP edge: authentication, roles
+    "shared/auth.py": ["tests/unit/test_auth.py", "tests/integration/test_jwks.py", "tests/integration/test_roles.py"],
+    "shared/domain/tenancy.py": ["tests/unit/test_auth.py", "tests/integration/test_roles.py"],
+    # the HTTP edge: routing, roles enforced, bodies and their limits, the task handler
+    "shared/http.py": [
+        "tests/unit/test_http_api.py",
+        "tests/unit/test_http_edge.py",
+        "tests/integration/test_roles.py",
+        f"{REJECTIONS}::TestEveryEndpointAuth::test_no_token_is_401",
+        f"{REJECTIONS}::test_bad_job_creation_is_rejected_and_stores_nothing",
+        f"{REJECTIONS}::test_a_body_over_10_mb_is_413",
+        f"{REJECTIONS}::test_bad_list_queries_are_400",
+        f"{REJECTIONS}::test_unknown_resources_are_404",
+        f"{REJECTIONS}::test_an_unsupported_method_is_405",
+        "tests/integration/test_worker_endpoint.py",
+        "tests/integration/test_catalog_api.py::test_non_json_bodies_are_rejected",
+        f"{EXPORTS}::test_bad_export_requests_are_rejected_and_queue_nothing",
+        f"{EXPORTS}::test_without_settings_the_export_completes_and_says_nobody_was_told",
+    ],
+    # the sweep's lease, and the sweep that holds it
+    "shared/adapters/firestore/sweep.py": [ISSUES, "tests/integration/test_worker_endpoint.py"],
+    "shared/services/sweep.py": [ISSUES, "tests/integration/test_worker_endpoint.py"],
+    # export runs and notification delivery
+    "shared/domain/notifications.py": [
+        "tests/unit/test_exports_domain.py",
+        "tests/integration/test_webhook_sender.py",
+        EXPORTS,
+    ],
+    "shared/adapters/webhooks.py": ["tests/integration/test_webhook_sender.py", EXPORTS],
+    "shared/services/exports.py": [EXPORTS, "tests/integration/test_worker_endpoint.py"],
+}
+
+# mutmut's statuses; a timeout means the mutant hung the tests, which noticed it.
+KILLED = {"ok_killed", "ok_suspicious", "bad_timeout"}
+
+
+@dataclass
+class Figures:
+    module: str
+    mutants: int = 0
+    killed: int = 0
+    timeouts: int = 0
+    survived: int = 0
+    equivalent: int = 0
+    skipped: int = 0
+    untested: int = 0
+
+    @property
+    def score(self) -> float:
+        """Killed, of the mutants that can be killed (equivalent ones change nothing observable)."""
+        killable = self.killed + self.survived
+        return self.killed / killable if killable else 0.0
+
+    @property
+    def raw_score(self) -> float:
+        tested = self.killed + self.survived + self.equivalent
+        return self.killed / tested if tested else 0.0
+
+
+@dataclass
+class Survivor:
+    mutant_id: int
+    line_number: int
+    line: str
+    mutated: str
+    reason: str | None  # why it is equivalent, or the test that should be written; None: not looked at
+    equivalent: bool
+
+
+def sync_sources() -> None:
+    """Copy the tracked and new (not ignored) files of the working tree into SRC."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source, target = ROOT / name, SRC / name
+        if not source.is_file():
+            continue
+        if not target.exists() or target.read_bytes() != source.read_bytes():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def start_emulators(stack: ExitStack) -> dict[str, str]:
+    logs = WORK / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env: dict[str, str] = {}
+    for emulator in (
+        FirestoreEmulator(log_path=logs / "firestore.log"),
+        StorageEmulator(log_path=logs / "storage.log"),
+        TasksEmulator(log_path=logs / "tasks.log", queues=queue_paths(PROJECT)),
+    ):
+        emulator.start()
+        stack.callback(emulator.stop)
+        env.update(emulator.env())
+    return env
+
+
+def forget_baseline() -> None:
+    """mutmut times its runner once, unmutated, and kills a mutant's run after ten times that; it
+    keeps one time for every runner, so each module's own is measured afresh."""
+    cache = SRC / ".mutmut-cache"
+    if cache.exists():
+        with sqlite3.connect(cache) as db:
+            db.execute("DELETE FROM MiscData WHERE key = 'baseline_time_elapsed'")
+
+
+def pytest_command(*args: str) -> list[str]:
+    """pytest as the mutation runs start it: in a fixed order, any failure a kill (pytest_run.py)."""
+    return [
+        sys.executable,
+        "-m",
+        "tests.mutation.pytest_run",
+        "-q",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
+        *args,
+    ]
+
+
+def map_tests(module: str, env: dict[str, str]) -> Path:
+    """Which of the module's tests run each of its lines, fastest first: from one run of them under
+    coverage, each test its own context. A mutant only changes anything when its line runs, so only
+    those tests can kill it; a line no test runs makes a survivor without running anything. Lines
+    that run only at import (definitions, defaults) get every test. Kept until the module or any
+    test changes."""
+    tests = MODULES[module]
+    name = module.replace("/", "_")
+    target = WORK / f"map-{name}.json"
+    fingerprint = hashlib.sha256(json.dumps([MAP_FORMAT, tests]).encode() + (SRC / module).read_bytes())
+    for test_file in sorted((SRC / "tests").rglob("*.py")):
+        fingerprint.update(test_file.read_bytes())
+    if target.exists() and json.loads(target.read_text())["fingerprint"] == fingerprint.hexdigest():
+        return target
+    data_file, durations_file = WORK / f"coverage-{name}", WORK / f"durations-{name}.json"
+    data_file.unlink(missing_ok=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "coverage",
+            "run",
+            f"--data-file={data_file}",
+            f"--include={SRC / module}",
+            *pytest_command("-p", "tests.mutation.contexts", *tests)[1:],
+        ],
+        cwd=SRC,
+        env={**env, "SYNQ_MUTATION_DURATIONS": str(durations_file)},
+        check=True,
+    )
+    measured = coverage.Coverage(data_file=str(data_file))
+    measured.load()
+    path = str(SRC / module)
+    _, statements, _, missing, _ = measured.analysis2(path)
+    contexts = measured.get_data().contexts_by_lineno(path)
+    durations = json.loads(durations_file.read_text())
+    lines: dict[int, list[str] | None] = {}
+    for number in range(1, len((SRC / module).read_text().splitlines()) + 1):
+        ran = sorted({c for c in contexts.get(number, []) if c}, key=lambda test: durations.get(test, 0.0))
+        if ran:
+            lines[number] = ran
+        elif number in statements:
+            lines[number] = [] if number in missing else None  # never run / run at import only
+        else:  # part of a statement begun above (or no code): that statement's tests
+            above = [n for n in statements if n < number]
+            lines[number] = lines[max(above)] if above else None
+    target.write_text(
+        json.dumps(
+            {
+                "fingerprint": fingerprint.hexdigest(),
+                "runner": pytest_command("-x"),
+                "everything": tests,
+                "nothing": [sys.executable, "-c", "pass"],
+                "lines": lines,
+                "durations": durations,
+            }
+        )
+    )
+    return target
+
+
+def mutate(module: str) -> None:
+    forget_baseline()
+    runner = shlex.join(pytest_command("-x", *MODULES[module]))
+    mutmut = [sys.executable, "-m", "mutmut", "run", "--paths-to-mutate", module, "--tests-dir", "tests"]
+    options = ["--runner", runner, "--test-time-base", "30", "--no-progress", "--simple-output"]
+    with ExitStack() as stack:
+        env = {
+            **os.environ,
+            "SYNQ_TEST_EMULATORS": json.dumps(start_emulators(stack)),
+            "PYTHONPATH": str(SRC / "tests" / "mutation"),  # where mutmut finds its hooks
+        }
+        env["SYNQ_MUTATION_MAP"] = str(map_tests(module, env))
+        # mutmut answers with a status of its own; the figures are read from its cache below.
+        subprocess.run([*mutmut, *options], cwd=SRC, env=env, check=False)
+        # mutmut 2 looks cached results up by the line's text, so of several identical lines (two
+        # `ref = self._jobs.document(job_id)`) only the first is tested; the others, by id.
+        for mutant_id in not_run(module):
+            subprocess.run([*mutmut, str(mutant_id), *options], cwd=SRC, env=env, check=False)
+
+
+def cached(module: str) -> dict[tuple[str, int, int], tuple[int, str, str]]:
+    """mutmut's cache for `module`: (line, line number, index) -> (mutant id, status, tests' hash)."""
+    cache = SRC / ".mutmut-cache"
+    if not cache.exists():
+        return {}
+    with sqlite3.connect(cache) as db:
+        rows = db.execute(
+            "SELECT l.line, l.line_number, m.'index', m.id, m.status, m.tested_against_hash "
+            "FROM Mutant m JOIN Line l ON m.line = l.id JOIN SourceFile s ON l.sourcefile = s.id WHERE s.filename = ?",
+            (module,),
+        ).fetchall()
+    return {
+        (line, number, index): (mutant_id, status, hashed) for line, number, index, mutant_id, status, hashed in rows
+    }
+
+
+def statuses(module: str) -> Iterator[tuple[Any, int, str]]:
+    """Every mutant of the module's current source: (mutant, its id in the cache, its status now).
+    A result got with other tests than the current ones counts as not run, unless it was a kill
+    (which stays one, as in mutmut)."""
+    from mutmut import Context, list_mutations
+
+    known = cached(module)
+    current = hash_of_tests([str(SRC / "tests")])
+    for mutant in list_mutations(Context(source=(SRC / module).read_text(), filename=module)):
+        mutant_id, status, tested_against = known.get((mutant.line, mutant.line_number, mutant.index), (0, "", ""))
+        if status not in KILLED and status != "skipped" and tested_against != current:
+            status = "untested"
+        yield mutant, mutant_id, status
+
+
+def not_run(module: str) -> list[int]:
+    return [mutant_id for _, mutant_id, status in statuses(module) if status == "untested" and mutant_id]
+
+
+def mutated_line(source: str, line: str, index: int, line_number: int) -> str:
+    """The line as mutant (`line`, `index`) of `source` makes it ("" if it removes the line)."""
+    from mutmut import Context, RelativeMutationID, mutate
+
+    context = Context(source=source, mutation_id=RelativeMutationID(line=line, index=index, line_number=line_number))
+    before, after = source.splitlines(), mutate(context)[0].splitlines()
+    changed = [b for a, b in zip(before, after, strict=False) if a != b]
+    return (changed[0] if changed else after[line_number] if len(after) == len(before) else "").strip()
+
+
+def figures(module: str) -> tuple[Figures, list[Survivor]]:
+    """The figures and surviving mutants of the module as it is now."""
+    found = Figures(module)
+    survivors: list[Survivor] = []
+    source = (SRC / module).read_text() if (SRC / module).exists() else ""
+    for mutant, mutant_id, status in statuses(module) if source else ():
+        found.mutants += 1
+        if status in KILLED:
+            found.killed += 1
+            found.timeouts += status == "bad_timeout"
+        elif status == "bad_survived":
+            line = mutant.line.strip()
+            mutated = mutated_line(source, mutant.line, mutant.index, mutant.line_number)
+            why, equivalent = reason(module, line, mutated)
+            survivors.append(Survivor(mutant_id, mutant.line_number + 1, line, mutated, why, equivalent))
+            found.equivalent += equivalent
+            found.survived += not equivalent
+        elif status == "skipped":
+            found.skipped += 1
+        else:
+            found.untested += 1
+    return found, survivors
+
+
+def report(modules: list[str]) -> bool:
+    """Print the figures and survivors of `modules`; whether every one met the target."""
+    lines = [
+        "| module | mutants | killed | of which timeouts | equivalent | survived | skipped (log, labels) | not run "
+        "| killed % of killable | killed % of all tested |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    details, met = [], True
+    for module in modules:
+        f, survivors = figures(module)
+        met &= f.score >= TARGET and not f.untested
+        lines.append(
+            f"| `{module}` | {f.mutants} | {f.killed} | {f.timeouts} | {f.equivalent} | {f.survived} | {f.skipped} "
+            f"| {f.untested} | {100 * f.score:.1f} | {100 * f.raw_score:.1f} |"
+        )
+        for s in survivors:
+            kind = "equivalent" if s.equivalent else "survivor"
+            change = f"`{s.line}` -> `{s.mutated or '(line removed)'}`"
+            details += [
+                f"- `{module}:{s.line_number}` ({kind}, mutant {s.mutant_id}): {change}",
+                f"  {s.reason or 'NO REASON RECORDED: add the test that kills it, or its reason to survivors.py'}",
+            ]
+    text = "\n".join([*lines, "", "Survivors (`mutmut show ID` in .mutate/src shows the change):", "", *details])
+    (WORK / "report.md").write_text(text + "\n")
+    print(text)
+    print(f"\ntarget {TARGET:.0%} of killable mutants killed in every module: {'met' if met else 'NOT met'}")
+    return met
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("modules", nargs="*", help=f"modules to mutate (default: all): {', '.join(MODULES)}")
+    parser.add_argument("--report", action="store_true", help="only print the figures of the last runs")
+    args = parser.parse_args()
+    unknown = set(args.modules) - set(MODULES)
+    if unknown:
+        parser.error(f"not a module this runs: {', '.join(sorted(unknown))}")
+    modules = args.modules or list(MODULES)
+    if not args.report:
+        SRC.mkdir(parents=True, exist_ok=True)
+        sync_sources()
+        for module in modules:
+            print(f"\n== mutating {module}", flush=True)
+            mutate(module)
+    sys.exit(0 if report(modules) else 1)
+
+
+if __name__ == "__main__":
+    main()
