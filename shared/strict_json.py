@@ -39,7 +39,8 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _error(field: str, problem: str) -> InvalidJsonError:
-    return InvalidJsonError(f"{field} is not valid JSON", [FieldProblem(field, problem)])
+    message = "request body is not valid JSON" if field == "body" else f"{field} is not valid JSON"
+    return InvalidJsonError(message, [FieldProblem(field, problem)])
 
 
 def _containers(value: Any) -> list[Any]:

@@ -113,14 +113,17 @@ def test_every_error_class_maps_to_a_status_and_code() -> None:
 
 
 def test_a_task_needs_the_task_token_once_one_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert run_task(lambda p: "ran") == (200, {"outcome": "ran"})  # none configured: not checked
+    assert run_task(lambda p, attempt: "ran") == (200, {"outcome": "ran"})  # none configured: not checked
     monkeypatch.setenv("TASK_AUTH_TOKEN", "s3cret-token")
     get_settings.cache_clear()
     try:
         refused = (401, {"error": "missing or wrong task token", "code": "UNAUTHENTICATED"})
-        assert run_task(lambda p: "ran") == refused
-        assert run_task(lambda p: "ran", headers={TASK_TOKEN_HEADER: "s3cret-tokeX"}) == refused
-        assert run_task(lambda p: "ran", headers={TASK_TOKEN_HEADER: "s3cret-token"}) == (200, {"outcome": "ran"})
+        assert run_task(lambda p, attempt: "ran") == refused
+        assert run_task(lambda p, attempt: "ran", headers={TASK_TOKEN_HEADER: "s3cret-tokeX"}) == refused
+        assert run_task(lambda p, attempt: "ran", headers={TASK_TOKEN_HEADER: "s3cret-token"}) == (
+            200,
+            {"outcome": "ran"},
+        )
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
