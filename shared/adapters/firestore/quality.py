@@ -56,9 +56,9 @@ class FirestoreIssueStore:
         self._products = self._root.collection(Collection.PRODUCTS)
 
     def summaries(self, product_ids: set[str]) -> dict[str, QualitySummary]:
-        refs = [self._summaries.document(pid) for pid in sorted(product_ids)]
+        paths = [self._root.path(SUMMARIES, pid) for pid in sorted(product_ids)]
         with translated("quality summaries"):
-            return {s.id: QualitySummary.model_validate(s.to_dict()) for s in self._client.get_all(refs) if s.exists}
+            return {d.id: QualitySummary.model_validate(d.data) for d in wire.get_all(self._client, paths)}
 
     def register(self, added: dict[str, set[str]], removed: dict[str, set[str]]) -> None:
         """Add and remove holders of SKUs in the index (idempotent array transforms)."""
@@ -79,12 +79,12 @@ class FirestoreIssueStore:
                 batch.commit()
 
     def holders(self, skus: set[str]) -> dict[str, set[str]]:
-        refs = [self._skus.document(sku_key(s)) for s in sorted(skus)]
+        paths = [self._root.path(SKU_INDEX, sku_key(s)) for s in sorted(skus)]
         found = {s: set[str]() for s in skus}
         with translated("sku index"):
-            for snap in self._client.get_all(refs):
-                if snap.exists and snap.get("sku") in found:
-                    found[snap.get("sku")] = set(snap.get("holders") or [])
+            for doc in wire.get_all(self._client, paths):
+                if doc.data.get("sku") in found:
+                    found[doc.data["sku"]] = set(doc.data.get("holders") or [])
         return found
 
     def apply(self, changes: list[IssueChange], summaries: dict[str, QualitySummary | None]) -> None:
@@ -100,9 +100,9 @@ class FirestoreIssueStore:
                 batch.commit()
 
     def versions(self, product_ids: set[str]) -> dict[str, Any]:
-        refs = [self._products.document(pid) for pid in sorted(product_ids)]
+        paths = [self._root.path(Collection.PRODUCTS, pid) for pid in sorted(product_ids)]
         with translated("products"):
-            return {s.id: s.update_time for s in self._client.get_all(refs, field_paths=["id"]) if s.exists}
+            return {d.id: d.update_time for d in wire.get_all(self._client, paths, field_paths=["id"])}
 
     def products_by_id(self, after: str | None) -> Iterator[Product]:
         return (Product.model_validate(s.to_dict()) for s in in_id_order(self._products, after))

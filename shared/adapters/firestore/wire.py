@@ -1,21 +1,37 @@
-"""Firestore writes encoded straight into protobuf messages.
+"""Firestore writes encoded straight into protobuf messages, and point reads decoded straight
+from them.
 
 The client library builds every write through proto-plus wrappers, which costs about 0.28 ms of
 CPU per product document here; filling the protobuf messages directly costs about 0.04 ms, and a
 bulk batch writes 500 documents (measurements in docs/benchmarks.md). The messages are staged on
 an ordinary WriteBatch, so committing, retries and errors stay the library's own.
+
+Reads by key (`get_all`) are the other hot path: evaluation reads several documents per product
+of every batch. The library wraps each response in proto-plus and builds a snapshot that deep-
+copies its data; here the same BatchGetDocuments call goes over the client's own channel and
+each found document's fields are decoded by the library's own decoder, straight from protobuf.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
+import grpc
+from google.api_core import exceptions, gapic_v1
+from google.cloud.firestore_v1 import _helpers
 from google.cloud.firestore_v1.field_path import FieldPath
-from google.cloud.firestore_v1.types import document, write
+from google.cloud.firestore_v1.types import document, firestore, write
+from proto.datetime_helpers import DatetimeWithNanoseconds  # what the library's snapshots carry
 
 WritePb = write.Write.pb()
+BatchGetRequestPb = firestore.BatchGetDocumentsRequest.pb()
+BatchGetResponsePb = firestore.BatchGetDocumentsResponse.pb()
+BATCH_GET = "/google.firestore.v1.Firestore/BatchGetDocuments"
+READ_TIMEOUT_SECONDS = 60.0
 
 
 def fill(target: Any, value: Any) -> None:
@@ -134,4 +150,53 @@ def stage(batch: Any, pbs: list[Any]) -> None:
     batch._add_write_pbs(pbs)
 
 
-__all__ = ["create", "delete", "document", "fill", "stage", "update"]
+@dataclass(frozen=True)
+class Found:
+    """A document read by key: its id, its fields as the library decodes them, its version."""
+
+    id: str
+    data: dict[str, Any]
+    update_time: DatetimeWithNanoseconds
+
+
+@cache
+def _batch_get(channel: grpc.Channel) -> Any:
+    return channel.unary_stream(
+        BATCH_GET,
+        request_serializer=BatchGetRequestPb.SerializeToString,
+        response_deserializer=BatchGetResponsePb.FromString,
+    )
+
+
+def get_all(client: Any, paths: list[str], field_paths: list[str] | None = None) -> list[Found]:
+    """The documents that exist among `paths` (full resource names), in one BatchGetDocuments
+    call; `field_paths` limits the fields returned, as in the library's `get_all`. Errors are the
+    library's exceptions (google.api_core), as its own calls raise them; not retried here."""
+    if not paths:
+        return []
+    request = BatchGetRequestPb(database=client._database_string, documents=list(dict.fromkeys(paths)))
+    if field_paths is not None:
+        request.mask.field_paths.extend(field_paths)
+    metadata = [
+        *client._rpc_metadata,
+        gapic_v1.routing_header.to_grpc_metadata((("database", client._database_string),)),
+    ]
+    call = _batch_get(client._firestore_api._transport.grpc_channel)
+    found = []
+    try:
+        for response in call(request, timeout=READ_TIMEOUT_SECONDS, metadata=metadata):
+            if response.WhichOneof("result") == "found":
+                doc = response.found
+                found.append(
+                    Found(
+                        doc.name.rpartition("/")[2],
+                        _helpers.decode_dict(doc.fields, client),
+                        DatetimeWithNanoseconds.from_timestamp_pb(doc.update_time),
+                    )
+                )
+    except grpc.RpcError as exc:
+        raise exceptions.from_grpc_error(exc) from exc
+    return found
+
+
+__all__ = ["Found", "create", "delete", "document", "fill", "get_all", "stage", "update"]
