@@ -2,9 +2,10 @@
 documents written straight into the Firestore emulator with WriteBatch of 500.
 
 Usage: python -m bench.bulk_import [--sizes 3000 30000]
-Prints, per size: end-to-end products/s, raw WriteBatch products/s, their ratio (end-to-end time
-over raw time), the worker's CPU time (user + system) per 1,000 products and the Firestore
-emulator's over the same job, and the worker process's peak memory.
+Prints the fixed cost of a job (a one-product job, POST to COMPLETED), then, per size:
+end-to-end products/s, raw WriteBatch products/s, their ratio (end-to-end time over raw time),
+the worker's CPU time (user + system) per 1,000 products and the Firestore emulator's over the
+same job, and the worker process's peak memory.
 """
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ def main() -> None:
             api = process_tree(stack.functions["gateway"].pid)
             store = process_tree(stack.firestore.proc.pid) if stack.firestore.proc else []
             end_to_end(stack, products(200))  # warm up both processes and the emulators
+            # A job's fixed cost: POST to COMPLETED of a one-product job (median of five), the
+            # polling of this client included.
+            fixed = sorted(end_to_end(stack, products(1))[0] for _ in range(5))[2]
+            print(f"fixed cost of a job (1 product, median of 5): {fixed:.2f} s")
             print(
                 f"{'products':>9} {'payload MB':>10} {'POST s':>7} {'e2e s':>7} {'e2e /s':>8} "
                 f"{'raw s':>7} {'raw /s':>8} {'ratio':>6} {'worker CPU s/1k':>15} {'store CPU s/1k':>14} "

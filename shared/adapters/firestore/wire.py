@@ -34,9 +34,51 @@ BATCH_GET = "/google.firestore.v1.Firestore/BatchGetDocuments"
 READ_TIMEOUT_SECONDS = 60.0
 
 
+def _fill_str(target: Any, value: str) -> None:
+    target.string_value = value
+
+
+def _fill_int(target: Any, value: int) -> None:
+    target.integer_value = value
+
+
+def _fill_float(target: Any, value: float) -> None:
+    target.double_value = value
+
+
+def _fill_bool(target: Any, value: bool) -> None:
+    target.boolean_value = value
+
+
+def _fill_none(target: Any, value: None) -> None:
+    target.null_value = 0
+
+
+def _fill_dict(target: Any, value: dict[str, Any]) -> None:
+    target.map_value.SetInParent()  # an empty map is still a map
+    fields = target.map_value.fields
+    for key, item in value.items():
+        fill(fields[key], item)
+
+
+# The commonest exact types first, without the chain of isinstance checks below (a product and
+# its audit event are a few hundred values); subclasses (enums, datetimes) take the chain.
+_FILL_EXACT: dict[type, Any] = {
+    str: _fill_str,
+    int: _fill_int,
+    float: _fill_float,
+    bool: _fill_bool,
+    type(None): _fill_none,
+    dict: _fill_dict,
+}
+
+
 def fill(target: Any, value: Any) -> None:
     """Encode a Python value into a firestore.v1.Value message."""
-    if value is None:
+    exact = _FILL_EXACT.get(type(value))
+    if exact is not None:
+        exact(target, value)
+    elif value is None:
         target.null_value = 0
     elif isinstance(value, bool):  # before int: bool is an int
         target.boolean_value = value
