@@ -1,5 +1,6 @@
-"""The direct read path (`wire.get_all`) yields exactly what the Firestore client library's
-`get_all` does: the same documents, the same decoded values, the same versions."""
+"""The direct calls (`wire.get_all`, `wire.commit`) do exactly what the Firestore client
+library's `get_all` and `WriteBatch.commit` do: the same documents, the same decoded values, the
+same versions, the same exceptions."""
 
 from __future__ import annotations
 
@@ -57,3 +58,43 @@ def test_errors_are_the_librarys_exceptions(scope: Scope) -> None:
     client = wiring.firestore_client()
     with pytest.raises(exceptions.GoogleAPICallError):
         wire.get_all(client, [f"{client._database_string}/documents/a-collection"])  # not a document
+
+
+def test_a_commit_writes_and_answers_as_the_librarys_commit(scope: Scope) -> None:
+    client = wiring.firestore_client()
+    root = TenantRoot(client, scope)
+    data = {"title": "Lamp", "n": 1, "at": datetime(2026, 11, 29, tzinfo=UTC), "attributes": {"a": [1, "b"]}}
+
+    def writes(prefix: str) -> list[Any]:
+        return [
+            wire.create(root.path("things", f"{prefix}-new"), data),
+            wire.put(root.path("things", f"{prefix}-put"), data),
+            wire.merge_array(root.path("things", f"{prefix}-merged"), {"sku": "X"}, "holders", ["a", "b"], []),
+            wire.delete(root.path("things", f"{prefix}-never-was")),
+        ]
+
+    batch = client.batch()
+    wire.stage(batch, writes("theirs"))
+    theirs = [r.update_time for r in batch.commit()]
+    mine = wire.commit(client, writes("ours"))
+
+    assert [type(t) for t in mine] == [type(t) for t in theirs]
+    assert [t is None for t in mine] == [t is None for t in theirs] == [False, False, False, True]
+    stored = {
+        d.id: (d.data, d.update_time)
+        for d in wire.get_all(client, [root.path("things", f"ours-{n}") for n in ("new", "put", "merged")])
+    }
+    assert {k: v[0] for k, v in stored.items()} == {
+        "ours-new": data,
+        "ours-put": data,
+        "ours-merged": {"sku": "X", "holders": ["a", "b"]},
+    }
+    assert [stored[f"ours-{n}"][1] for n in ("new", "put", "merged")] == mine[:3]
+
+    with pytest.raises(exceptions.AlreadyExists):  # as the library raises it: nothing applied
+        wire.commit(client, [wire.put(root.path("things", "ours-other"), data), writes("ours")[0]])
+    assert wire.get_all(client, [root.path("things", "ours-other")]) == []
+    batch = client.batch()
+    wire.stage(batch, [writes("theirs")[0]])
+    with pytest.raises(exceptions.AlreadyExists):
+        batch.commit()

@@ -93,26 +93,22 @@ class FirestoreJobStore:
             "committed_at": now,
         }
         counters = {"processed_items": plan.processed, "failed_items": len(plan.errors), "batches_done": 1}
-        write = self._client.batch()
-        wire.stage(
-            write,
-            [
-                # The marker's create() is the guard: if this batch was committed before, the whole
-                # write is rejected and nothing is applied, recorded or counted twice.
-                wire.create(self._root.path("bulk_jobs", f"{job_id}/batches/{batch.index:05d}"), marker),
-                *self._root.encode(plan.writes, plan.events),
-                wire.update(self._root.path("bulk_jobs", job_id), {"updated_at": now}, increments=counters),
-            ],
-        )
+        pbs = [
+            # The marker's create() is the guard: if this batch was committed before, the whole
+            # write is rejected and nothing is applied, recorded or counted twice.
+            wire.create(self._root.path("bulk_jobs", f"{job_id}/batches/{batch.index:05d}"), marker),
+            *self._root.encode(plan.writes, plan.events),
+            wire.update(self._root.path("bulk_jobs", job_id), {"updated_at": now}, increments=counters),
+        ]
         try:
             with translated("bulk job batch"):
-                results = write.commit()
+                results = wire.commit(self._client, pbs)
         except ConflictError:
             if self.batch_done(job_id, batch.index):
                 return None
             raise  # a product changed between our read and our write: retry the batch
         written = zip(plan.writes, results[1 : 1 + len(plan.writes)], strict=True)  # after the marker
-        return {w.doc_id: r.update_time for w, r in written if w.kind != "delete"}
+        return {w.doc_id: version for w, version in written if w.kind != "delete"}
 
     def finish_job_if_done(self, job_id: str, now: datetime) -> BulkJob:
         job = self.get_job(job_id)

@@ -74,9 +74,7 @@ class FirestoreIssueStore:
         ]
         with translated("sku index"):
             for chunk in batched(pbs, WRITES_PER_COMMIT):
-                batch = self._client.batch()
-                wire.stage(batch, list(chunk))
-                batch.commit()
+                wire.commit(self._client, list(chunk))
 
     def holders(self, skus: set[str]) -> dict[str, set[str]]:
         paths = [self._root.path(SKU_INDEX, sku_key(s)) for s in sorted(skus)]
@@ -95,9 +93,7 @@ class FirestoreIssueStore:
             pbs.append(wire.put(path, summary.model_dump(mode="python")) if summary else wire.delete(path))
         with translated("validation issues"):
             for chunk in batched(pbs, WRITES_PER_COMMIT):
-                batch = self._client.batch()
-                wire.stage(batch, list(chunk))
-                batch.commit()
+                wire.commit(self._client, list(chunk))
 
     def versions(self, product_ids: set[str]) -> dict[str, Any]:
         paths = [self._root.path(Collection.PRODUCTS, pid) for pid in sorted(product_ids)]
