@@ -26,6 +26,7 @@ from shared.domain.catalog import Collection, Product
 from shared.domain.models import Page
 from shared.domain.quality import IssueChange, QualitySummary, ValidationIssue
 from shared.domain.tenancy import Scope
+from shared.errors import ConflictError
 
 ISSUES = "validation_issues"
 SUMMARIES = "quality"
@@ -85,12 +86,23 @@ class FirestoreIssueStore:
                     found[doc.data["sku"]] = set(doc.data.get("holders") or [])
         return found
 
-    def apply(self, changes: list[IssueChange], summaries: dict[str, QualitySummary | None]) -> None:
-        """Write issue records and summaries, whole documents each (a replay writes the same)."""
-        pbs = [wire.put(self._root.path(ISSUES, c.issue_id), c.data) for c in changes]
+    def apply(
+        self, changes: list[IssueChange], summaries: dict[str, QualitySummary | None], new: frozenset[str] = frozenset()
+    ) -> None:
+        """Write issue records and summaries, whole documents each (a replay writes the same);
+        those of `new` products with create(), in one commit (see IssueStore.apply)."""
+        pbs = []
+        for c in changes:
+            write = wire.create if c.data["product_id"] in new else wire.put
+            pbs.append(write(self._root.path(ISSUES, c.issue_id), c.data))
         for pid, summary in summaries.items():
             path = self._root.path(SUMMARIES, pid)
-            pbs.append(wire.put(path, summary.model_dump(mode="python")) if summary else wire.delete(path))
+            if summary is None:
+                pbs.append(wire.delete(path))
+            else:
+                pbs.append((wire.create if pid in new else wire.put)(path, summary.model_dump(mode="python")))
+        if new and len(pbs) > WRITES_PER_COMMIT:
+            raise ConflictError("validation issues: too many to create in one commit")
         with translated("validation issues"):
             for chunk in batched(pbs, WRITES_PER_COMMIT):
                 wire.commit(self._client, list(chunk))
