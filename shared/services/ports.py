@@ -120,7 +120,13 @@ class IssueStore(Protocol):
         """Holder keys the SKU index has for each SKU (may include stale ones)."""
         ...
 
-    def apply(self, changes: list[IssueChange], summaries: dict[str, QualitySummary | None]) -> None: ...
+    def apply(
+        self, changes: list[IssueChange], summaries: dict[str, QualitySummary | None], new: frozenset[str] = frozenset()
+    ) -> None:
+        """Write issue records and summaries. Those of the `new` products are created (the write
+        assumes they have none yet), all in one commit: ConflictError, and nothing written, if
+        any of them exists already or they do not fit in one commit."""
+        ...
 
     def versions(self, product_ids: set[str]) -> dict[str, Any]:
         """The current version of each existing product."""

@@ -26,6 +26,7 @@ from shared.domain.quality import (
     verified_holders,
 )
 from shared.domain.tenancy import Scope
+from shared.errors import ConflictError
 from shared.services.ports import CatalogStore, IssueStore
 
 MAX_PAGE = 100
@@ -48,7 +49,14 @@ class Quality:
         for _ in range(SETTLE_ATTEMPTS):
             if not pending:
                 break
-            judged, versions, count = self._evaluate_once(pending, known or {})
+            try:
+                # The caller's own commit created the `known` products, so no evaluation can have
+                # left a summary of them before it: theirs are not read, and written with create().
+                # If one was written since (a racing delivery judged them), nothing is written and
+                # they are judged as any other product.
+                judged, versions, count = self._evaluate_once(pending, known or {}, fresh=True)
+            except ConflictError:
+                judged, versions, count = self._evaluate_once(pending, known or {}, fresh=False)
             known = None
             written += count
             now = self.issues.versions(judged)
@@ -56,12 +64,13 @@ class Quality:
         return written
 
     def _evaluate_once(
-        self, ids: set[str], known: dict[str, tuple[Product, object]]
+        self, ids: set[str], known: dict[str, tuple[Product, object]], fresh: bool = False
     ) -> tuple[set[str], dict[str, object], int]:
         products, versions = self._load(ids - set(known))
         products.update({pid: p for pid, (p, _) in known.items() if pid in ids})
         versions.update({pid: v for pid, (_, v) in known.items() if pid in ids})
-        summaries = self.issues.summaries(ids)
+        new = frozenset(pid for pid in known if pid in ids) if fresh else frozenset()
+        summaries = self.issues.summaries(ids - new)
         skus = self._register(ids, products, summaries)
         # The other holders of these SKUs are judged too: a duplicate appears or clears for both.
         index = self.issues.holders(skus)
@@ -86,7 +95,7 @@ class Quality:
             now,
         )
         next_summaries = self._summaries(judged, products, summaries, changes, now)
-        self.issues.apply(changes, next_summaries)
+        self.issues.apply(changes, next_summaries, new)
         return judged, versions, len(changes)
 
     def _load(self, ids: set[str]) -> tuple[dict[str, Product], dict[str, object]]:

@@ -14,6 +14,7 @@ import pytest
 from shared import wiring
 from shared.adapters.firestore.quality import FirestoreIssueStore
 from shared.adapters.firestore.sweep import FirestoreSweepStore
+from shared.domain.catalog import Collection
 from shared.domain.tenancy import Scope
 from shared.services.sweep import LEASE, Sweep, SweepCursor, SweepReport
 from tests.integration.conftest import JobsApi
@@ -314,3 +315,32 @@ def test_evaluations_racing_each_other_converge(jobs: JobsApi, client: Any, scop
     for t in threads:
         t.join()
     assert issues(client, jobs.auth) == {(pid, "DUPLICATE_SKU", None) for pid in ids}
+
+
+def test_products_judged_by_a_racing_evaluation_before_their_creator_are_judged_exactly(
+    jobs: JobsApi, client: Any, scope: Scope
+) -> None:
+    """The batch that created products evaluates them without reading their summaries (it assumes
+    none yet, and creates them); when another evaluation got there first, it judges them as any."""
+    ids = write_behind_the_back(
+        scope,
+        [
+            {"title": "Judged first one", "sku": "F", **{**GOOD, "description": None}},
+            {"title": "Judged first two", "sku": "F", **GOOD},
+        ],
+    )
+    quality = wiring.quality(scope)
+    quality.evaluate(ids)  # the racing evaluation: summaries and issues exist now
+    first = issues(client, jobs.auth)
+    assert first == {
+        (ids[0], "MISSING_DESCRIPTION", None),
+        (ids[0], "DUPLICATE_SKU", None),
+        (ids[1], "DUPLICATE_SKU", None),
+    }
+    known = wiring.bulk_job_processor(scope).catalog.get_many(Collection.PRODUCTS, ids)
+    quality.evaluate(ids, known)  # the creator's own evaluation, later
+    assert issues(client, jobs.auth) == first
+    client.put(
+        f"/api/v1/pim/products/{ids[0]}", json={"description": GOOD["description"], "sku": "G"}, headers=jobs.auth
+    )
+    assert issues(client, jobs.auth) == set()  # nothing was left open behind the summaries' back

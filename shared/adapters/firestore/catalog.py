@@ -51,11 +51,11 @@ class FirestoreCatalogStore:
         """The existing ones among the ids, each with its version."""
         if not doc_ids:
             return {}
-        refs = [self._root.collection(collection).document(i) for i in doc_ids]
+        paths = [self._root.path(collection, i) for i in doc_ids]
         with translated(NOUNS[collection]):
-            snaps = list(self._client.get_all(refs))
+            found = wire.get_all(self._client, paths)
         model = MODELS[collection]
-        return {s.id: (model.model_validate(s.to_dict()), s.update_time) for s in snaps if s.exists}
+        return {d.id: (model.model_validate(d.data), d.update_time) for d in found}
 
     def exists(self, collection: Collection, doc_id: str) -> bool:
         with translated("catalog"):

@@ -24,6 +24,7 @@ from shared.domain.tenancy import Scope
 from shared.errors import ConflictError, NotFoundError, StoreRefusedError
 
 JOB_ERRORS_KEPT = 100
+FINISH_ATTEMPTS = 5
 UNFINISHED = (JobStatus.PENDING.value, JobStatus.PROCESSING.value)
 # No document was last updated at the epoch's first microsecond (a missing one has no update
 # time at all): a write expecting it can never apply.
@@ -93,51 +94,51 @@ class FirestoreJobStore:
             "committed_at": now,
         }
         counters = {"processed_items": plan.processed, "failed_items": len(plan.errors), "batches_done": 1}
-        write = self._client.batch()
-        wire.stage(
-            write,
-            [
-                # The marker's create() is the guard: if this batch was committed before, the whole
-                # write is rejected and nothing is applied, recorded or counted twice.
-                wire.create(self._root.path("bulk_jobs", f"{job_id}/batches/{batch.index:05d}"), marker),
-                *self._root.encode(plan.writes, plan.events),
-                wire.update(self._root.path("bulk_jobs", job_id), {"updated_at": now}, increments=counters),
-            ],
-        )
+        pbs = [
+            # The marker's create() is the guard: if this batch was committed before, the whole
+            # write is rejected and nothing is applied, recorded or counted twice.
+            wire.create(self._root.path("bulk_jobs", f"{job_id}/batches/{batch.index:05d}"), marker),
+            *self._root.encode(plan.writes, plan.events),
+            wire.update(self._root.path("bulk_jobs", job_id), {"updated_at": now}, increments=counters),
+        ]
         try:
             with translated("bulk job batch"):
-                results = write.commit()
+                results = wire.commit(self._client, pbs)
         except ConflictError:
             if self.batch_done(job_id, batch.index):
                 return None
             raise  # a product changed between our read and our write: retry the batch
         written = zip(plan.writes, results[1 : 1 + len(plan.writes)], strict=True)  # after the marker
-        return {w.doc_id: r.update_time for w, r in written if w.kind != "delete"}
+        return {w.doc_id: version for w, version in written if w.kind != "delete"}
 
     def finish_job_if_done(self, job_id: str, now: datetime) -> BulkJob:
-        job = self.get_job(job_id)
-        if job.status is not JobStatus.PROCESSING or job.batches_done < len(job.batches):
-            return job  # only the batch that completes the job pays for a transaction
-        errors = self.job_errors(job_id, JOB_ERRORS_KEPT, None).items if job.failed_items else []
-        ref = self._jobs.document(job_id)
-
-        @firestore.transactional
-        def finish(txn: firestore.Transaction) -> BulkJob:
-            current = BulkJob.model_validate(ref.get(transaction=txn).to_dict())
-            if current.status is not JobStatus.PROCESSING:
-                return current
+        """Flip the job to its final status once every batch is done, exactly once: the write
+        expects the version it read (no transaction: the last batches of a job finish together,
+        and the emulator's locking transactions time out when they contend), and a job that moved
+        meanwhile is looked at again."""
+        path = self._root.path("bulk_jobs", job_id)
+        for _ in range(FINISH_ATTEMPTS):
+            with translated("bulk job"):
+                found = wire.get_all(self._client, [path])
+            if not found:
+                raise NotFoundError("bulk job not found")
+            job = BulkJob.model_validate(found[0].data)
+            if job.status is not JobStatus.PROCESSING or job.batches_done < len(job.batches):
+                return job  # only the batch that completes the job writes
+            errors = self.job_errors(job_id, JOB_ERRORS_KEPT, None).items if job.failed_items else []
             changes = {
-                "status": final_status(current.processed_items, current.failed_items).value,
+                "status": final_status(job.processed_items, job.failed_items).value,
                 "completed_at": now,
                 "updated_at": now,
                 "errors": [e.model_dump() for e in errors],
             }
-            txn.update(ref, changes)
-            return BulkJob.model_validate({**current.model_dump(), **changes})
-
-        with translated("bulk job"):
-            finished: BulkJob = finish(self._client.transaction())
-        return finished
+            try:
+                with translated("bulk job"):
+                    wire.commit(self._client, [wire.update(path, changes, version=found[0].update_time)])
+            except ConflictError:
+                continue  # finished by another batch, or claimed by a rescue: look again
+            return BulkJob.model_validate({**job.model_dump(), **changes})
+        raise ConflictError("bulk job: kept changing while being finished")
 
     def fail_job(self, job_id: str, reason: str, now: datetime) -> None:
         errors = self.job_errors(job_id, JOB_ERRORS_KEPT, None).items

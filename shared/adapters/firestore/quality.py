@@ -26,6 +26,7 @@ from shared.domain.catalog import Collection, Product
 from shared.domain.models import Page
 from shared.domain.quality import IssueChange, QualitySummary, ValidationIssue
 from shared.domain.tenancy import Scope
+from shared.errors import ConflictError
 
 ISSUES = "validation_issues"
 SUMMARIES = "quality"
@@ -56,9 +57,9 @@ class FirestoreIssueStore:
         self._products = self._root.collection(Collection.PRODUCTS)
 
     def summaries(self, product_ids: set[str]) -> dict[str, QualitySummary]:
-        refs = [self._summaries.document(pid) for pid in sorted(product_ids)]
+        paths = [self._root.path(SUMMARIES, pid) for pid in sorted(product_ids)]
         with translated("quality summaries"):
-            return {s.id: QualitySummary.model_validate(s.to_dict()) for s in self._client.get_all(refs) if s.exists}
+            return {d.id: QualitySummary.model_validate(d.data) for d in wire.get_all(self._client, paths)}
 
     def register(self, added: dict[str, set[str]], removed: dict[str, set[str]]) -> None:
         """Add and remove holders of SKUs in the index (idempotent array transforms)."""
@@ -74,35 +75,42 @@ class FirestoreIssueStore:
         ]
         with translated("sku index"):
             for chunk in batched(pbs, WRITES_PER_COMMIT):
-                batch = self._client.batch()
-                wire.stage(batch, list(chunk))
-                batch.commit()
+                wire.commit(self._client, list(chunk))
 
     def holders(self, skus: set[str]) -> dict[str, set[str]]:
-        refs = [self._skus.document(sku_key(s)) for s in sorted(skus)]
+        paths = [self._root.path(SKU_INDEX, sku_key(s)) for s in sorted(skus)]
         found = {s: set[str]() for s in skus}
         with translated("sku index"):
-            for snap in self._client.get_all(refs):
-                if snap.exists and snap.get("sku") in found:
-                    found[snap.get("sku")] = set(snap.get("holders") or [])
+            for doc in wire.get_all(self._client, paths):
+                if doc.data.get("sku") in found:
+                    found[doc.data["sku"]] = set(doc.data.get("holders") or [])
         return found
 
-    def apply(self, changes: list[IssueChange], summaries: dict[str, QualitySummary | None]) -> None:
-        """Write issue records and summaries, whole documents each (a replay writes the same)."""
-        pbs = [wire.put(self._root.path(ISSUES, c.issue_id), c.data) for c in changes]
+    def apply(
+        self, changes: list[IssueChange], summaries: dict[str, QualitySummary | None], new: frozenset[str] = frozenset()
+    ) -> None:
+        """Write issue records and summaries, whole documents each (a replay writes the same);
+        those of `new` products with create(), in one commit (see IssueStore.apply)."""
+        pbs = []
+        for c in changes:
+            write = wire.create if c.data["product_id"] in new else wire.put
+            pbs.append(write(self._root.path(ISSUES, c.issue_id), c.data))
         for pid, summary in summaries.items():
             path = self._root.path(SUMMARIES, pid)
-            pbs.append(wire.put(path, summary.model_dump(mode="python")) if summary else wire.delete(path))
+            if summary is None:
+                pbs.append(wire.delete(path))
+            else:
+                pbs.append((wire.create if pid in new else wire.put)(path, summary.model_dump(mode="python")))
+        if new and len(pbs) > WRITES_PER_COMMIT:
+            raise ConflictError("validation issues: too many to create in one commit")
         with translated("validation issues"):
             for chunk in batched(pbs, WRITES_PER_COMMIT):
-                batch = self._client.batch()
-                wire.stage(batch, list(chunk))
-                batch.commit()
+                wire.commit(self._client, list(chunk))
 
     def versions(self, product_ids: set[str]) -> dict[str, Any]:
-        refs = [self._products.document(pid) for pid in sorted(product_ids)]
+        paths = [self._root.path(Collection.PRODUCTS, pid) for pid in sorted(product_ids)]
         with translated("products"):
-            return {s.id: s.update_time for s in self._client.get_all(refs, field_paths=["id"]) if s.exists}
+            return {d.id: d.update_time for d in wire.get_all(self._client, paths, field_paths=["id"])}
 
     def products_by_id(self, after: str | None) -> Iterator[Product]:
         return (Product.model_validate(s.to_dict()) for s in in_id_order(self._products, after))
