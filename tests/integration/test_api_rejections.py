@@ -190,7 +190,7 @@ def test_bad_list_queries_are_400(client: Any, jobs: JobsApi, path: str, query: 
     ("path", "error"),
     [
         (f"{JOB}/{uuid.uuid4()}", "bulk job not found"),
-        (f"{JOB}/not-a-uuid", "bulk job not found"),
+        (f"{JOB}/not-a-uuid", "no such resource: /api/v1/pim/bulk-jobs/not-a-uuid"),
         (f"{JOB}/{uuid.uuid4()}/errors", "bulk job not found"),
         (f"/api/v1/pim/products/{uuid.uuid4()}", "product not found"),
         (f"/api/v1/pim/exports/{uuid.uuid4()}", "export not found"),

@@ -29,12 +29,12 @@ TABLE: list[tuple[str, str, Any, int, int]] = [
     ("PUT", f"{B}/products/<product_id>/variants/<variant_id>", {"sku": "DL-1-M"}, 403, 200),
     ("GET", f"{B}/brands", None, 200, 200),
     ("POST", f"{B}/brands", {"name": "By role"}, 403, 201),
-    ("GET", f"{B}/brands/<doc_id>", None, 200, 200),
-    ("PUT", f"{B}/brands/<doc_id>", {"name": "Acme Renamed"}, 403, 200),
+    ("GET", f"{B}/brands/<brand_id>", None, 200, 200),
+    ("PUT", f"{B}/brands/<brand_id>", {"name": "Acme Renamed"}, 403, 200),
     ("GET", f"{B}/categories", None, 200, 200),
     ("POST", f"{B}/categories", {"name": "By role"}, 403, 201),
-    ("GET", f"{B}/categories/<doc_id>", None, 200, 200),
-    ("PUT", f"{B}/categories/<doc_id>", {"name": "Tools Renamed"}, 403, 200),
+    ("GET", f"{B}/categories/<category_id>", None, 200, 200),
+    ("PUT", f"{B}/categories/<category_id>", {"name": "Tools Renamed"}, 403, 200),
     ("GET", f"{B}/audit-logs", None, 200, 200),
     ("GET", f"{B}/validation-issues", None, 200, 200),
     ("POST", f"{B}/exports", {"format": "CSV"}, 403, 202),
@@ -44,8 +44,8 @@ TABLE: list[tuple[str, str, Any, int, int]] = [
     ("PUT", f"{B}/settings/notifications", {"channel": "email", "emails": ["role@example.com"]}, 403, 403),
     ("DELETE", f"{B}/products/<product_id>/variants/<variant_id>", None, 403, 204),
     ("DELETE", f"{B}/products/<product_id>", None, 403, 204),
-    ("DELETE", f"{B}/brands/<doc_id>", None, 403, 204),
-    ("DELETE", f"{B}/categories/<doc_id>", None, 403, 204),
+    ("DELETE", f"{B}/brands/<brand_id>", None, 403, 204),
+    ("DELETE", f"{B}/categories/<category_id>", None, 403, 204),
 ]
 
 

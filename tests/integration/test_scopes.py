@@ -32,12 +32,12 @@ TABLE: list[tuple[str, str, Any, int]] = [
     ("PUT", f"{B}/products/<product_id>/variants/<variant_id>", {"sku": "HIJACK"}, 404),
     ("GET", f"{B}/brands", None, 200),
     ("POST", f"{B}/brands", {"name": "Acme"}, 201),  # names are unique within a scope only
-    ("GET", f"{B}/brands/<doc_id>", None, 404),
-    ("PUT", f"{B}/brands/<doc_id>", {"name": "Hijacked"}, 404),
+    ("GET", f"{B}/brands/<brand_id>", None, 404),
+    ("PUT", f"{B}/brands/<brand_id>", {"name": "Hijacked"}, 404),
     ("GET", f"{B}/categories", None, 200),
     ("POST", f"{B}/categories", {"name": "Tools"}, 201),
-    ("GET", f"{B}/categories/<doc_id>", None, 404),
-    ("PUT", f"{B}/categories/<doc_id>", {"name": "Hijacked"}, 404),
+    ("GET", f"{B}/categories/<category_id>", None, 404),
+    ("PUT", f"{B}/categories/<category_id>", {"name": "Hijacked"}, 404),
     ("GET", f"{B}/audit-logs", None, 200),
     ("GET", f"{B}/validation-issues", None, 200),
     ("POST", f"{B}/exports", None, 202),
@@ -47,8 +47,8 @@ TABLE: list[tuple[str, str, Any, int]] = [
     ("PUT", f"{B}/settings/notifications", {**SETTINGS, "emails": ["intruder@example.com"]}, 200),
     ("DELETE", f"{B}/products/<product_id>/variants/<variant_id>", None, 404),
     ("DELETE", f"{B}/products/<product_id>", None, 404),
-    ("DELETE", f"{B}/brands/<doc_id>", None, 404),
-    ("DELETE", f"{B}/categories/<doc_id>", None, 404),
+    ("DELETE", f"{B}/brands/<brand_id>", None, 404),
+    ("DELETE", f"{B}/categories/<category_id>", None, 404),
 ]
 LISTS = ["products", "brands", "categories", "exports", "audit-logs", "validation-issues"]
 

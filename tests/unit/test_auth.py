@@ -105,7 +105,9 @@ def test_an_es256_token_verifies_with_its_key(tmp_path: Path) -> None:
 
 def test_a_verifier_needs_a_key_source() -> None:
     with pytest.raises(RuntimeError, match="AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE"):
-        TokenVerifier(Settings(auth_issuer=ISSUER, auth_audience=AUDIENCE))
+        TokenVerifier(
+            Settings(auth_issuer=ISSUER, auth_audience=AUDIENCE, auth_jwks_url=None, auth_public_key_file=None)
+        )
 
 
 @pytest.mark.parametrize(
