@@ -99,8 +99,8 @@ class World:
         return note and note["status"]
 
     def path(self, route: str) -> str:
-        doc = self.ids["brand"] if "/brands/" in route else self.ids["category"]
-        return re.sub(r"<(\w+)>", lambda m: doc if m[1] == "doc_id" else self.ids[m[1]], route)
+        named = {"brand_id": self.ids["brand"], "category_id": self.ids["category"]}
+        return re.sub(r"<(\w+)>", lambda m: named.get(m[1]) or self.ids[m[1]], route)
 
     def call(self, method: str, path: str, body: Any, hdrs: dict[str, str]) -> Any:
         return self.client.open(path, method=method, json=body, headers=hdrs)
