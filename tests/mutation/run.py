@@ -64,6 +64,7 @@ MODULES: dict[str, list[str]] = {
     ],
     # tenant roots, cursors, streamed reads
     "shared/adapters/firestore/base.py": [
+        "tests/unit/test_cursors.py",
         "tests/unit/test_prefetched.py",
         f"{REJECTIONS}::test_bad_list_queries_are_400",
         "tests/integration/test_catalog_api.py::test_products_list_newest_first_with_a_cursor",
