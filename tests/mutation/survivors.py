@@ -19,6 +19,7 @@ HTTP = "shared/http.py"
 BASE = "shared/adapters/firestore/base.py"
 JOBS = "shared/adapters/firestore/jobs.py"
 TENANCY = "shared/domain/tenancy.py"
+SWEEP_STORE = "shared/adapters/firestore/sweep.py"
 
 
 def change(module: str, line: str, before: str, after: str) -> Key:
@@ -146,6 +147,16 @@ EQUIVALENT: dict[Key, str] = {
     change(BASE, "chunks.put(chunk, timeout=0.1)", "0.1", "1.1"): (
         "How long the reader waits for room before it looks whether the caller stopped: only how soon "
         "a stopped reader ends."
+    ),
+    # --- the sweep's lease
+    change(
+        SWEEP_STORE,
+        'self, client: firestore.Client, name: str = "validation-sweep", tenant_ids: set[str] | None = None',
+        '"validation-sweep"',
+        '"XXvalidation-sweepXX"',
+    ): (
+        "The name of the document holding the production sweep's lease and cursor: any fixed name "
+        "works the same (tests give each sweep a name of its own)."
     ),
     # --- the job store and the batch commit
     change(
