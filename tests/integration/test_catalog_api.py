@@ -65,6 +65,8 @@ def test_products_list_newest_first_with_a_cursor(api: Api) -> None:
     first = api.ok("GET", f"{P}?limit=3")
     second = api.ok("GET", f"{P}?limit=3&cursor={first['next_cursor']}")
     assert [p["id"] for p in first["items"] + second["items"]] == ids[::-1] and second["next_cursor"] is None
+    exact = api.ok("GET", f"{P}?limit=5")  # a page that holds the rest exactly says there is no more
+    assert ([p["id"] for p in exact["items"]], exact["next_cursor"]) == (ids[::-1], None)
 
 
 @pytest.mark.parametrize(

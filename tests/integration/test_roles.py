@@ -82,7 +82,12 @@ def test_an_editor_changes_the_catalog_but_not_the_admins_settings(world: World)
     }
     refused = [resp.get_json() for resp in answers.values() if resp.status_code == 403]
     assert refused == [{"error": "only an ADMIN may do this", "code": "PERMISSION_DENIED"}]
+    # What each route answered on success is what the OpenAPI document says it answers.
+    documented = {(r.method, r.path): r.status for api in APIS for r in api.routes}
+    assert {key: documented[key] for key, resp in answers.items() if resp.status_code < 300} == {
+        key: resp.status_code for key, resp in answers.items() if resp.status_code < 300
+    }
     assert world.get(f"{B}/settings/notifications") == settings
     # The same body from the ADMIN is accepted: the EDITOR was refused for its role alone.
     [(_, route, body, *_)] = [row for row in TABLE if row[:2] == ("PUT", f"{B}/settings/notifications")]
-    assert world.call("PUT", route, body, world.admin).status_code == 200
+    assert world.call("PUT", route, body, world.admin).status_code == documented[("PUT", route)] == 200

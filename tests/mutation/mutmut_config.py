@@ -1,8 +1,8 @@
 """mutmut's hooks (mutmut imports this module by name; tests/mutation/run.py puts it on the path).
 
 Before each mutant: which tests to run (from the map run.py made: only the tests that run the
-mutant's line, fastest first), with a deadline after which a hang counts as a kill, and which
-lines not to mutate at all. Two kinds of line are not
+mutant's line, fastest first; every test of the module for a survivor's second run), with a
+deadline after which a hang counts as a kill, and which lines not to mutate at all. Two kinds of line are not
 mutated, because what they say is for people, not for callers, and no test should hold their
 wording in place:
 - lines that only log;
@@ -44,6 +44,8 @@ def pre_mutation(context: Any) -> None:
     if tests == []:  # no test runs this line: nothing can kill the mutant
         context.config.test_command = shlex.join(tests_map["nothing"])
         return
+    if os.environ.get("SYNQ_MUTATION_EVERYTHING"):  # a survivor's second chance: every test
+        tests = None
     durations = tests_map["durations"]
     runner = tests_map["runner"]
     # A hang is a kill too: three times what the tests took unmutated, and half a minute to start.

@@ -45,8 +45,16 @@ def test_an_org_list_claim_grants_each_of_its_orgs(keys: tuple[Path, Path], veri
 def test_a_missing_header_is_401(keys: tuple[Path, Path], verifier: TokenVerifier, drop: str) -> None:
     h = headers(keys[0], new_scope())
     del h[drop]
-    with pytest.raises(UnauthenticatedError):
+    with pytest.raises(UnauthenticatedError) as refused:
         authenticate(h, verifier)
+    assert (
+        refused.value.message
+        == {
+            "Authorization": "missing bearer token: send `Authorization: Bearer <token>`",
+            "X-Tenant-ID": "missing X-Tenant-ID header",
+            "X-Org-ID": "missing X-Org-ID header",
+        }[drop]
+    )
 
 
 @pytest.mark.parametrize(
@@ -104,7 +112,7 @@ def test_an_es256_token_verifies_with_its_key(tmp_path: Path) -> None:
 
 
 def test_a_verifier_needs_a_key_source() -> None:
-    with pytest.raises(RuntimeError, match="AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE"):
+    with pytest.raises(RuntimeError, match=r"^set AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE to verify bearer tokens$"):
         TokenVerifier(
             Settings(auth_issuer=ISSUER, auth_audience=AUDIENCE, auth_jwks_url=None, auth_public_key_file=None)
         )

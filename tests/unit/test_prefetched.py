@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -64,3 +65,13 @@ def test_a_slow_caller_gets_every_item_while_the_reader_waits_for_room() -> None
 
     [taken] = concurrently(slowly, timeout=20)
     assert taken == [0, 1, 2, 3, 4]
+
+
+def test_the_reader_is_a_daemon_thread_named_prefetch() -> None:
+    """It never holds a process open at exit, and a thread dump tells it apart."""
+    before = {t for t in threading.enumerate() if t.name == "prefetch"}
+    items = prefetched(itertools.count(), batch=1, depth=1)  # endless: the reader stays busy
+    assert next(items) == 0
+    readers = [t for t in threading.enumerate() if t.name == "prefetch" and t not in before]
+    items.close()
+    assert len(readers) == 1 and readers[0].daemon

@@ -1,0 +1,28 @@
+"""List cursors: opaque to clients, exact on the way back, and refused as a 400 when they are not
+one of ours."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.adapters.firestore.base import decode_cursor, encode_cursor
+from shared.errors import InvalidArgumentError
+
+
+@pytest.mark.parametrize("length", range(12))
+def test_a_cursor_comes_back_exactly_whatever_its_length(length: int) -> None:
+    """Every length of encoding, so every amount of base64 padding (and any last character)."""
+    for values in ([length, "x" * length], ["2026-11-29T12:00:00+00:00", "X" * length], [length, length * 7]):
+        cursor = encode_cursor(values)
+        assert "=" not in cursor and decode_cursor(cursor, 2) == values
+
+
+@pytest.mark.parametrize("cursor", ["NQ", "eyJhIjogMX0", "WzFd", "%%%", ""])
+def test_anything_else_is_refused_as_not_a_cursor_of_this_list(cursor: str) -> None:
+    """5, {"a": 1}, [1], not base64, empty, mis-padded."""
+    with pytest.raises(InvalidArgumentError) as refused:
+        decode_cursor(cursor, 2)
+    problems: list[Any] = [(d.field, d.problem) for d in refused.value.details]
+    assert (refused.value.message, problems) == ("invalid cursor", [("cursor", "not a cursor of this list")])
