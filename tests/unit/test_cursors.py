@@ -3,26 +3,34 @@ one of ours."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
 
-from shared.adapters.firestore.base import decode_cursor, encode_cursor
+from shared.adapters.firestore.base import INDEX, TEXT, TIME, decode_cursor, encode_cursor
 from shared.errors import InvalidArgumentError
 
 
 @pytest.mark.parametrize("length", range(12))
 def test_a_cursor_comes_back_exactly_whatever_its_length(length: int) -> None:
     """Every length of encoding, so every amount of base64 padding (and any last character)."""
-    for values in ([length, "x" * length], ["2026-11-29T12:00:00+00:00", "X" * length], [length, length * 7]):
+    cases = [
+        ([length, "x" * (length + 1)], (INDEX, TEXT)),
+        (["2026-11-29T12:00:00+00:00", "X" * (length + 1)], (TEXT, TEXT)),
+        ([length, length * 7], (INDEX, INDEX)),
+    ]
+    for values, kinds in cases:
         cursor = encode_cursor(values)
-        assert "=" not in cursor and decode_cursor(cursor, 2) == values
+        assert "=" not in cursor and decode_cursor(cursor, *kinds) == values
+    moment = "2026-11-29T12:00:00+00:00"
+    assert decode_cursor(encode_cursor([moment, "x"]), TIME, TEXT) == [datetime.fromisoformat(moment), "x"]
 
 
 @pytest.mark.parametrize("cursor", ["NQ", "eyJhIjogMX0", "WzFd", "%%%", ""])
 def test_anything_else_is_refused_as_not_a_cursor_of_this_list(cursor: str) -> None:
     """5, {"a": 1}, [1], not base64, empty, mis-padded."""
     with pytest.raises(InvalidArgumentError) as refused:
-        decode_cursor(cursor, 2)
+        decode_cursor(cursor, INDEX, TEXT)
     problems: list[Any] = [(d.field, d.problem) for d in refused.value.details]
     assert (refused.value.message, problems) == ("invalid cursor", [("cursor", "not a cursor of this list")])
