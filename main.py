@@ -1,5 +1,8 @@
 """Every deployable function target, from one source root (so `shared/` deploys with each)."""
 
+import functions_framework
+from werkzeug.exceptions import HTTPException
+
 from functions.audit_logs import audit_logs
 from functions.bulk_job_worker import bulk_job_worker
 from functions.bulk_jobs import bulk_jobs
@@ -12,6 +15,10 @@ from functions.products import products
 from functions.taxonomy import brands, categories
 from functions.validation_issues import validation_issues
 from functions.validation_sweep import validation_sweep
+from shared.http import framework_error
+
+# The framework's own answers (a path its router cannot match) in the API's JSON error shape.
+functions_framework.errorhandler(HTTPException)(framework_error)
 
 __all__ = [
     "audit_logs",

@@ -11,6 +11,7 @@ from typing import Any
 
 import flask
 import functions_framework
+from werkzeug.exceptions import HTTPException
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the source root, as when deployed
 
@@ -18,8 +19,10 @@ import main
 from functions.openapi import APIS
 from shared import wiring
 from shared.errors import NotFoundError
-from shared.http import error_response
+from shared.http import error_response, framework_error
 from shared.settings import get_settings
+
+functions_framework.errorhandler(HTTPException)(framework_error)  # as main.py does for each target
 
 # Each API's collection path, routed to the function of the same name: derived from the route
 # table, so a new API needs no edit here.

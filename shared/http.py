@@ -268,6 +268,20 @@ def render(model: BaseModel | dict[str, Any] | None, status: int) -> flask.Respo
     return _json(model, status)
 
 
+_FRAMEWORK_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+
+
+def framework_error(exc: HTTPException) -> flask.Response:
+    """An error the framework answers before any function runs (its router matches no path that
+    holds a newline, for one), in the API's own JSON shape. Registered on each app in `main.py`."""
+    status = exc.code or 500
+    body = {
+        "error": (exc.description or exc.name).split(".")[0],
+        "code": _FRAMEWORK_CODES.get(status, "INVALID_ARGUMENT"),
+    }
+    return _json(body, status)
+
+
 def error_response(exc: SynqError) -> flask.Response:
     body: dict[str, Any] = {"error": exc.message, "code": exc.code}
     if exc.details:

@@ -261,3 +261,10 @@ def test_a_lone_surrogate_in_notification_settings_is_400(client: Any, jobs: Job
     )
     assert_error(resp, 400, "INVALID_JSON")
     assert_error(client.get(f"{PIM}/settings/notifications", headers=jobs.auth), 404)
+
+
+def test_a_path_the_framework_cannot_route_is_a_json_404(client: Any, jobs: JobsApi) -> None:
+    # A newline in a path segment: the framework's own router answers before any function runs.
+    resp = client.get(f"{PIM}/products/%0A/variants", headers=jobs.auth)
+    assert_error(resp, 404, "NOT_FOUND")
+
