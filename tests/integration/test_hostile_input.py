@@ -267,4 +267,3 @@ def test_a_path_the_framework_cannot_route_is_a_json_404(client: Any, jobs: Jobs
     # A newline in a path segment: the framework's own router answers before any function runs.
     resp = client.get(f"{PIM}/products/%0A/variants", headers=jobs.auth)
     assert_error(resp, 404, "NOT_FOUND")
-
