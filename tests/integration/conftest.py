@@ -28,6 +28,13 @@ SETTINGS = {"channel": "email", "emails": ["owner@example.com"]}
 pytestmark = pytest.mark.emulators
 
 
+@pytest.fixture(autouse=True)
+def _on_the_emulators(stack_env: dict[str, str]) -> None:
+    """Every integration test runs with the clients pointed at the suite's emulators, whatever
+    fixtures it asks for: a test that reached `wiring` before any other had set them up would
+    otherwise build clients for Google Cloud itself (and fail alone, or pass after another)."""
+
+
 class JobsApi:
     """The bulk-jobs endpoints as a client uses them, through the local gateway app."""
 

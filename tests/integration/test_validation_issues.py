@@ -140,10 +140,12 @@ def write_behind_the_back(scope: Scope, products: list[dict[str, Any]]) -> list[
     client = wiring.firestore_client()
     col = client.collection(f"tenants/{scope.tenant_id}/orgs/{scope.org_id}/products")
     ids = []
+    write = client.batch()
     for fields in products:
         pid = str(uuid.uuid4())
         now = datetime.now(UTC)
-        col.document(pid).set(
+        write.set(
+            col.document(pid),
             {
                 "id": pid,
                 "tenant_id": scope.tenant_id,
@@ -154,9 +156,13 @@ def write_behind_the_back(scope: Scope, products: list[dict[str, Any]]) -> list[
                 "attributes": {},
                 "variants": [],
                 **fields,
-            }
+            },
         )
         ids.append(pid)
+        if len(ids) % 400 == 0:
+            write.commit()
+            write = client.batch()
+    write.commit()
     return ids
 
 
@@ -222,6 +228,54 @@ def test_a_sweep_pauses_at_its_budget_and_resumes(jobs: JobsApi, client: Any, sc
     assert len(issues(client, jobs.auth, code="DUPLICATE_SKU")) == 5
 
 
+def test_how_a_sweep_pages_changes_nothing_it_finds_or_counts(client: Any, keys: tuple[Path, Path]) -> None:
+    """The same catalog in two tenants, swept a product at a time and all at once, in one run each."""
+    catalog = [{"title": f"Twin {i}", "sku": "TWIN" if i % 2 else f"T{i}", "barcode": "123"} for i in range(5)]
+    small, large = new_scope(), new_scope()
+    ids = {s: write_behind_the_back(s, catalog) for s in (small, large)}
+
+    def sweep(s: Scope, page_size: int) -> dict[str, Any]:
+        return sweep_of(s, page_size=page_size).run(60).model_dump()
+
+    first = sweep(small, 1), sweep(large, 300)
+    assert first[0] == first[1] and first[0]["status"] == "completed" and first[0]["products"] == 5
+    assert first[0]["issue_writes"] > 0 and first[0]["cursor"] is None
+    # Nothing changed since: nothing to write.
+    assert [sweep(s, size)["issue_writes"] for s, size in ((small, 1), (large, 300))] == [0, 0]
+    # Products deleted behind its back: each sweep resolves their issues, writing as much.
+    for s in (small, large):
+        for pid in ids[s][:3]:
+            wiring.firestore_client().document(f"tenants/{s.tenant_id}/orgs/{s.org_id}/products/{pid}").delete()
+    after = sweep(small, 1), sweep(large, 300)
+    assert after[0] == after[1] and after[0]["products"] == 2 and after[0]["issue_writes"] > 0
+    for s in (small, large):
+        left = issues(client, headers(keys[0], s))
+        assert {pid for pid, _, _ in left} == set(ids[s][3:])
+
+
+def test_a_sweep_evaluates_300_products_a_page(scope: Scope) -> None:
+    write_behind_the_back(scope, [{"title": f"Many {i}"} for i in range(301)])
+    first = sweep_of(scope).run(0.000001)
+    assert (first.status, first.products) == ("paused", 300)
+    assert sweep_of(scope).run(60).products == 1
+
+
+def test_a_sweep_whose_lease_was_taken_over_stops(scope: Scope) -> None:
+    write_behind_the_back(scope, [{"title": f"Taken {i}"} for i in range(3)])
+    name = f"takeover-{uuid.uuid4()}"
+
+    class TakenOver(FirestoreSweepStore):
+        def save(self, owner: str, cursor: SweepCursor | None, now: datetime, lease: timedelta) -> bool:
+            # Another run, finding the lease expired (this one stalled), takes it over first.
+            FirestoreSweepStore(wiring.firestore_client(), name).acquire("another", now + LEASE * 2, LEASE)
+            return super().save(owner, cursor, now, lease)
+
+    store = TakenOver(wiring.firestore_client(), name, tenant_ids={scope.tenant_id})
+    client = wiring.firestore_client()
+    report = Sweep(store, wiring.quality, lambda s: FirestoreIssueStore(client, s), wiring.utc_now, 1).run(60)
+    assert (report.status, report.products) == ("busy", 1)  # one page, then it found the lease gone
+
+
 class MeetsAtTheLease(FirestoreSweepStore):
     """Runs that ask for the lease at the same moment and go on only once both have their answer."""
 
@@ -254,6 +308,12 @@ def test_a_paused_sweep_resumes_where_it_stopped_across_orgs(client: Any, keys: 
     for s in (first, second):
         found = issues(client, headers(keys[0], s), code="DUPLICATE_SKU")
         assert found == {(pid, "DUPLICATE_SKU", None) for pid in ids[s]}  # within its own org only
+    # Deleted behind its back: the orphan pass, paused and resumed page by page, resolves them all.
+    for s in (first, second):
+        for pid in ids[s]:
+            wiring.firestore_client().document(f"tenants/{tenant}/orgs/{s.org_id}/products/{pid}").delete()
+    sweep_until_done(first, budget=0.000001, page_size=2)
+    assert [issues(client, headers(keys[0], s)) for s in (first, second)] == [set(), set()]
 
 
 def test_scopes_are_listed_in_id_order_from_where_a_sweep_stopped() -> None:
@@ -282,7 +342,10 @@ def test_two_sweeps_at_once_do_not_both_run(scope: Scope) -> None:
 
     reports = concurrently(run, run)
     # One took the lease and swept; the other was refused and evaluated nothing.
-    assert sorted((r.status, r.products) for r in reports) == [("busy", 0), ("completed", 1)]  # type: ignore[union-attr]
+    assert sorted((r.status, r.products, r.issue_writes > 0) for r in reports) == [  # type: ignore[union-attr]
+        ("busy", 0, False),
+        ("completed", 1, True),
+    ]
     assert sweep_of(scope, name).run(60).status == "completed"  # the lease was released
 
 
