@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from local.tokens import mint
 from shared.domain.tenancy import Scope
@@ -79,3 +86,31 @@ def deliver(handle: Callable[[Any], str], task: Any, attempts: int = 5) -> str:
             if attempt == attempts or not retried(exc):
                 raise
     raise AssertionError("unreachable")
+
+
+def self_signed_certificate(folder: Path, *addresses: str) -> tuple[Path, Path]:
+    """A self-signed certificate for `localhost` (and the IP `addresses` given): (certificate, key)
+    PEM files in `folder`, for TLS receivers on the loopback."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    alt_names: list[x509.GeneralName] = [x509.DNSName("localhost")]
+    alt_names += [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path

@@ -5,23 +5,16 @@ servers with and without TLS and login. Only loopback addresses ever receive tra
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import ipaddress
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from local.emulators import free_port
 from local.webhook_receiver import WebhookReceiver
@@ -29,6 +22,7 @@ from shared.adapters.smtp_mail import SmtpMailer
 from shared.adapters.webhooks import HttpWebhookSender
 from shared.domain.notifications import SIGNATURE_HEADER, sign
 from shared.errors import DeliveryError
+from tests.support import self_signed_certificate
 
 SECRET = "whsec_test_0123456789abcdef"
 BODY = b'{"id":"evt_test"}'
@@ -183,38 +177,10 @@ def test_a_stored_url_that_cannot_be_parsed_fails_for_good_without_crashing(url:
 
 
 # --- TLS -----------------------------------------------------------------------------------
-def certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for localhost and 127.0.0.1: (certificate, key) PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
-
-
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     """A server context with the self-signed certificate, and a client context that trusts it."""
-    cert, key = certificate(tmp_path_factory.mktemp("tls"))
+    cert, key = self_signed_certificate(tmp_path_factory.mktemp("tls"), "127.0.0.1")
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(cert, key)
     client = ssl.create_default_context(cafile=str(cert))

@@ -5,7 +5,6 @@ must not."""
 
 from __future__ import annotations
 
-import datetime as dt
 import ssl
 import threading
 import time
@@ -16,14 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from local.emulators import free_port
 from shared.adapters.webhooks import HttpWebhookSender
 from shared.errors import DeliveryError
+from tests.support import self_signed_certificate
 
 BODY = b'{"id": "evt_1", "type": "export.completed"}'
 SENT = {"Content-Type": "application/json", "X-Synq-Event-Id": "evt_1"}
@@ -137,27 +133,8 @@ def test_a_receiver_that_is_down_or_too_slow_is_worth_another_attempt(receiver: 
 
 
 def self_signed(directory: Path) -> tuple[Path, ssl.SSLContext]:
-    """A certificate for `localhost` and a server context presenting it."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    """A certificate for `localhost` only and a server context presenting it."""
+    cert_file, key_file = self_signed_certificate(directory)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
     return cert_file, context
