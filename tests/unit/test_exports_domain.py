@@ -209,6 +209,9 @@ def test_settings_need_their_channels_target_and_mask_the_secret() -> None:
     hooked = NotificationSettingsInput.model_validate({"channel": "webhook", "webhook_url": f"  {url}\n"})
     assert hooked.webhook_url == url  # trimmed; 2,048 characters at most
     assert refused({"channel": "webhook", "webhook_url": url + "h"}) == ["String should have at most 2048 characters"]
+    assert refused({"channel": "webhook", "webhook_url": " "}) == ["String should have at least 1 character"]
+    # Whether a URL may receive webhooks is for check_webhook_url (the service), not the body's shape.
+    assert NotificationSettingsInput.model_validate({"channel": "webhook", "webhook_url": "x"}).webhook_url == "x"
     hook = {"channel": "webhook", "webhook_url": "https://x.example/h"}
     assert NotificationSettingsInput.model_validate({**hook, "webhook_secret": "s" * 16}).webhook_secret == "s" * 16
     assert NotificationSettingsInput.model_validate({**hook, "webhook_secret": "s" * 256})
