@@ -10,6 +10,7 @@ why the suite does not write it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 Key = tuple[str, str, str]
@@ -21,6 +22,7 @@ JOBS = "shared/adapters/firestore/jobs.py"
 TENANCY = "shared/domain/tenancy.py"
 SWEEP_STORE = "shared/adapters/firestore/sweep.py"
 SWEEP = "shared/services/sweep.py"
+NOTIFICATIONS = "shared/domain/notifications.py"
 
 
 def change(module: str, line: str, before: str, after: str) -> Key:
@@ -29,11 +31,22 @@ def change(module: str, line: str, before: str, after: str) -> Key:
     return module, line, line.replace(before, after)
 
 
+def only_the_description(line: str, mutated: str) -> bool:
+    """The mutant changes a field's `description=` text only, or drops the Field() that held it."""
+    if "description=" not in line:
+        return False
+    field = re.search(r"Field\((None|default_factory=\w+), description=f?\"[^\"]*\"\)", line)
+    dropped = field is not None and field[1] == "None" and mutated == line.replace(field[0], "None")
+    worded = re.sub(r'description=(f?)"XX(.*)XX"', r'description=\1"\2"', mutated) == line
+    return dropped or worded
+
+
 EQUIVALENT_WHEN: list[tuple[Callable[[str, str], bool], str]] = [
     (
         lambda line, mutated: mutated == line.replace('mode="python"', 'mode="XXpythonXX"'),
         'pydantic dumps every mode but "json" as "python".',
     ),
+    (only_the_description, "Only the wording of a field's description in the OpenAPI document."),
 ]
 
 TYPING_ONLY = "Used in annotations only, which are never evaluated (`from __future__ import annotations`)."
@@ -177,6 +190,32 @@ EQUIVALENT: dict[Key, str] = {
     ): (
         "A cursor just past an org: appending `XX...` to a UUID sorts it after that org and before the "
         "next just the same (no org id is a prefix of another)."
+    ),
+    # --- notification settings, signatures, URL rules
+    (NOTIFICATIONS, "Resolver = Callable[[str, int], list[str]]", "Resolver = None"): TYPING_ONLY,
+    change(NOTIFICATIONS, "webhook_url: str | None = None", "= None", '= ""'): (
+        "A default of the settings view, which is always built with every field (from the stored "
+        "settings, themselves built with every field)."
+    ),
+    change(NOTIFICATIONS, 'port = parts.port or (443 if parts.scheme == "https" else 80)', "else 80", "else 81"): (
+        "The port is only used to resolve an https URL's host in production; http is refused there "
+        "first, and the local stack does not resolve."
+    ),
+    change(NOTIFICATIONS, 'if parts.hostname.rstrip(".").lower() in METADATA_HOSTS:', '"."', '"XX.XX"'): (
+        "Also strips trailing X's, but urlsplit gives the host name in lower case: there are none."
+    ),
+    change(NOTIFICATIONS, 'ip = ipaddress.ip_address(address.split("%", 1)[0])', '"%"', '"XX%XX"'): (
+        "Python parses a scoped IPv6 address (fe80::1%eth0) itself, and the scope does not change "
+        "whether the address is global."
+    ),
+    change(NOTIFICATIONS, 'ip = ipaddress.ip_address(address.split("%", 1)[0])', "1)[0]", "2)[0]"): (
+        "An address holds one `%` at most: the first part is the same."
+    ),
+    change(NOTIFICATIONS, 'expected = sign(secret, body, timestamp).split(",v1=", 1)[1]', '",v1=", 1', '",v1=", 2'): (
+        "Our own signature holds `,v1=` once: the second part is the same."
+    ),
+    change(NOTIFICATIONS, 'return hmac.compare_digest(expected, fields.get("v1", ""))', '""', '"XXXX"'): (
+        "A header without v1 compared as `XXXX` instead of empty: neither is a hex digest, both refused."
     ),
     # --- the job store and the batch commit
     change(

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from shared.domain.catalog import Product
 from shared.domain.exports import CSV_COLUMNS, ExportFormat, ExportStatus, ExportView, RowWriter, csv_cell
 from shared.domain.notifications import (
+    SIGNATURE_HEADER,
     NotificationSettings,
     NotificationSettingsInput,
     UnsafeUrlError,
@@ -118,6 +119,8 @@ def test_a_signature_verifies_and_any_change_or_delay_breaks_it() -> None:
     assert verify("s3cret-s3cret-s3cret", f"v1={expected},t=1800000000", body, now=1_800_000_000)  # any order
     assert not verify("s3cret-s3cret-s3cret", "t=soon,v1=" + expected, body, now=1_800_000_000)
     assert not verify("s3cret-s3cret-s3cret", "t=1800000000", body, now=1_800_000_000)
+    assert not verify("s3cret-s3cret-s3cret", f"t=1800000000=1,v1={expected}", body, now=1_800_000_000)
+    assert SIGNATURE_HEADER == "X-Synq-Signature"  # the name receivers are told to read (README)
     assert not verify("s3cret-s3cret-s3cret", header, body + b" ", now=1_800_000_100)
     assert not verify("another-secret-xx", header, body, now=1_800_000_100)
     assert not verify("s3cret-s3cret-s3cret", header, body, now=1_800_000_301)  # a replay, too late
@@ -148,6 +151,8 @@ def public(_host: str, _port: int) -> list[str]:
     [
         ("http://hooks.example.com/x", ["93.184.216.34"], "https"),
         ("https://user:pw@hooks.example.com/x", ["93.184.216.34"], "credentials"),
+        ("https://user@hooks.example.com/x", ["93.184.216.34"], "credentials"),
+        ("https://:pw@hooks.example.com/x", ["93.184.216.34"], "credentials"),
         ("https://hooks.example.com/x", ["93.184.216.34", "10.0.0.7"], "non-public"),  # one bad answer is enough
         ("https://hooks.example.com/x", ["127.0.0.1"], "non-public"),
         ("https://hooks.example.com/x", ["169.254.169.254"], "non-public"),
@@ -271,13 +276,29 @@ def test_production_accepts_a_public_https_url_and_the_local_stack_a_loopback_on
     assert is_public_address("8.8.8.8") and not is_public_address("192.168.1.1")
 
 
+def refused(body: dict[str, Any]) -> list[str]:
+    with pytest.raises(ValidationError) as refusal:
+        NotificationSettingsInput.model_validate(body)
+    return [e["msg"] for e in refusal.value.errors()]
+
+
 def test_settings_need_their_channels_target_and_mask_the_secret() -> None:
-    with pytest.raises(ValidationError, match="the webhook channel needs webhook_url"):
-        NotificationSettingsInput.model_validate({"channel": "webhook"})
-    with pytest.raises(ValidationError, match="the email channel needs at least one address in emails"):
-        NotificationSettingsInput.model_validate({"channel": "email", "emails": []})
-    with pytest.raises(ValidationError, match="emails holds an address twice"):
-        NotificationSettingsInput.model_validate({"channel": "email", "emails": ["a@example.com", "A@example.com"]})
+    assert refused({"channel": "webhook"}) == ["Value error, the webhook channel needs webhook_url"]
+    assert refused({"channel": "email", "emails": []}) == [
+        "Value error, the email channel needs at least one address in emails"
+    ]
+    assert refused({"channel": "email", "emails": ["a@example.com", "A@example.com"]}) == [
+        "Value error, emails holds an address twice"
+    ]
+    by_email = NotificationSettingsInput.model_validate({"channel": "email", "emails": ["a@example.com"]})
+    assert (by_email.webhook_url, by_email.webhook_secret) == (None, None)
+    url = "https://x.example/" + "h" * (2048 - len("https://x.example/"))
+    hooked = NotificationSettingsInput.model_validate({"channel": "webhook", "webhook_url": f"  {url}\n"})
+    assert hooked.webhook_url == url  # trimmed; 2,048 characters at most
+    assert refused({"channel": "webhook", "webhook_url": url + "h"}) == ["String should have at most 2048 characters"]
+    assert refused({"channel": "webhook", "webhook_url": " "}) == ["String should have at least 1 character"]
+    # Whether a URL may receive webhooks is for check_webhook_url (the service), not the body's shape.
+    assert NotificationSettingsInput.model_validate({"channel": "webhook", "webhook_url": "x"}).webhook_url == "x"
     hook = {"channel": "webhook", "webhook_url": "https://x.example/h"}
     assert NotificationSettingsInput.model_validate({**hook, "webhook_secret": "s" * 16}).webhook_secret == "s" * 16
     assert NotificationSettingsInput.model_validate({**hook, "webhook_secret": "s" * 256})
