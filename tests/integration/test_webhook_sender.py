@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from local.emulators import free_port
+from shared.adapters import webhooks
 from shared.adapters.webhooks import HttpWebhookSender
 from shared.errors import DeliveryError
 
@@ -122,6 +123,26 @@ def test_production_refuses_for_good_a_url_that_reaches_inside(receiver: Receive
     assert receiver.requests == []
 
 
+@pytest.mark.parametrize(
+    ("url", "port"),
+    [
+        ("https://hooks.example.com/x", 443),
+        ("http://hooks.example.com/x", 80),
+        ("https://hooks.example.com:8443/x", 8443),
+    ],
+)
+def test_the_host_is_resolved_for_the_port_the_url_means(monkeypatch: pytest.MonkeyPatch, url: str, port: int) -> None:
+    asked: list[tuple[str, int]] = []
+
+    def unresolvable(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        raise OSError("no such host")
+
+    monkeypatch.setattr(webhooks, "resolve", unresolvable)
+    refusal(HttpWebhookSender(allow_private=True, timeout_seconds=5), url)
+    assert asked == [("hooks.example.com", port)]
+
+
 def test_a_host_that_does_not_resolve_is_worth_another_attempt() -> None:
     failed = refusal(HttpWebhookSender(allow_private=True, timeout_seconds=5), "http://no-such-host.invalid/hook")
     assert failed.message.startswith("no-such-host.invalid does not resolve") and not failed.permanent
@@ -130,7 +151,8 @@ def test_a_host_that_does_not_resolve_is_worth_another_attempt() -> None:
 def test_a_receiver_that_is_down_or_too_slow_is_worth_another_attempt(receiver: Receiver) -> None:
     sender = HttpWebhookSender(allow_private=True, timeout_seconds=0.5)
     down = refusal(sender, f"http://127.0.0.1:{free_port()}/hook")
-    assert down.message.startswith("webhook POST failed: ") and not down.permanent
+    # One connection attempt: retrying belongs to the next delivery attempt, with its backoff.
+    assert down.message.startswith("webhook POST failed: NewConnectionError") and not down.permanent
     receiver.delay = 3
     slow = refusal(sender, f"http://127.0.0.1:{receiver.port}/hook")
     assert slow.message.startswith("webhook POST failed: ReadTimeoutError") and not slow.permanent

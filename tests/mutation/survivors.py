@@ -23,6 +23,7 @@ TENANCY = "shared/domain/tenancy.py"
 SWEEP_STORE = "shared/adapters/firestore/sweep.py"
 SWEEP = "shared/services/sweep.py"
 NOTIFICATIONS = "shared/domain/notifications.py"
+WEBHOOKS = "shared/adapters/webhooks.py"
 
 
 def change(module: str, line: str, before: str, after: str) -> Key:
@@ -217,6 +218,14 @@ EQUIVALENT: dict[Key, str] = {
     change(NOTIFICATIONS, 'return hmac.compare_digest(expected, fields.get("v1", ""))', '""', '"XXXX"'): (
         "A header without v1 compared as `XXXX` instead of empty: neither is a hex digest, both refused."
     ),
+    # --- webhook delivery
+    change(WEBHOOKS, 'host = parts.hostname or ""', '""', '"XXXX"'): (
+        "Only for a URL without a host, which the settings refuse before it can be stored."
+    ),
+    change(WEBHOOKS, "redirect=False,", "False", "True"): (
+        "With retries=False urllib3 follows no redirect either way (test_webhook_sender.py checks "
+        "that a 302 is not followed)."
+    ),
     # --- the job store and the batch commit
     change(
         JOBS,
@@ -239,6 +248,12 @@ EQUIVALENT: dict[Key, str] = {
 }
 
 NOT_YET_KILLED: dict[Key, str] = {
+    change(
+        WEBHOOKS,
+        "self._timeout = urllib3.Timeout(connect=min(5.0, timeout_seconds), read=timeout_seconds)",
+        "min(5.0",
+        "min(6.0",
+    ): "Waiting 6 seconds for a connection instead of 5: only a timing assertion could tell.",
     change(SWEEP, "LEASE = timedelta(minutes=2)", "minutes=2", "minutes=3"): (
         "The lease's length only decides how soon another run may take over from a sweep that died; "
         "the lease tests pass it explicitly, and a test of the constant would only restate it."
