@@ -24,6 +24,7 @@ SWEEP_STORE = "shared/adapters/firestore/sweep.py"
 SWEEP = "shared/services/sweep.py"
 NOTIFICATIONS = "shared/domain/notifications.py"
 WEBHOOKS = "shared/adapters/webhooks.py"
+EXPORTS = "shared/services/exports.py"
 
 
 def change(module: str, line: str, before: str, after: str) -> Key:
@@ -225,6 +226,16 @@ EQUIVALENT: dict[Key, str] = {
     change(WEBHOOKS, "redirect=False,", "False", "True"): (
         "With retries=False urllib3 follows no redirect either way (test_webhook_sender.py checks "
         "that a 302 is not followed)."
+    ),
+    # --- export runs and notification delivery
+    change(EXPORTS, "MAX_PAGE = 100", "100", "101"): (
+        "The list's query already refuses a limit over 100, so min(limit, MAX_PAGE) is the limit."
+    ),
+    (EXPORTS, "@dataclass(frozen=True)", "@dataclass(frozen=False)"): (
+        "ExportPolicy: nothing assigns to a policy once it is built."
+    ),
+    change(EXPORTS, "assert settings.webhook_url and settings.webhook_secret", " and ", " or "): (
+        "Settings on the webhook channel always hold both (the settings service refuses them otherwise)."
     ),
     # --- the job store and the batch commit
     change(
