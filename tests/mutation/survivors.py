@@ -141,7 +141,7 @@ EQUIVALENT: dict[Key, str] = {
     change(BASE, CHUNKS, "list[T] | BaseException", "list[T] & BaseException"): TYPING_ONLY,
     change(BASE, CHUNKS, "BaseException | None", "BaseException & None"): TYPING_ONLY,
     change(BASE, "end: BaseException | None = None", "|", "&"): TYPING_ONLY,
-    change(BASE, "self.client = client", "client", "None"): "TenantRoot.client is never read.",
+    (BASE, "self.client = client", "self.client = None"): "TenantRoot.client is never read.",
     change(BASE, PADDING, "(-len(cursor) % 4)", "(+len(cursor) % 4)"): (
         "Too much padding where one '=' was missing: the base64 decoder ignores the excess, so every "
         "cursor decodes the same (test_cursors.py tries every length)."
