@@ -29,7 +29,7 @@ EXPORTS = "shared/services/exports.py"
 
 def change(module: str, line: str, before: str, after: str) -> Key:
     """The mutant of `line` that turns `before` into `after`."""
-    assert before in line
+    assert line.count(before) == 1, (line, before)
     return module, line, line.replace(before, after)
 
 
