@@ -12,7 +12,7 @@ import json
 import threading
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from shared.domain.exports import (
     ExportResult,
     ExportStatus,
 )
-from shared.domain.notifications import Channel, NotificationSettingsInput
+from shared.domain.notifications import Channel, NotificationSettingsInput, event_id
 from shared.domain.tenancy import Principal, Role, Scope
 from shared.errors import UnavailableError
 from shared.services.exports import ExportProcessor, Exports
@@ -100,12 +100,16 @@ def receiver() -> Iterator[WebhookReceiver]:
     running.stop()
 
 
-def seed(jobs: JobsApi, count: int = 6) -> tuple[list[str], str]:
-    """`count` clean products and one with an invalid barcode (an ERROR issue); their ids."""
+def seed(jobs: JobsApi, count: int = 6, broken: int = 1) -> tuple[list[str], str]:
+    """`count` clean products and `broken` with an invalid barcode (an ERROR issue); the clean
+    ones' ids and the (first) broken one's."""
     items = [{"title": f"Product {i}", "sku": f"SKU-{i}", **GOOD} for i in range(count)]
-    items.append({"title": "Broken barcode", "sku": "SKU-BAD", **{**GOOD, "barcode": "4006381333932"}})
+    items += [
+        {"title": "Broken barcode" + (f" {n}" if n else ""), "sku": f"SKU-BAD-{n}", **GOOD, "barcode": "4006381333932"}
+        for n in range(broken)
+    ]
     job = jobs.run("BULK_IMPORT", items)
-    assert job["processed_items"] == count + 1
+    assert job["processed_items"] == count + broken
     by_title = {p["title"]: p["id"] for p in jobs.products()}
     return [by_title[f"Product {i}"] for i in range(count)], by_title["Broken barcode"]
 
@@ -228,6 +232,21 @@ def test_fixing_the_error_brings_the_product_back_into_the_next_export(
     assert (second["row_count"], second["excluded_count"]) == (3, 0)
     ids = {json.loads(line)["id"] for line in download(second["download_url"]).decode().splitlines()}
     assert ids == {*clean, broken}
+
+
+def test_every_product_with_an_error_is_left_out_and_counted(exports: ExportsApi, jobs: JobsApi) -> None:
+    clean, _ = seed(jobs, count=2, broken=3)
+    done = exports.wait_notified(exports.start()["id"])
+    assert (done["row_count"], done["excluded_count"]) == (2, 3)
+    assert sorted(json.loads(line)["id"] for line in download(done["download_url"]).decode().splitlines()) == sorted(
+        clean
+    )
+    # The link is good for its whole life from the moment it is handed out.
+    before = datetime.now(UTC)
+    link = exports.get(done["id"])
+    after = datetime.now(UTC)
+    ttl = wiring.export_policy().url_ttl
+    assert before + ttl <= datetime.fromisoformat(link["download_url_expires_at"]) <= after + ttl
 
 
 def test_an_empty_catalog_exports_an_empty_file(exports: ExportsApi) -> None:
@@ -387,6 +406,18 @@ class FlakyFiles(GcsExportFiles):
         return super().write(path, content_type, crash_midway())
 
 
+class RecordingSender(HttpWebhookSender):
+    """The real webhook sender, keeping the headers of every POST it makes."""
+
+    def __init__(self, allow_private: bool, timeout_seconds: float) -> None:
+        super().__init__(allow_private, timeout_seconds)
+        self.sent: list[dict[str, str]] = []
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        self.sent.append(headers)
+        super().post(url, body, headers)
+
+
 class Harness:
     def __init__(self, scope: Scope, files: FlakyFiles) -> None:
         self.scope = scope
@@ -399,13 +430,14 @@ class Harness:
         settings = FirestoreNotificationSettingsStore(client, scope)
         policy = wiring.export_policy()
         self.exports = Exports(scope, self.store, files, self.queue, policy, wiring.utc_now)
+        self.sender = RecordingSender(True, 5)
         self.processor = ExportProcessor(
             scope,
             self.store,
             settings,
             files,
             self.queue,
-            HttpWebhookSender(True, 5),
+            self.sender,
             SmtpMailer(s.smtp_host, s.smtp_port, s.mail_from),
             policy,
             wiring.utc_now,
@@ -586,3 +618,167 @@ def test_a_stale_notify_attempt_does_nothing(make_harness: Any) -> None:
     assert h.deliver(first) == "already DELIVERED"  # attempt 1 redelivered late
     assert h.receiver.requests == 2 and len(h.receiver.events) == 1
     assert h.queue.take() == []
+
+
+def test_a_completed_file_downloads_under_a_dated_name(make_harness: Any) -> None:
+    h = make_harness()
+    export_id, run = h.start()
+    assert h.deliver(run) == "completed"
+    export = h.export(export_id)
+    blob = wiring.storage_client().bucket(h.files.bucket).get_blob(export.object_path)
+    expected = f"catalog-export-{export.created_at:%Y%m%d-%H%M%S}.ndjson"
+    assert (blob.content_disposition, blob.content_type) == (
+        f'attachment; filename="{expected}"',
+        "application/x-ndjson",
+    )
+
+
+class Unqueueable:
+    def enqueue(self, name: str, body: dict[str, Any], not_before: datetime | None = None) -> None:
+        raise UnavailableError("task queue: storage unreachable")
+
+
+def test_an_export_that_cannot_be_queued_is_failed_at_once(make_harness: Any) -> None:
+    h = make_harness()
+    exports = dataclasses.replace(h.exports, tasks=Unqueueable())
+    with pytest.raises(UnavailableError):
+        exports.request(Principal("ops@example.com", Role.EDITOR, h.scope), ExportFormat.CSV)
+    [export] = h.store.list(10, None).items
+    assert (export.status, export.failure_reason) == (ExportStatus.FAILED, "the export could not be queued")
+    assert export.notification is not None
+    assert (export.notification.status, export.notification.event_type, export.notification.event_id) == (
+        DeliveryStatus.NOT_CONFIGURED,
+        "export.failed",
+        event_id(export.id, "export.failed"),
+    )
+
+
+def test_an_export_whose_every_run_died_after_its_claim_is_given_up(make_harness: Any) -> None:
+    h = make_harness(crash_on="publish", times=100)
+    export_id, run = h.start()
+    for _ in range(3):
+        with pytest.raises(UnavailableError):
+            h.deliver(run)
+    assert h.deliver(run) == "failed"  # a fourth run finds three attempts spent
+    export = h.export(export_id)
+    assert (export.status, export.failure_reason) == (ExportStatus.FAILED, "gave up after 3 attempts")
+    [(name, notify)] = h.queue.take_named()
+    assert (name, notify.attempt) == (f"{export_id}-notify-1", 1)
+    assert h.deliver(notify) == "delivered"
+    [event] = h.receiver.events
+    assert (event["type"], event["export"]["failure_reason"]) == ("export.failed", "gave up after 3 attempts")
+    assert h.export(export_id).notification.attempts == 1  # type: ignore[union-attr]
+
+
+class FailedMeanwhile(FirestoreExportStore):
+    """Another attempt gives the export up just before this one claims its file."""
+
+    def claim(self, export_id: str, result: ExportResult) -> Export:
+        delivery = Delivery(event_id=event_id(export_id, "export.failed"), event_type="export.failed", status="PENDING")
+        self.finish(export_id, ExportStatus.FAILED, delivery, wiring.utc_now(), "gave up after 3 attempts")
+        return super().claim(export_id, result)
+
+
+def test_a_run_that_finds_its_export_failed_meanwhile_cleans_up_and_says_so(make_harness: Any) -> None:
+    h = make_harness()
+    export_id, run = h.start()
+    processor = dataclasses.replace(h.processor, store=FailedMeanwhile(wiring.firestore_client(), h.scope))
+    assert processor.handle(run) == "already FAILED"
+    assert h.objects() == {"exports/": [], "tmp/exports/": []}  # its staged file deleted, nothing published
+    assert {name for name, _ in h.queue.take_named()} == {f"{export_id}-notify-1"}
+
+
+def test_a_losing_run_that_finds_the_file_already_moved_completes_quietly(make_harness: Any) -> None:
+    """The winner publishes and removes its staged file while the loser, told who won, is about to
+    copy the same file: the loser's copy finds nothing, and it checks the export is done."""
+    h = make_harness()
+    export_id, run = h.start()
+    a_claimed, b_claimed, a_done = threading.Event(), threading.Event(), threading.Event()
+
+    class Store(FirestoreExportStore):
+        def __init__(self, winner: bool) -> None:
+            super().__init__(wiring.firestore_client(), h.scope)
+            self.winner = winner
+
+        def claim(self, export_id: str, result: ExportResult) -> Export:
+            if not self.winner:
+                assert a_claimed.wait(60)
+            export = super().claim(export_id, result)
+            (a_claimed if self.winner else b_claimed).set()
+            return export
+
+        def finish(
+            self, export_id: str, status: ExportStatus, delivery: Delivery, now: datetime, reason: str | None
+        ) -> Export:
+            if self.winner:
+                assert b_claimed.wait(60)
+            return super().finish(export_id, status, delivery, now, reason)
+
+    class Files(FlakyFiles):
+        def __init__(self, winner: bool) -> None:
+            super().__init__()
+            self.winner = winner
+
+        def publish(self, staged: str, path: str, filename: str) -> None:
+            if not self.winner:
+                assert a_done.wait(60)
+            super().publish(staged, path, filename)
+
+        def delete(self, path: str) -> None:
+            super().delete(path)
+            if self.winner:
+                a_done.set()
+
+    a, b = (dataclasses.replace(h.processor, store=Store(w), files=Files(w)) for w in (True, False))
+    assert concurrently(lambda: a.handle(run), lambda: b.handle(run)) == ["completed", "completed"]
+    assert_one_clean_export(h, export_id)
+
+
+def test_notify_attempts_are_made_once_each_and_a_late_one_gives_way(make_harness: Any) -> None:
+    h = make_harness()
+    h.receiver.fail_first = 3
+    export_id, run = h.start()
+    early = ExportTask.notify(h.scope, export_id, 1)
+    assert h.deliver(early) == "export not finished"
+    assert h.deliver(run) == "completed"
+    [first] = h.queue.take()
+    before = datetime.now(UTC)
+    assert h.deliver(first) == "attempt 1 failed; next in 0.2s"
+    after = datetime.now(UTC)
+    note = h.export(export_id).notification
+    assert note is not None and note.next_attempt_at is not None
+    assert before + timedelta(seconds=0.2) <= note.next_attempt_at <= after + timedelta(seconds=0.2)
+    assert h.deliver(first) == "attempt 1 failed; next in 0.2s"  # Cloud Tasks redelivered it: tried again
+    [second] = {t.name: t for t in h.queue.take()}.values()
+    assert h.deliver(second) == "attempt 2 failed; next in 0.4s"
+    assert h.deliver(first) == "superseded by a later attempt"
+    assert h.receiver.requests == 3
+    [third] = h.queue.take()
+    assert h.deliver(third) == "delivered"
+    export = h.export(export_id)
+    [event] = h.receiver.events
+    assert datetime.fromisoformat(event["created_at"]) == export.completed_at  # not moved by the attempts
+    assert [(s["Content-Type"], s["X-Synq-Event-Id"]) for s in h.sender.sent] == [("application/json", event["id"])] * 4
+
+
+def test_a_receiver_that_keeps_failing_is_given_up_after_the_last_attempt(make_harness: Any) -> None:
+    h = make_harness()
+    h.receiver.fail_first = 1000
+    _, run = h.start()
+    h.deliver(run)
+    outcomes = []
+    while tasks := h.queue.take():
+        outcomes += [h.deliver(task) for task in tasks]
+    assert outcomes == ["attempt 1 failed; next in 0.2s", "attempt 2 failed; next in 0.4s", "delivery failed"]
+
+
+def test_without_settings_a_notify_task_records_that_nobody_was_told(make_harness: Any) -> None:
+    h = make_harness()
+    root = f"tenants/{h.scope.tenant_id}/orgs/{h.scope.org_id}"
+    wiring.firestore_client().document(f"{root}/settings/notifications").delete()
+    export_id, run = h.start()
+    h.deliver(run)
+    [notify] = h.queue.take()
+    assert h.deliver(notify) == "not configured"
+    assert h.export(export_id).notification.status is DeliveryStatus.NOT_CONFIGURED  # type: ignore[union-attr]
+    assert h.deliver(notify) == "already NOT_CONFIGURED" and h.receiver.requests == 0

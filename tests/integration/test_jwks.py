@@ -54,7 +54,9 @@ def token(private: Path, kid: str, **claims: Any) -> str:
 
 def test_a_token_is_verified_with_the_key_its_kid_names(jwks_url: tuple[str, Path], tmp_path: Path) -> None:
     url, private = jwks_url
-    verifier = TokenVerifier(Settings(auth_issuer=ISSUER, auth_audience=AUDIENCE, auth_jwks_url=url))
+    verifier = TokenVerifier(
+        Settings(auth_issuer=ISSUER, auth_audience=AUDIENCE, auth_jwks_url=url, auth_public_key_file=None)
+    )
     scope = new_scope()
 
     def hdrs(signed: str) -> dict[str, str]:

@@ -28,8 +28,12 @@ def missing_record_task(kind: str, scope: Scope) -> dict[str, str]:
 
 def test_a_task_for_a_record_that_does_not_exist_is_acknowledged(endpoint: Any, scope: Scope) -> None:
     client, path, kind = endpoint
-    resp = client.post(path, json=missing_record_task(kind, scope))
-    assert resp.status_code == 200 and resp.get_json()["outcome"] == "abandoned"
+    task = missing_record_task(kind, scope)
+    resp = client.post(path, json=task)
+    assert (resp.status_code, resp.get_json()) == (
+        200,
+        {"outcome": "abandoned", "reason": f"{kind} {task[f'{kind}_id']} does not exist"},
+    )
 
 
 @pytest.mark.parametrize(

@@ -259,6 +259,11 @@ def map_tests(module: str, env: dict[str, str]) -> Path:
     return target
 
 
+def forget_result(mutant_id: int) -> None:
+    with sqlite3.connect(SRC / ".mutmut-cache") as db:
+        db.execute("UPDATE Mutant SET status = 'untested', tested_against_hash = '' WHERE id = ?", (mutant_id,))
+
+
 def mutate(module: str) -> None:
     forget_baseline()
     runner = shlex.join(pytest_command("-x", *MODULES[module]))
@@ -284,6 +289,7 @@ def mutate(module: str) -> None:
         tests_now = hash_of_tests([str(SRC / "tests")])
         for mutant_id, key in unexplained_survivors(module):
             if f"{key}@{tests_now}" not in seconds:
+                forget_result(mutant_id)  # mutmut does not rerun a mutant it holds a result for
                 everything = {**env, "SYNQ_MUTATION_EVERYTHING": "1"}
                 subprocess.run([*mutmut, str(mutant_id), *options], cwd=SRC, env=everything, check=False)
                 seconds.add(f"{key}@{tests_now}")

@@ -23,11 +23,13 @@ TENANCY = "shared/domain/tenancy.py"
 SWEEP_STORE = "shared/adapters/firestore/sweep.py"
 SWEEP = "shared/services/sweep.py"
 NOTIFICATIONS = "shared/domain/notifications.py"
+WEBHOOKS = "shared/adapters/webhooks.py"
+EXPORTS = "shared/services/exports.py"
 
 
 def change(module: str, line: str, before: str, after: str) -> Key:
     """The mutant of `line` that turns `before` into `after`."""
-    assert before in line
+    assert line.count(before) == 1, (line, before)
     return module, line, line.replace(before, after)
 
 
@@ -139,7 +141,7 @@ EQUIVALENT: dict[Key, str] = {
     change(BASE, CHUNKS, "list[T] | BaseException", "list[T] & BaseException"): TYPING_ONLY,
     change(BASE, CHUNKS, "BaseException | None", "BaseException & None"): TYPING_ONLY,
     change(BASE, "end: BaseException | None = None", "|", "&"): TYPING_ONLY,
-    change(BASE, "self.client = client", "client", "None"): "TenantRoot.client is never read.",
+    (BASE, "self.client = client", "self.client = None"): "TenantRoot.client is never read.",
     change(BASE, PADDING, "(-len(cursor) % 4)", "(+len(cursor) % 4)"): (
         "Too much padding where one '=' was missing: the base64 decoder ignores the excess, so every "
         "cursor decodes the same (test_cursors.py tries every length)."
@@ -217,6 +219,16 @@ EQUIVALENT: dict[Key, str] = {
     change(NOTIFICATIONS, 'return hmac.compare_digest(expected, fields.get("v1", ""))', '""', '"XXXX"'): (
         "A header without v1 compared as `XXXX` instead of empty: neither is a hex digest, both refused."
     ),
+    # --- export runs and notification delivery
+    change(EXPORTS, "MAX_PAGE = 100", "100", "101"): (
+        "The list's query already refuses a limit over 100, so min(limit, MAX_PAGE) is the limit."
+    ),
+    (EXPORTS, "@dataclass(frozen=True)", "@dataclass(frozen=False)"): (
+        "ExportPolicy: nothing assigns to a policy once it is built."
+    ),
+    change(EXPORTS, "assert settings.webhook_url and settings.webhook_secret", " and ", " or "): (
+        "Settings on the webhook channel always hold both (the settings service refuses them otherwise)."
+    ),
     # --- the job store and the batch commit
     change(
         JOBS,
@@ -239,6 +251,12 @@ EQUIVALENT: dict[Key, str] = {
 }
 
 NOT_YET_KILLED: dict[Key, str] = {
+    change(
+        WEBHOOKS,
+        "self._timeout = urllib3.Timeout(connect=min(5.0, timeout_seconds), read=timeout_seconds)",
+        "min(5.0",
+        "min(6.0",
+    ): "Waiting 6 seconds for a connection instead of 5: only a timing assertion could tell.",
     change(SWEEP, "LEASE = timedelta(minutes=2)", "minutes=2", "minutes=3"): (
         "The lease's length only decides how soon another run may take over from a sweep that died; "
         "the lease tests pass it explicitly, and a test of the constant would only restate it."

@@ -26,7 +26,9 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def verifier(keys: tuple[Path, Path]) -> TokenVerifier:
-    return TokenVerifier(Settings(auth_issuer=ISSUER, auth_audience=AUDIENCE, auth_public_key_file=str(keys[1])))
+    return TokenVerifier(
+        Settings(auth_issuer=ISSUER, auth_audience=AUDIENCE, auth_jwks_url=None, auth_public_key_file=str(keys[1]))
+    )
 
 
 def test_a_valid_token_gives_the_principal(keys: tuple[Path, Path], verifier: TokenVerifier) -> None:
@@ -106,13 +108,16 @@ def test_an_es256_token_verifies_with_its_key(tmp_path: Path) -> None:
     public.write_bytes(
         key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    verifier = TokenVerifier(Settings(auth_issuer=ISSUER, auth_audience=AUDIENCE, auth_public_key_file=str(public)))
+    verifier = TokenVerifier(
+        Settings(auth_issuer=ISSUER, auth_audience=AUDIENCE, auth_jwks_url=None, auth_public_key_file=str(public))
+    )
     claims = {"iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 60, "email": "es@example.com"}
     assert verifier.claims(jwt.encode(claims, key, algorithm="ES256"))["email"] == "es@example.com"
 
 
 def test_a_verifier_needs_a_key_source() -> None:
     with pytest.raises(RuntimeError, match=r"^set AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE to verify bearer tokens$"):
+        # Both named, so a key file the environment may point at (the integration tier's) is not used.
         TokenVerifier(
             Settings(auth_issuer=ISSUER, auth_audience=AUDIENCE, auth_jwks_url=None, auth_public_key_file=None)
         )

@@ -76,7 +76,9 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture(autouse=True)
 def edge(keys: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    verifier = TokenVerifier(Settings(auth_issuer=ISSUER, auth_audience=AUDIENCE, auth_public_key_file=str(keys[1])))
+    verifier = TokenVerifier(
+        Settings(auth_issuer=ISSUER, auth_audience=AUDIENCE, auth_jwks_url=None, auth_public_key_file=str(keys[1]))
+    )
     monkeypatch.setattr(http, "_verifier", lambda: verifier)
     monkeypatch.setenv("MAX_BODY_BYTES", str(LIMIT))
     get_settings.cache_clear()
