@@ -39,3 +39,9 @@ def translated(what: str) -> Iterator[None]:
         raise UnavailableError(f"{what}: storage temporarily unavailable") from exc
     except OSError as exc:  # connection failures, requests' included
         raise UnavailableError(f"{what}: storage unreachable") from exc
+    except ValueError as exc:
+        # A transaction aborted on every attempt (contention): the library gives up with a
+        # ValueError raised from the last Aborted. Any other ValueError is a bug, left as it is.
+        if isinstance(exc.__cause__, gexc.Aborted):
+            raise UnavailableError(f"{what}: storage busy with concurrent changes, try again") from exc
+        raise
