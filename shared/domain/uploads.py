@@ -360,9 +360,7 @@ def csv_row(cells: list[str]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def error_rows(
-    job_type: JobType, columns: list[str], data: bytes, batch: BatchRange, errors: list[ItemError]
-) -> Iterator[bytes]:
+def error_rows(columns: list[str], data: bytes, batch: BatchRange, errors: list[ItemError]) -> Iterator[bytes]:
     """The failed rows of one batch of a CSV upload as the merchant wrote them (the original
     cells, untouched, so a fixed file imports as it reads), each followed by its line and error.
     A row that could not be read at all has its cells left empty."""

@@ -145,7 +145,7 @@ class BulkJobs:
         for index, errors in self.jobs.error_batches(job.id):
             batch = self.jobs.batch_range(job, index)
             data = self.files.read(job.items_object, job.items_generation, batch.start, batch.end)
-            yield b"".join(error_rows(job.job_type, columns, data, batch, errors))
+            yield b"".join(error_rows(columns, data, batch, errors))
 
     def errors(self, job_id: str, limit: int, cursor: str | None) -> Page[ItemError]:
         self.jobs.get_job(job_id)  # 404 for a job that is not this tenant's
