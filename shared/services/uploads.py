@@ -25,8 +25,10 @@ def upload_object(scope: Scope, upload_id: str) -> str:
 
 
 def working_object(scope: Scope, job_id: str) -> str:
-    """Where a job's working copy of its items lies (a JSON upload's items as JSON Lines)."""
-    return f"jobs/{scope.tenant_id}/{scope.org_id}/{job_id}/items.jsonl"
+    """Where a planning of a job puts its working copy of the items (a JSON upload's items as JSON
+    Lines): a name of its own each time, so that two plannings racing (a start delivered twice at
+    once) never replace the copy the other one's job will read."""
+    return f"jobs/{scope.tenant_id}/{scope.org_id}/{job_id}/items-{uuid.uuid4().hex}.jsonl"
 
 
 @dataclass

@@ -10,31 +10,25 @@ import pytest
 
 from shared import wiring
 from shared.adapters.firestore import jobs as firestore_jobs
-from shared.adapters.firestore.catalog import FirestoreCatalogStore
 from shared.adapters.firestore.jobs import FirestoreJobStore
 from shared.adapters.firestore.uploads import FirestoreUploadStore
 from shared.domain.catalog import Collection
-from shared.domain.models import BulkJob, JobStatus, JobType, UploadFormat
+from shared.domain.models import JobStatus, JobType, UploadFormat
 from shared.domain.tenancy import Principal, Role, Scope
-from shared.services.bulk_jobs import BulkJobs, BulkLimits
+from shared.services.bulk_jobs import BulkJobs
 from shared.services.bulk_processing import BulkJobProcessor
 from shared.services.tasks import WorkerTask, batch_task_name
 from shared.services.uploads import Uploads
 from tests.integration.conftest import CapturedQueue
-from tests.integration.test_bulk_processing import DiesAfterCommit, DiesBeforeCommit
-
-LIMITS = BulkLimits(
-    max_job_items=100_000, batch_max_items=40, batch_max_bytes=4_000_000, inline_payload_max_bytes=256 * 1024
-)
-ACTOR_EMAIL = "owner@example.com"
+from tests.integration.test_bulk_processing import LIMITS, DiesAfterCommit, DiesBeforeCommit, assert_exact
+from tests.integration.test_bulk_processing import Harness as InlineHarness
 
 
-class Harness:
+class Harness(InlineHarness):
+    """The inline jobs' harness, its services wired for uploads too."""
+
     def __init__(self, scope: Scope, queue: CapturedQueue[WorkerTask]) -> None:
-        self.scope = scope
-        self.queue = queue
-        self.store = FirestoreJobStore(wiring.firestore_client(), scope)
-        self.catalog = FirestoreCatalogStore(wiring.firestore_client(), scope)
+        super().__init__(scope, queue)
         self.uploads: Uploads = wiring.uploads(scope)
         self.jobs = BulkJobs(
             self.store,
@@ -45,8 +39,7 @@ class Harness:
             uploads=FirestoreUploadStore(wiring.firestore_client(), scope),
             files=wiring.upload_files(),
         )
-        self.processor = self.with_store(self.store)
-        self.actor = Principal(email=ACTOR_EMAIL, role=Role.ADMIN, scope=scope)
+        self.actor = Principal(email="owner@example.com", role=Role.ADMIN, scope=scope)
 
     def with_store(self, store: FirestoreJobStore) -> BulkJobProcessor:
         return BulkJobProcessor(
@@ -66,26 +59,8 @@ class Harness:
         bucket.blob(self.uploads.uploads.get(upload.id).object).upload_from_string(data)
         return upload.id
 
-    def create(self, job_type: JobType, fmt: UploadFormat, data: bytes) -> str:
+    def create_from(self, job_type: JobType, fmt: UploadFormat, data: bytes) -> str:
         return self.jobs.create_from_upload(self.actor, job_type, self.upload(fmt, data)).id
-
-    def start(self, job_id: str) -> list[WorkerTask]:
-        [start] = self.queue.take()
-        assert start.kind == "start" and start.job_id == job_id
-        self.processor.handle(start)
-        return self.queue.take()
-
-    def job(self, job_id: str) -> BulkJob:
-        return self.store.get_job(job_id)
-
-    def product_count(self) -> int:
-        count, cursor = 0, None
-        while True:
-            page = self.catalog.list_products(100, cursor)
-            count += len(page.items)
-            if not page.next_cursor:
-                return count
-            cursor = page.next_cursor
 
 
 @pytest.fixture()
@@ -99,18 +74,8 @@ def csv_file(count: int) -> bytes:
     return ("title,sku\r\n" + "".join(rows)).encode()
 
 
-def assert_exact(job: BulkJob, processed: int, failed: int) -> None:
-    assert (job.status, job.total_items, job.processed_items, job.failed_items) == (
-        JobStatus.COMPLETED,
-        processed + failed,
-        processed,
-        failed,
-    )
-    assert job.batches_done == job.batch_count
-
-
 def test_every_batch_of_an_upload_delivered_twice_is_applied_once(harness: Harness) -> None:
-    job_id = harness.create(JobType.BULK_IMPORT, UploadFormat.CSV, csv_file(200))
+    job_id = harness.create_from(JobType.BULK_IMPORT, UploadFormat.CSV, csv_file(200))
     batches = harness.start(job_id)
     assert len(batches) == 5
     for task in batches:
@@ -123,7 +88,7 @@ def test_every_batch_of_an_upload_delivered_twice_is_applied_once(harness: Harne
 
 
 def test_a_redelivered_start_plans_the_file_again_to_the_same_batches(harness: Harness) -> None:
-    job_id = harness.create(JobType.BULK_IMPORT, UploadFormat.JSONL, b'{"title": "a"}\n' * 90)
+    job_id = harness.create_from(JobType.BULK_IMPORT, UploadFormat.JSONL, b'{"title": "a"}\n' * 90)
     [start] = harness.queue.take()
     assert harness.processor.handle(start) == "queued 3 batch(es)"
     harness.processor.handle(start)  # redelivered: the job is PROCESSING, its plan is kept
@@ -138,7 +103,7 @@ def test_a_redelivered_start_plans_the_file_again_to_the_same_batches(harness: H
 def test_an_uploaded_batch_that_died_after_committing_is_finished_by_its_redelivery(
     harness: Harness, scope: Scope
 ) -> None:
-    job_id = harness.create(JobType.BULK_IMPORT, UploadFormat.CSV, csv_file(120))
+    job_id = harness.create_from(JobType.BULK_IMPORT, UploadFormat.CSV, csv_file(120))
     tasks = harness.start(job_id)
     dying = harness.with_store(DiesAfterCommit(wiring.firestore_client(), scope))
     for task in tasks:
@@ -151,7 +116,7 @@ def test_an_uploaded_batch_that_died_after_committing_is_finished_by_its_redeliv
 
 
 def test_an_uploaded_batch_that_died_before_committing_left_nothing_written(harness: Harness, scope: Scope) -> None:
-    job_id = harness.create(JobType.BULK_IMPORT, UploadFormat.CSV, csv_file(80))
+    job_id = harness.create_from(JobType.BULK_IMPORT, UploadFormat.CSV, csv_file(80))
     tasks = harness.start(job_id)
     with pytest.raises(SystemExit):
         harness.with_store(DiesBeforeCommit(wiring.firestore_client(), scope)).handle(tasks[0])
@@ -167,7 +132,7 @@ def test_the_plan_is_kept_beside_the_job_in_chunks(
     harness: Harness, scope: Scope, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(firestore_jobs, "PLAN_CHUNK", 2)
-    job_id = harness.create(JobType.BULK_IMPORT, UploadFormat.CSV, csv_file(200))
+    job_id = harness.create_from(JobType.BULK_IMPORT, UploadFormat.CSV, csv_file(200))
     tasks = harness.start(job_id)
     job = harness.job(job_id)
     assert (job.batches, job.planned_batches, job.total_items) == ([], 5, 200)
@@ -191,11 +156,11 @@ def test_a_file_replaced_after_its_job_was_made_fails_the_job_unwritten(harness:
 
 
 def test_an_uploaded_update_and_delete_name_failures_by_line(harness: Harness) -> None:
-    for task in harness.start(harness.create(JobType.BULK_IMPORT, UploadFormat.CSV, b"title\nA\nB\n")):
+    for task in harness.start(harness.create_from(JobType.BULK_IMPORT, UploadFormat.CSV, b"title\nA\nB\n")):
         harness.processor.handle(task)
     ids = sorted(p.id for p in harness.catalog.list_products(10, None).items)
     update = f"id,title,attributes.colour\n{ids[0]},Renamed,red\n{ids[1]},,\nnot-an-id,X,\n".encode()
-    job_id = harness.create(JobType.BULK_UPDATE, UploadFormat.CSV, update)
+    job_id = harness.create_from(JobType.BULK_UPDATE, UploadFormat.CSV, update)
     for task in harness.start(job_id):
         harness.processor.handle(task)
     job = harness.job(job_id)
