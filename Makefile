@@ -55,6 +55,7 @@ bench: venv  ## benchmarks through the local stack (see docs/benchmarks.md)
 	$(PY) -m bench.bulk_import
 	$(PY) -m bench.sweep
 	$(PY) -m bench.export
+	$(PY) -m bench.upload_import
 
 clean:
 	rm -rf $(VENV) .local .mutate .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,7 @@ from functions.notification_settings import notification_settings
 from functions.openapi import openapi
 from functions.products import products
 from functions.taxonomy import brands, categories
+from functions.uploads import uploads
 from functions.validation_issues import validation_issues
 from functions.validation_sweep import validation_sweep
 from shared.http import framework_error
@@ -32,6 +33,7 @@ __all__ = [
     "notification_settings",
     "openapi",
     "products",
+    "uploads",
     "validation_issues",
     "validation_sweep",
 ]

@@ -9,7 +9,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, RootModel
 
 from shared import wiring
 from shared.domain.models import BulkJobView, ItemError, JobType, Page
-from shared.http import Api, Call, QueryParams, Reply
+from shared.errors import FieldProblem, InvalidArgumentError
+from shared.http import Api, Call, Download, QueryParams, Reply, canonical_id
 
 api = Api("bulk_jobs", tag="Bulk jobs")
 BASE = "/api/v1/pim/bulk-jobs"
@@ -22,18 +23,26 @@ class BulkJobInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job_type: JobType
-    payload: Any
+    payload: Any = None
+    upload_id: str | None = None
 
 
 MAX_ITEMS = 100_000  # the default of MAX_JOB_ITEMS
-STRING_PAYLOAD = "A string holding the JSON array is accepted too."
+STRING_PAYLOAD = "A string holding the JSON array is accepted too. Give either `payload` or `upload_id`."
+UPLOAD_ID = Field(
+    None,
+    description="Instead of `payload`: the id of an upload whose file has arrived (each upload makes one job).",
+    json_schema_extra={"format": "uuid"},
+)
 
 
 class ImportJobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job_type: Literal[JobType.BULK_IMPORT]
-    payload: list[dict[str, Any]] = Field(
+    upload_id: str | None = UPLOAD_ID
+    payload: list[dict[str, Any]] | None = Field(
+        None,
         min_length=1,
         max_length=MAX_ITEMS,
         description="Product objects (fields of ProductFields; `title` required). Each item is judged when the "
@@ -45,7 +54,9 @@ class UpdateJobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job_type: Literal[JobType.BULK_UPDATE]
-    payload: list[dict[str, Any]] = Field(
+    upload_id: str | None = UPLOAD_ID
+    payload: list[dict[str, Any]] | None = Field(
+        None,
         min_length=1,
         max_length=MAX_ITEMS,
         description="Objects holding the product `id` and the fields to change (ProductPatch; null clears a "
@@ -57,7 +68,9 @@ class DeleteJobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job_type: Literal[JobType.BULK_DELETE]
-    payload: list[str] = Field(
+    upload_id: str | None = UPLOAD_ID
+    payload: list[str] | None = Field(
+        None,
         min_length=1,
         max_length=MAX_ITEMS,
         description=f"Product ids; an unknown one becomes a per-item NOT_FOUND when the job runs. {STRING_PAYLOAD}",
@@ -85,6 +98,14 @@ class PageQuery(QueryParams):
     cursor: str | None = None
 
 
+class ErrorsQuery(PageQuery):
+    format: Literal["json", "csv"] = Field(
+        "json",
+        description="`csv`: every failure at once as a CSV file (limit and cursor do not apply); for a CSV "
+        "upload, the failed rows as sent plus `line`, `error_code`, `error_message`.",
+    )
+
+
 @api.route(
     BASE,
     "POST",
@@ -92,10 +113,19 @@ class PageQuery(QueryParams):
     body=CreateBulkJobRequest,
     response=BulkJobView,
     summary="Create a bulk job (PENDING), processed asynchronously in batches",
+    errors=(404, 409),
 )
 def create_bulk_job(call: Call) -> Reply:
     body = call.body(BulkJobInput)
-    return wiring.bulk_jobs(call.principal.scope).create(call.principal, body.job_type, body.payload), 200
+    jobs = wiring.bulk_jobs(call.principal.scope)
+    if ("payload" in body.model_fields_set) == (body.upload_id is not None):
+        raise InvalidArgumentError(
+            "give either `payload` or `upload_id`",
+            [FieldProblem("payload", "give either `payload` or `upload_id`, not both or neither")],
+        )
+    if body.upload_id is not None:
+        return jobs.create_from_upload(call.principal, body.job_type, canonical_id(body.upload_id, "upload_id")), 200
+    return jobs.create(call.principal, body.job_type, body.payload), 200
 
 
 @api.route(
@@ -114,13 +144,17 @@ def get_bulk_job(call: Call, job_id: str) -> Reply:
 @api.route(
     f"{BASE}/<job_id>/errors",
     "GET",
-    query=PageQuery,
+    query=ErrorsQuery,
     response=Page[ItemError],
-    summary="Every per-item failure of a bulk job, in payload order",
+    files=("text/csv",),
+    summary="Every per-item failure of a bulk job, in payload order (or as a CSV file)",
 )
 def list_bulk_job_errors(call: Call, job_id: str) -> Reply:
-    q = call.query(PageQuery)
-    return wiring.bulk_jobs(call.principal.scope).errors(job_id, q.limit, q.cursor), 200
+    q = call.query(ErrorsQuery)
+    jobs = wiring.bulk_jobs(call.principal.scope)
+    if q.format == "csv":
+        return Download(jobs.errors_csv(job_id), "text/csv", f"bulk-job-{job_id}-errors.csv"), 200
+    return jobs.errors(job_id, q.limit, q.cursor), 200
 
 
 @functions_framework.http

@@ -8,11 +8,21 @@ from typing import Any
 import flask
 import functions_framework
 
-from functions import audit_logs, bulk_jobs, exports, notification_settings, products, taxonomy, validation_issues
+from functions import (
+    audit_logs,
+    bulk_jobs,
+    exports,
+    notification_settings,
+    products,
+    taxonomy,
+    uploads,
+    validation_issues,
+)
 from shared.openapi import build_openapi
 
 APIS = [
     bulk_jobs.api,
+    uploads.api,
     products.api,
     taxonomy.brands_api,
     taxonomy.categories_api,

@@ -13,6 +13,7 @@ TASKS_QUEUE=${TASKS_QUEUE:-bulk-jobs}
 EXPORT_BUCKET=${EXPORT_BUCKET:-$PROJECT-synq-pim-exports}
 EXPORT_RETENTION_DAYS=${EXPORT_RETENTION_DAYS:-30} # export files are deleted after this many days
 EXPORTS_QUEUE=${EXPORTS_QUEUE:-exports}
+UPLOAD_BUCKET=${UPLOAD_BUCKET:-$PROJECT-synq-pim-uploads} # uploaded files of items and their jobs' working copies
 SMTP_PASSWORD_SECRET=${SMTP_PASSWORD_SECRET:-} # Secret Manager secret holding SMTP_PASSWORD, if any
 USE_TASK_TOKEN=${USE_TASK_TOKEN:-1}
 TASK_TOKEN_SECRET=${TASK_TOKEN_SECRET:-synq-pim-task-auth-token}
@@ -67,6 +68,7 @@ API_FUNCTIONS=(
   "validation_issues 512Mi 30s 20"
   "exports           512Mi 30s 20"
   "notification_settings 256Mi 30s 5"
+  "uploads           256Mi 30s 20"
   "openapi           256Mi 30s 5"
 )
 # Behind the gateway, Authorization carries the gateway's own ID token and the caller's arrives here.

@@ -166,6 +166,10 @@ export_lifecycle=$WORK/export-bucket-lifecycle.json
 sed "s/EXPORT_RETENTION_DAYS/$EXPORT_RETENTION_DAYS/" "$INFRA_DIR/export-bucket-lifecycle.json" >"$export_lifecycle"
 ensure_bucket "$EXPORT_BUCKET" "$export_lifecycle"
 
+step "Upload bucket gs://$UPLOAD_BUCKET (uniform access, no public access, lifecycle)"
+# Uploaded files expire after 7 days, jobs' working copies after 30 (upload-bucket-lifecycle.json).
+ensure_bucket "$UPLOAD_BUCKET" "$INFRA_DIR/upload-bucket-lifecycle.json"
+
 # --- Cloud Tasks ------------------------------------------------------------------------------
 ensure_queue() { # ensure_queue NAME FLAGS...: created, or brought up to date
   local name=$1
@@ -208,7 +212,7 @@ for role in "${RUNTIME_PROJECT_ROLES[@]}"; do
   run_retry gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$RUNTIME_SA" \
     --role="$role" --condition=None --format=none
 done
-for bucket in "$PAYLOAD_BUCKET" "$EXPORT_BUCKET"; do
+for bucket in "$PAYLOAD_BUCKET" "$EXPORT_BUCKET" "$UPLOAD_BUCKET"; do
   run_retry gcloud storage buckets add-iam-policy-binding "gs://$bucket" \
     --member="serviceAccount:$RUNTIME_SA" --role=roles/storage.objectAdmin --format=none
 done
@@ -269,6 +273,7 @@ write_env_file() {
     printf 'TASKS_LOCATION: "%s"\n' "$REGION"
     printf 'TASKS_QUEUE: "%s"\n' "$TASKS_QUEUE"
     printf 'EXPORT_BUCKET: "%s"\n' "$EXPORT_BUCKET"
+    printf 'UPLOAD_BUCKET: "%s"\n' "$UPLOAD_BUCKET"
     printf 'EXPORTS_QUEUE: "%s"\n' "$EXPORTS_QUEUE"
     [[ -z ${EXPORT_WORKER_URL:-} ]] || printf 'EXPORT_WORKER_URL: "%s"\n' "$EXPORT_WORKER_URL"
     printf 'TASKS_SERVICE_ACCOUNT: "%s"\n' "$TASKS_SA"

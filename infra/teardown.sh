@@ -63,6 +63,7 @@ run_tolerating "$GONE" gcloud tasks queues delete "$EXPORTS_QUEUE" --location="$
 run_tolerating "$GONE" gcloud secrets delete "$TASK_TOKEN_SECRET"
 run_tolerating "$GONE|matched no objects" gcloud storage rm --recursive "gs://$PAYLOAD_BUCKET"
 run_tolerating "$GONE|matched no objects" gcloud storage rm --recursive "gs://$EXPORT_BUCKET"
+run_tolerating "$GONE|matched no objects" gcloud storage rm --recursive "gs://$UPLOAD_BUCKET"
 
 step "IAM bindings and service accounts"
 for role in "${RUNTIME_PROJECT_ROLES[@]}"; do

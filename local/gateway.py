@@ -41,7 +41,9 @@ def health() -> flask.Response:
     problems = {}
     checks = {
         "firestore": lambda: list(wiring.firestore_client().collection("_health").limit(1).stream()),
-        "storage": lambda: [wiring.storage_client().get_bucket(b) for b in (s.payload_bucket, s.export_bucket)],
+        "storage": lambda: [
+            wiring.storage_client().get_bucket(b) for b in (s.payload_bucket, s.export_bucket, s.upload_bucket)
+        ],
         "tasks": lambda: wiring.tasks_client().get_queue(
             name=wiring.tasks_client().queue_path(s.gcp_project, s.tasks_location, s.tasks_queue), timeout=2
         ),

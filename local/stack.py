@@ -53,6 +53,7 @@ def settings_env(
         "GOOGLE_CLOUD_PROJECT": project,
         "PAYLOAD_BUCKET": f"{prefix}-payloads",
         "EXPORT_BUCKET": f"{prefix}-exports",
+        "UPLOAD_BUCKET": f"{prefix}-uploads",
         "TASKS_LOCATION": LOCATION,
         "TASKS_QUEUE": QUEUE,
         "EXPORTS_QUEUE": EXPORTS_QUEUE,
@@ -72,9 +73,9 @@ def queue_paths(project: str) -> list[str]:
 
 
 def create_buckets(env: dict[str, str]) -> None:
-    """The payload and export buckets, on the storage emulator (its JSON API, no client needed),
-    unless they exist already."""
-    for name in (env["PAYLOAD_BUCKET"], env["EXPORT_BUCKET"]):
+    """The payload, export and upload buckets, on the storage emulator (its JSON API, no client
+    needed), unless they exist already."""
+    for name in (env["PAYLOAD_BUCKET"], env["EXPORT_BUCKET"], env["UPLOAD_BUCKET"]):
         req = urllib.request.Request(
             f"{env['STORAGE_EMULATOR_HOST']}/storage/v1/b?project={env['GCP_PROJECT']}",
             data=json.dumps({"name": name}).encode(),

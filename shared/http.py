@@ -12,7 +12,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, get_args
@@ -44,7 +44,18 @@ from shared.settings import get_settings
 
 log = logging.getLogger("synq.http")
 M = TypeVar("M", bound=BaseModel)
-Reply = tuple[BaseModel | dict[str, Any] | None, int]
+
+
+@dataclass(frozen=True)
+class Download:
+    """A reply that is a file, not JSON: its bytes are streamed as they are made."""
+
+    chunks: Iterable[bytes]
+    media_type: str
+    filename: str
+
+
+Reply = tuple[BaseModel | dict[str, Any] | Download | None, int]
 
 
 class QueryParams(BaseModel):
@@ -91,6 +102,7 @@ class Route:
     body_optional: bool = False
     tag: str = ""
     errors: tuple[int, ...] = ()  # statuses the route's shape does not imply (409s, a fixed path's 404)
+    files: tuple[str, ...] = ()  # media types of Download replies the route may give instead of JSON
 
     @property
     def path_params(self) -> list[str]:
@@ -132,6 +144,7 @@ class Api:
         body_optional: bool = False,
         tag: str | None = None,
         errors: tuple[int, ...] = (),
+        files: tuple[str, ...] = (),
     ) -> Callable[[Callable[..., Reply]], Callable[..., Reply]]:
         def register(handler: Callable[..., Reply]) -> Callable[..., Reply]:
             for model in (body, query):
@@ -153,6 +166,7 @@ class Api:
                     body_optional,
                     tag or self.tag,
                     errors,
+                    files,
                 )
             )
             self._map = None
@@ -215,6 +229,13 @@ class IdConverter(BaseConverter):
         return str(uuid.UUID(value))
 
 
+def canonical_id(value: str, field: str) -> str:
+    """An id given in a body: a UUID (any case) in its canonical form, else a 400 naming the field."""
+    if not re.fullmatch(UUIDConverter.regex, value):
+        raise InvalidArgumentError(f"invalid {field}", [FieldProblem(field, "not an id (a UUID)")])
+    return str(uuid.UUID(value))
+
+
 def _verifier() -> Any:
     from shared.wiring import token_verifier  # late: keeps client construction out of import time
 
@@ -260,9 +281,12 @@ def parse_body(request: flask.Request, model: type[M]) -> M:
         raise invalid("invalid request body", exc) from exc
 
 
-def render(model: BaseModel | dict[str, Any] | None, status: int) -> flask.Response:
+def render(model: BaseModel | dict[str, Any] | Download | None, status: int) -> flask.Response:
     if model is None:
         return flask.Response(status=status)
+    if isinstance(model, Download):
+        disposition = {"Content-Disposition": f'attachment; filename="{model.filename}"'}
+        return flask.Response(iter(model.chunks), status=status, mimetype=model.media_type, headers=disposition)
     if isinstance(model, BaseModel):
         return flask.Response(model.model_dump_json(), status=status, mimetype="application/json")
     return _json(model, status)

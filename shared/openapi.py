@@ -103,7 +103,16 @@ def _operation(route: Route, refs: dict[Any, Any], schemas: dict[str, Any]) -> d
         "responses": {
             str(route.status): {
                 "description": "OK",
-                **({"content": {"application/json": {"schema": refs[route.response]}}} if route.response else {}),
+                **(
+                    {
+                        "content": {
+                            "application/json": {"schema": refs[route.response]},
+                            **{media: {"schema": {"type": "string"}} for media in route.files},
+                        }
+                    }
+                    if route.response
+                    else {}
+                ),
             },
             **{
                 str(code): {

@@ -51,7 +51,15 @@ class Settings(BaseSettings):
     inline_payload_max_bytes: int = Field(
         256 * 1024, description="Payloads up to this size are also kept on the job document."
     )
-    max_job_items: int = Field(100_000, ge=1, description="Most items one bulk job may carry.")
+    max_job_items: int = Field(100_000, ge=1, description="Most items one bulk job's inline payload may carry.")
+
+    # --- staged uploads (files of items a job is made from) ---
+    upload_bucket: str = Field("synq-local-uploads", description="Bucket for uploaded files and their working copies.")
+    upload_max_bytes: int = Field(2 * 1024**3, ge=1, description="Largest file an upload URL accepts (bytes).")
+    upload_url_ttl_seconds: int = Field(
+        3600, ge=60, le=7 * 24 * 3600, description="Life of an upload's signed PUT URL (V4: 7 days at most)."
+    )
+    max_upload_job_items: int = Field(1_000_000, ge=1, description="Most items one job made from an upload may carry.")
     # The queues must allow more attempts than this (infra/config.sh), or the last one never runs.
     batch_max_attempts: int = Field(
         10,

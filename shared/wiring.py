@@ -17,9 +17,11 @@ from shared.adapters.firestore.exports import FirestoreExportStore, FirestoreNot
 from shared.adapters.firestore.jobs import FirestoreJobStore
 from shared.adapters.firestore.quality import FirestoreIssueStore
 from shared.adapters.firestore.sweep import FirestoreSweepStore
+from shared.adapters.firestore.uploads import FirestoreUploadStore
 from shared.adapters.firestore.watchdog import FirestoreWatchdogStore
 from shared.adapters.gcs_exports import GcsExportFiles
 from shared.adapters.gcs_payloads import GcsPayloadStore
+from shared.adapters.gcs_uploads import GcsUploadFiles
 from shared.adapters.smtp_mail import SmtpMailer
 from shared.adapters.webhooks import HttpWebhookSender, resolve
 from shared.auth import TokenVerifier
@@ -34,6 +36,7 @@ from shared.services.notification_settings import NotificationSettingsService
 from shared.services.quality import Quality
 from shared.services.sweep import Sweep
 from shared.services.taxonomy import Taxonomy
+from shared.services.uploads import UploadPolicy, Uploads
 from shared.services.watchdog import Watchdog, WatchdogPolicy
 from shared.settings import get_settings
 
@@ -103,15 +106,38 @@ def payload_store() -> GcsPayloadStore:
     return GcsPayloadStore(storage_client(), get_settings().payload_bucket)
 
 
-def bulk_jobs(scope: Scope) -> BulkJobs:
+def upload_files() -> GcsUploadFiles:
     s = get_settings()
-    limits = BulkLimits(
+    return GcsUploadFiles(storage_client(), s.upload_bucket, url_signer(), s.storage_public_url)
+
+
+def uploads(scope: Scope) -> Uploads:
+    s = get_settings()
+    policy = UploadPolicy(max_bytes=s.upload_max_bytes, url_ttl=timedelta(seconds=s.upload_url_ttl_seconds))
+    return Uploads(FirestoreUploadStore(firestore_client(), scope), upload_files(), policy, utc_now)
+
+
+def bulk_limits() -> BulkLimits:
+    s = get_settings()
+    return BulkLimits(
         max_job_items=s.max_job_items,
         batch_max_items=s.batch_max_items,
         batch_max_bytes=s.batch_max_bytes,
         inline_payload_max_bytes=s.inline_payload_max_bytes,
+        max_upload_items=s.max_upload_job_items,
     )
-    return BulkJobs(FirestoreJobStore(firestore_client(), scope), payload_store(), task_queue(), limits, utc_now)
+
+
+def bulk_jobs(scope: Scope) -> BulkJobs:
+    return BulkJobs(
+        FirestoreJobStore(firestore_client(), scope),
+        payload_store(),
+        task_queue(),
+        bulk_limits(),
+        utc_now,
+        uploads=FirestoreUploadStore(firestore_client(), scope),
+        files=upload_files(),
+    )
 
 
 def bulk_job_processor(scope: Scope) -> BulkJobProcessor:
@@ -123,6 +149,8 @@ def bulk_job_processor(scope: Scope) -> BulkJobProcessor:
         quality(scope),
         utc_now,
         get_settings().batch_max_attempts,
+        files=upload_files(),
+        limits=bulk_limits(),
     )
 
 

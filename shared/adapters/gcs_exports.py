@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-import google.auth.transport.requests
 from google.cloud import storage
 
+from shared.adapters.gcs_signing import signed_url
 from shared.adapters.google_errors import translated
 from shared.errors import NotFoundError
 
@@ -64,18 +64,6 @@ class GcsExportFiles:
             self._bucket.blob(path).delete()
 
     def signed_url(self, path: str, ttl: timedelta) -> str:
-        credentials: dict[str, Any]
-        if self._signer is not None:
-            credentials = {"credentials": self._signer}
-        else:
-            own = self._client._credentials
-            if not own.valid:
-                own.refresh(google.auth.transport.requests.Request())
-            credentials = {"service_account_email": own.service_account_email, "access_token": own.token}
-        endpoint = {"api_access_endpoint": self._public_url} if self._public_url else {}
         with translated("export file"):
-            return str(
-                self._bucket.blob(path).generate_signed_url(
-                    version="v4", expiration=ttl, method="GET", **endpoint, **credentials
-                )
-            )
+            blob = self._bucket.blob(path)
+            return signed_url(blob, self._client, ttl, "GET", signer=self._signer, public_url=self._public_url)

@@ -147,6 +147,11 @@ class BatchPlan:
     processed: int
     # The payload indices of the items each write carries (several when updates fold into one).
     items: list[list[int]] = field(default_factory=list)
+    # The line each item of an uploaded file starts on, by index: what its failure names.
+    lines: dict[int, int] = field(default_factory=dict)
+
+    def lined(self, errors: list[ItemError]) -> list[ItemError]:
+        return [e.model_copy(update={"line": self.lines.get(e.index)}) for e in errors]
 
     def add(self, change: Change, indices: list[int]) -> None:
         self.writes.append(change.write)
@@ -170,9 +175,10 @@ class BatchPlan:
         return BatchPlan(
             writes=[self.writes[i] for i in kept],
             events=[self.events[i] for i in kept],
-            errors=sorted([*self.errors, *errors], key=lambda e: e.index),
+            errors=sorted([*self.errors, *self.lined(errors)], key=lambda e: e.index),
             processed=self.processed - len(errors),
             items=[self.items[i] for i in kept],
+            lines=self.lines,
         )
 
 
@@ -188,7 +194,7 @@ def ids_to_read(job_type: JobType, items: list[Any]) -> list[str]:
     """Existing products a batch must read before it can plan (none for imports)."""
     if job_type is JobType.BULK_IMPORT:
         return []
-    raw = items if job_type is JobType.BULK_DELETE else [i.get("id") for i in items]
+    raw = items if job_type is JobType.BULK_DELETE else [i.get("id") for i in items if isinstance(i, dict)]
     return sorted({i for i in raw if isinstance(i, str) and _is_uuid(i)})
 
 
@@ -201,27 +207,56 @@ def touched_ids(job_type: JobType, job_id: str, items: list[Any], first_index: i
 
 def references_to_read(job_type: JobType, items: list[Any]) -> tuple[list[str], list[str]]:
     """Brand and category ids the batch's items refer to (deletes refer to none)."""
-    return ([], []) if job_type is JobType.BULK_DELETE else referenced_ids(items)
+    return ([], []) if job_type is JobType.BULK_DELETE else referenced_ids(readable(items))
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """An item of an uploaded file that could not be read (a broken CSV record, a line that is not
+    JSON): a per-item error, like any item that breaks a rule."""
+
+    reason: str
+
+
+def readable(items: list[Any]) -> list[Any]:
+    """The items that could be read (what a batch reads from storage before planning)."""
+    return [i for i in items if not isinstance(i, Malformed)]
 
 
 def plan_batch(
-    job_type: JobType, items: list[Any], first_index: int, inputs: BatchInputs, ctx: ChangeContext
+    job_type: JobType,
+    items: list[Any],
+    first_index: int,
+    inputs: BatchInputs,
+    ctx: ChangeContext,
+    lines: list[int | None] | None = None,
 ) -> BatchPlan:
     """Decide every write, audit event and per-item failure of one batch; one bad item never sinks
-    the rest. Several items touching one product within a batch fold into one write."""
+    the rest. Several items touching one product within a batch fold into one write. `lines`, for
+    an uploaded file, gives each item's line, which its failure then names."""
     planner = {
         JobType.BULK_IMPORT: _plan_import,
         JobType.BULK_UPDATE: _plan_update,
         JobType.BULK_DELETE: _plan_delete,
     }[job_type]
-    return planner(items, first_index, inputs, ctx)
+    entries = [(first_index + offset, item) for offset, item in enumerate(items)]
+    plan = planner([(i, item) for i, item in entries if not isinstance(item, Malformed)], inputs, ctx)
+    plan.errors += [
+        ItemError(index=i, code="MALFORMED_RECORD", message=item.reason[:MAX_ERROR_MESSAGE])
+        for i, item in entries
+        if isinstance(item, Malformed)
+    ]
+    plan.errors.sort(key=lambda e: e.index)
+    if lines is not None:
+        plan.lines = {first_index + offset: line for offset, line in enumerate(lines) if line is not None}
+        plan.errors = plan.lined(plan.errors)
+    return plan
 
 
-def _plan_import(items: list[Any], first_index: int, inputs: BatchInputs, ctx: ChangeContext) -> BatchPlan:
+def _plan_import(entries: list[tuple[int, Any]], inputs: BatchInputs, ctx: ChangeContext) -> BatchPlan:
     job_id = _job_id(ctx)
     plan = BatchPlan([], [], [], 0)
-    for offset, item in enumerate(items):
-        index = first_index + offset
+    for index, item in entries:
         try:
             fields = ProductFields.model_validate(item)
         except ValidationError as exc:
@@ -249,12 +284,11 @@ class _Folded:
     changes: dict[str, Any] = field(default_factory=dict)
 
 
-def _plan_update(items: list[Any], first_index: int, inputs: BatchInputs, ctx: ChangeContext) -> BatchPlan:
+def _plan_update(entries: list[tuple[int, Any]], inputs: BatchInputs, ctx: ChangeContext) -> BatchPlan:
     job_id = _job_id(ctx)
     merged: dict[str, _Folded] = {}
     plan = BatchPlan([], [], [], 0)
-    for offset, item in enumerate(items):
-        index = first_index + offset
+    for index, item in entries:
         body = dict(item)
         product_id = body.pop("id", None)
         if not isinstance(product_id, str) or not product_id:
@@ -314,12 +348,11 @@ def _plan_update(items: list[Any], first_index: int, inputs: BatchInputs, ctx: C
     return plan
 
 
-def _plan_delete(items: list[Any], first_index: int, inputs: BatchInputs, ctx: ChangeContext) -> BatchPlan:
+def _plan_delete(entries: list[tuple[int, Any]], inputs: BatchInputs, ctx: ChangeContext) -> BatchPlan:
     job_id = _job_id(ctx)
     plan = BatchPlan([], [], [], 0)
     deleted: set[str] = set()
-    for offset, product_id in enumerate(items):
-        index = first_index + offset
+    for index, product_id in entries:
         if product_id in deleted or product_id not in inputs.products:
             plan.errors.append(_not_found(index, product_id))
             continue
@@ -330,9 +363,12 @@ def _plan_delete(items: list[Any], first_index: int, inputs: BatchInputs, ctx: C
     return plan
 
 
-def not_applied(job_type: JobType, batch: BatchRange, items: list[Any] | None, why: str) -> BatchPlan:
+def not_applied(
+    job_type: JobType, batch: BatchRange, items: list[Any] | None, why: str, lines: list[int | None] | None = None
+) -> BatchPlan:
     """A batch given up on: every item recorded as failed and nothing written. `items`, when the
-    payload could be read, lets each failure name the product id its item named."""
+    payload could be read, lets each failure name the product id its item named (and `lines` the
+    line of the uploaded file it starts on)."""
     ids: list[Any] = items if items is not None else [None] * batch.item_count
     if job_type is JobType.BULK_UPDATE:
         ids = [i.get("id") if isinstance(i, dict) else None for i in ids]
@@ -342,6 +378,7 @@ def not_applied(job_type: JobType, batch: BatchRange, items: list[Any] | None, w
     errors = [
         ItemError(
             index=batch.first_item + offset,
+            line=lines[offset] if lines and offset < len(lines) else None,
             id=product_id[:128] if isinstance(product_id, str) else None,
             code="NOT_APPLIED",
             message=message,

@@ -17,6 +17,8 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field, PlainValidator, StringConstraints, WithJsonSchema
 
+from shared.domain.tenancy import Scope
+
 
 def storable_text(value: str) -> str:
     """`value` with anything UTF-8 cannot hold replaced, for text we record rather than judge."""
@@ -143,10 +145,32 @@ class JobStatus(StrEnum):
     FAILED = "FAILED"
 
 
+class UploadFormat(StrEnum):
+    CSV = "CSV"
+    JSONL = "JSONL"
+    JSON = "JSON"
+
+    @property
+    def content_type(self) -> str:
+        return {"CSV": "text/csv", "JSONL": "application/jsonl", "JSON": "application/json"}[self.value]
+
+
+class UploadSource(BaseModel):
+    """Where an uploaded job's items come from (shown on the job)."""
+
+    upload_id: str
+    format: UploadFormat
+    filename: str
+    bytes: int
+
+
 class ItemError(BaseModel):
     """Why one item of a bulk job was not applied."""
 
-    index: int = Field(description="Position of the item in the submitted payload (0-based).")
+    index: int = Field(description="Position of the item in the submitted payload or file (0-based).")
+    line: int | None = Field(
+        None, description="Line of the uploaded file the item starts on (CSV and JSON Lines uploads)."
+    )
     # The id and the message can quote what the item sent; they are recorded, so always storable.
     id: Annotated[str, AfterValidator(storable_text)] | None = Field(
         None, description="Product id the item named, when it named one."
@@ -163,6 +187,7 @@ class BatchRange(BaseModel):
     item_count: int
     start: int = Field(description="Byte offset of the batch's first item in the payload object.")
     end: int = Field(description="Byte offset just past the batch's last item.")
+    first_line: int | None = Field(None, description="Line of an uploaded file the batch's first item starts on.")
 
 
 class BulkJobView(BaseModel):
@@ -175,9 +200,10 @@ class BulkJobView(BaseModel):
     status: JobStatus
     payload: str | None = Field(
         description="The submitted payload as a JSON string. Omitted from lists when larger than "
-        "the inline limit; GET /bulk-jobs/{id} always returns it."
+        "the inline limit; GET /bulk-jobs/{id} always returns it. Null for a job made from an upload."
     )
-    payload_bytes: int
+    payload_bytes: int = Field(description="Size of the submitted payload (0 for a job made from an upload).")
+    source: UploadSource | None = Field(None, description="The upload a job was made from (null: an inline payload).")
     total_items: int | None = Field(None, description="Set when processing starts.")
     processed_items: int = Field(0, description="Items applied successfully so far.")
     failed_items: int = Field(0, description="Items that could not be applied so far.")
@@ -197,7 +223,22 @@ class BulkJob(BulkJobView):
     batches: list[BatchRange]
     batches_done: int = 0
     rescues: int = Field(0, description="Times the watchdog re-queued the job's lost tasks.")
-    payload_object: str = Field(description="Path of the payload object in the payload bucket.")
+    payload_object: str | None = Field(None, description="Path of the payload object in the payload bucket.")
+    # A job made from an upload: its items' object (the upload itself, or for JSON its JSON Lines
+    # working copy) at one generation, the CSV header, and how many batches planning made (their
+    # ranges are stored beside the job, not in it).
+    items_object: str | None = None
+    items_generation: int | None = None
+    columns: list[str] | None = None
+    planned_batches: int | None = None
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.tenant_id, self.org_id)
+
+    @property
+    def batch_count(self) -> int:
+        return self.planned_batches if self.planned_batches is not None else len(self.batches)
 
     def view(self, include_payload: bool = True) -> BulkJobView:
         view = BulkJobView.model_validate(self.model_dump(include=set(BulkJobView.model_fields)))

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from shared.domain.bulk import parse_payload, split_payload
-from shared.domain.models import BulkJob, BulkJobView, ItemError, JobStatus, JobType, Page
+from shared.domain.models import BulkJob, BulkJobView, ItemError, JobStatus, JobType, Page, UploadFormat, UploadSource
 from shared.domain.tenancy import Principal
-from shared.errors import UnavailableError
-from shared.services.ports import JobStore, PayloadStore, TaskQueue
+from shared.domain.uploads import GENERIC_ERROR_COLUMNS, csv_row, error_header, error_rows, generic_error_row
+from shared.errors import ConflictError, FieldProblem, InvalidArgumentError, UnavailableError
+from shared.services.ports import JobStore, PayloadStore, TaskQueue, UploadFiles, UploadStore
 from shared.services.tasks import WorkerTask, start_task_name
 
 MAX_PAGE = 100
@@ -24,6 +25,7 @@ class BulkLimits:
     batch_max_items: int
     batch_max_bytes: int
     inline_payload_max_bytes: int
+    max_upload_items: int = 1_000_000
 
 
 @dataclass
@@ -33,6 +35,55 @@ class BulkJobs:
     tasks: TaskQueue
     limits: BulkLimits
     clock: Callable[[], datetime]
+    uploads: UploadStore | None = None
+    files: UploadFiles | None = None
+
+    def create_from_upload(self, actor: Principal, job_type: JobType, upload_id: str) -> BulkJobView:
+        """A job whose items are the uploaded file's: PENDING at once; the worker plans the file
+        (reads it once, streamed) when the job starts."""
+        if self.uploads is None or self.files is None:
+            raise RuntimeError("uploads are not wired")
+        upload = self.uploads.get(upload_id)  # 404 for another tenant's
+        if upload.job_id:
+            raise ConflictError(f"the upload was used already, by bulk job {upload.job_id}")
+        stored = self.files.stat(upload.object)
+        if stored is None:
+            raise ConflictError("the upload has not arrived yet: send the file to its upload_url first")
+        if stored.size > upload.max_bytes:
+            raise InvalidArgumentError(
+                f"the uploaded file has {stored.size} bytes; at most {upload.max_bytes}",
+                [FieldProblem("upload_id", "file too large")],
+            )
+        scope = actor.scope
+        now = self.clock()
+        job = BulkJob(
+            id=str(uuid.uuid4()),
+            tenant_id=scope.tenant_id,
+            org_id=scope.org_id,
+            job_type=job_type,
+            status=JobStatus.PENDING,
+            payload=None,
+            payload_bytes=0,
+            source=UploadSource(upload_id=upload.id, format=upload.format, filename=upload.filename, bytes=stored.size),
+            created_by=actor.email,
+            created_at=now,
+            updated_at=now,
+            item_count=0,
+            batches=[],
+            items_object=upload.object,
+            items_generation=stored.generation,
+        )
+        self.jobs.create_job(job, upload_id=upload.id)
+        self._queue_start(job)
+        return job.view()
+
+    def _queue_start(self, job: BulkJob) -> None:
+        try:
+            self.tasks.enqueue(start_task_name(job.id), WorkerTask.start(job.scope, job.id).to_body())
+        except UnavailableError:
+            # The job exists but nothing will run it: say so on the job rather than leave it PENDING.
+            self.jobs.fail_job(job.id, "the job could not be queued; submit it again", self.clock())
+            raise
 
     def create(self, actor: Principal, job_type: JobType, payload: Any) -> BulkJobView:
         items = parse_payload(job_type, payload, self.limits.max_job_items)
@@ -59,12 +110,7 @@ class BulkJobs:
             payload_object=payload_object,
         )
         self.jobs.create_job(job)
-        try:
-            self.tasks.enqueue(start_task_name(job_id), WorkerTask.start(scope, job_id).to_body())
-        except UnavailableError:
-            # The job exists but nothing will run it: say so on the job rather than leave it PENDING.
-            self.jobs.fail_job(job_id, "the job could not be queued; submit it again", self.clock())
-            raise
+        self._queue_start(job)
         view = job.view()
         view.payload = text
         return view
@@ -72,13 +118,34 @@ class BulkJobs:
     def get(self, job_id: str) -> BulkJobView:
         job = self.jobs.get_job(job_id)
         view = job.view()
-        if view.payload is None:
+        if view.payload is None and job.payload_object is not None:
             view.payload = self.payloads.read(job.payload_object).decode()
         return view
 
     def list(self, job_type: JobType, limit: int, cursor: str | None) -> Page[BulkJobView]:
         page = self.jobs.list_jobs(job_type, min(limit, MAX_PAGE), cursor)
         return Page[BulkJobView](items=[j.view() for j in page.items], next_cursor=page.next_cursor)
+
+    def errors_csv(self, job_id: str) -> Iterator[bytes]:
+        """Every failure as CSV, streamed: for a CSV upload its failed rows as they were sent plus
+        `line`, `error_code`, `error_message`, so the fixed rows can be uploaded again."""
+        job = self.jobs.get_job(job_id)  # 404 now, before the reply starts
+        return self._errors_csv(job)
+
+    def _errors_csv(self, job: BulkJob) -> Iterator[bytes]:
+        columns = job.columns
+        if job.source is None or job.source.format is not UploadFormat.CSV or columns is None:
+            yield csv_row(GENERIC_ERROR_COLUMNS)
+            for _, errors in self.jobs.error_batches(job.id):
+                yield b"".join(generic_error_row(e) for e in errors)
+            return
+        if self.files is None or job.items_object is None or job.items_generation is None:
+            raise RuntimeError("uploads are not wired")
+        yield error_header(columns)
+        for index, errors in self.jobs.error_batches(job.id):
+            batch = self.jobs.batch_range(job, index)
+            data = self.files.read(job.items_object, job.items_generation, batch.start, batch.end)
+            yield b"".join(error_rows(columns, data, batch, errors))
 
     def errors(self, job_id: str, limit: int, cursor: str | None) -> Page[ItemError]:
         self.jobs.get_job(job_id)  # 404 for a job that is not this tenant's

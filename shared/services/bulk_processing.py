@@ -7,9 +7,10 @@ or finds nothing written and does the whole batch; two racing deliveries cannot 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,14 +25,29 @@ from shared.domain.bulk import (
     touched_ids,
 )
 from shared.domain.catalog import Collection, Product, References
-from shared.domain.models import BatchRange, BulkJob, JobStatus
+from shared.domain.models import BatchRange, BulkJob, JobStatus, UploadFormat
+from shared.domain.uploads import (
+    ChunkStream,
+    FilePlan,
+    PlannedFile,
+    UnreadableFileError,
+    batch_items,
+    item_records,
+    json_array_lines,
+    plan_batches,
+)
 from shared.errors import NotFoundError, PermanentTaskError, SynqError
 from shared.services.batch_commit import commit_batch
-from shared.services.ports import CatalogStore, JobStore, PayloadStore, TaskQueue
+from shared.services.bulk_jobs import BulkLimits
+from shared.services.ports import CatalogStore, JobStore, PayloadStore, TaskQueue, UploadFiles
 from shared.services.quality import Quality
 from shared.services.tasks import WorkerTask, batch_task_name
+from shared.services.uploads import working_object
 
 log = logging.getLogger(__name__)
+DEFAULT_LIMITS = BulkLimits(
+    max_job_items=100_000, batch_max_items=249, batch_max_bytes=4_000_000, inline_payload_max_bytes=256 * 1024
+)
 
 
 @dataclass
@@ -43,6 +59,8 @@ class BulkJobProcessor:
     quality: Quality
     clock: Callable[[], datetime]
     max_attempts: int = 10  # deliveries of one task; wiring passes BATCH_MAX_ATTEMPTS
+    files: UploadFiles | None = None  # uploaded files (jobs made from an upload)
+    limits: BulkLimits = field(default_factory=lambda: DEFAULT_LIMITS)
 
     def handle(self, task: WorkerTask, attempt: int = 1) -> str:
         """Run one task, delivered for the `attempt`-th time; returns what happened. Transient
@@ -54,7 +72,7 @@ class BulkJobProcessor:
         try:
             if task.kind == "start":
                 return self._start(job, task)
-            if task.batch_index is None or task.batch_index >= len(job.batches):
+            if task.batch_index is None or task.batch_index >= job.batch_count:
                 raise PermanentTaskError(f"job {job.id} has no batch {task.batch_index}")
             return self._run_batch(job, task.batch_index)
         except PermanentTaskError:
@@ -65,26 +83,74 @@ class BulkJobProcessor:
             # The last attempt failed too, and nothing will retry this task: it ends here.
             if task.batch_index is None:
                 return self._fail_start(job, _why(exc, attempt))
-            return self._give_up_batch(job, job.batches[task.batch_index], _why(exc, attempt))
+            return self._give_up_batch(job, self.jobs.batch_range(job, task.batch_index), _why(exc, attempt))
 
     def _start(self, job: BulkJob, task: WorkerTask) -> str:
-        job = self.jobs.start_job(job.id, self.clock())
+        planned = None
+        if job.source is not None and job.status is JobStatus.PENDING:
+            planned = self._plan_upload(job)
+            if planned is None:
+                return "job FAILED: its file cannot be imported"
+        job = self.jobs.start_job(job.id, self.clock(), planned)
         if job.status is not JobStatus.PROCESSING:
             return f"job already {job.status.value}"
         # Enqueued after the state change committed; a redelivered start re-enqueues, which the
         # queue deduplicates by name and the batches' markers make harmless anyway.
-        for batch in job.batches:
-            self.tasks.enqueue(
-                batch_task_name(job.id, batch.index), WorkerTask.batch(task.scope, job.id, batch.index).to_body()
+        for index in range(job.batch_count):
+            self.tasks.enqueue(batch_task_name(job.id, index), WorkerTask.batch(task.scope, job.id, index).to_body())
+        return f"queued {job.batch_count} batch(es)"
+
+    def _plan_upload(self, job: BulkJob) -> PlannedFile | None:
+        """Read the uploaded file once, streamed, storing its batches' byte ranges as they are
+        found; None, with the job FAILED, if the file cannot be imported at all. Planning again (a
+        redelivered start) finds and stores the same ranges."""
+        files, source = self._files(), job.source
+        if source is None or job.items_object is None or job.items_generation is None:
+            raise PermanentTaskError(f"job {job.id} has no uploaded file")
+        plan = FilePlan()
+        limits = self.limits
+        items_object, generation = job.items_object, job.items_generation
+        try:
+            if source.format is UploadFormat.JSON:
+                # A JSON array is turned into a JSON Lines working copy, which batches read by range.
+                items_object = working_object(job.scope, job.id)
+                lines = json_array_lines(ChunkStream(files.chunks(job.items_object, job.items_generation)))
+                generation = files.write(items_object, lines)
+            records = item_records(source.format, job.job_type, files.chunks(items_object, generation), plan)
+            ranges = plan_batches(
+                records, plan, limits.max_upload_items, limits.batch_max_items, limits.batch_max_bytes
             )
-        return f"queued {len(job.batches)} batch(es)"
+            self.jobs.save_plan(job.id, ranges)
+        except UnreadableFileError as exc:
+            self.jobs.fail_job(job.id, f"the uploaded file cannot be imported: {exc}", self.clock())
+            return None
+        except NotFoundError:
+            self.jobs.fail_job(job.id, "the uploaded file is gone or was replaced: upload it again", self.clock())
+            return None
+        log.info("job %s: planned %s item(s) in %s batch(es)", job.id, plan.item_count, plan.batch_count)
+        return PlannedFile(plan.item_count, plan.batch_count, plan.columns, items_object, generation)
+
+    def _files(self) -> UploadFiles:
+        if self.files is None:
+            raise RuntimeError("upload files are not wired")
+        return self.files
+
+    def _batch_items(self, job: BulkJob, batch: BatchRange) -> tuple[list[Any], list[int | None] | None]:
+        """A batch's items (and for an upload, each one's line), read from its byte range."""
+        if job.source is None:
+            return parse_batch_slice(self.payloads.read(job.payload_object or "", batch.start, batch.end)), None
+        if job.items_object is None or job.items_generation is None:
+            raise ValueError("the job has no items object")
+        data = self._files().read(job.items_object, job.items_generation, batch.start, batch.end)
+        fmt = UploadFormat.CSV if job.source.format is UploadFormat.CSV else UploadFormat.JSONL
+        return batch_items(fmt, job.job_type, data, batch, job.columns)
 
     def _run_batch(self, job: BulkJob, index: int) -> str:
         if job.status is JobStatus.FAILED:
             return "job already FAILED"
-        batch = job.batches[index]
+        batch = self.jobs.batch_range(job, index)
         try:
-            items = parse_batch_slice(self.payloads.read(job.payload_object, batch.start, batch.end))
+            items, lines = self._batch_items(job, batch)
         except (NotFoundError, ValueError) as exc:
             self.jobs.fail_job(job.id, f"the stored payload is unreadable (batch {index})", self.clock())
             raise PermanentTaskError(f"payload of job {job.id} unreadable: {exc}") from exc
@@ -93,7 +159,7 @@ class BulkJobProcessor:
         if not self.jobs.batch_done(job.id, index):
             now = self.clock()
             ctx = ChangeContext(job.tenant_id, job.org_id, job.created_by, now, job_id=job.id)
-            plan = plan_batch(job.job_type, items, batch.first_item, self._read_inputs(job, items), ctx)
+            plan = plan_batch(job.job_type, items, batch.first_item, self._read_inputs(job, items), ctx, lines)
             plan, versions = commit_batch(self.jobs, job.id, batch, plan, now)  # less what the store refuses
             outcome = "committed" if versions is not None else "already committed (concurrent delivery)"
             # What this delivery just wrote need not be read back to be judged.
@@ -120,12 +186,12 @@ class BulkJobProcessor:
         commit, so the job still ends with exact counts; if an earlier attempt committed the batch
         after all, the marker turns this write away whole."""
         log.error("job %s: batch %s given up after %s", job.id, batch.index, why)
-        try:  # the items, if they can be read, let each failure name its product
-            items: list[Any] | None = parse_batch_slice(self.payloads.read(job.payload_object, batch.start, batch.end))
-        except (SynqError, ValueError):
-            items = None
+        items: list[Any] | None = None
+        lines: list[int | None] | None = None
+        with contextlib.suppress(SynqError, ValueError):  # the items, if readable, name each failure's product
+            items, lines = self._batch_items(job, batch)
         committed = self.jobs.commit_batch(
-            job.id, batch, not_applied(job.job_type, batch, items, f"the batch failed {why}"), self.clock()
+            job.id, batch, not_applied(job.job_type, batch, items, f"the batch failed {why}", lines), self.clock()
         )
         self.jobs.finish_job_if_done(job.id, self.clock())
         return "batch not applied (attempts exhausted)" if committed is not None else "batch already committed"

@@ -15,10 +15,14 @@ from shared.domain.exports import Delivery, Export, ExportResult, ExportStatus
 from shared.domain.models import BatchRange, BulkJob, ItemError, JobType, Page
 from shared.domain.notifications import NotificationSettings
 from shared.domain.quality import IssueChange, QualitySummary, ValidationIssue
+from shared.domain.uploads import PlannedFile, StoredObject, Upload
 
 
 class JobStore(Protocol):
-    def create_job(self, job: BulkJob) -> None: ...
+    def create_job(self, job: BulkJob, upload_id: str | None = None) -> None:
+        """Store a new job; with `upload_id`, claim that upload for it in the same write
+        (NotFoundError if there is no such upload, ConflictError if a job used it already)."""
+        ...
 
     def get_job(self, job_id: str) -> BulkJob:
         """The job, or NotFoundError."""
@@ -28,8 +32,21 @@ class JobStore(Protocol):
         """Jobs of one type, newest first."""
         ...
 
-    def start_job(self, job_id: str, now: datetime) -> BulkJob:
-        """Move a PENDING job to PROCESSING (setting total_items); any other state is left as is."""
+    def start_job(self, job_id: str, now: datetime, planned: PlannedFile | None = None) -> BulkJob:
+        """Move a PENDING job to PROCESSING (setting total_items, and what planning its upload
+        found); any other state is left as is."""
+        ...
+
+    def save_plan(self, job_id: str, batches: Iterable[BatchRange]) -> None:
+        """Store an uploaded job's batch ranges as they come (never all in one document)."""
+        ...
+
+    def batch_range(self, job: BulkJob, index: int) -> BatchRange:
+        """One batch of the job (from the job, or from its stored plan)."""
+        ...
+
+    def error_batches(self, job_id: str) -> Iterator[tuple[int, list[ItemError]]]:
+        """Each batch with failures, in order, with its failures; streamed."""
         ...
 
     def batch_done(self, job_id: str, batch_index: int) -> bool: ...
@@ -99,6 +116,36 @@ class PayloadStore(Protocol):
 
     def read(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
         """The object's bytes, or the [start, end) range of them."""
+        ...
+
+
+class UploadStore(Protocol):
+    def create(self, upload: Upload) -> None: ...
+
+    def get(self, upload_id: str) -> Upload:
+        """The upload, or NotFoundError."""
+        ...
+
+
+class UploadFiles(Protocol):
+    def upload_url(self, path: str, content_type: str, max_bytes: int, ttl: timedelta) -> tuple[str, dict[str, str]]:
+        """A signed PUT URL for the object and the headers a client must send with it."""
+        ...
+
+    def stat(self, path: str) -> StoredObject | None:
+        """The object's size and generation, or None before it has arrived."""
+        ...
+
+    def chunks(self, path: str, generation: int) -> Iterator[bytes]:
+        """The whole object at that generation, streamed."""
+        ...
+
+    def read(self, path: str, generation: int, start: int, end: int) -> bytes:
+        """Bytes [start, end) of the object at that generation."""
+        ...
+
+    def write(self, path: str, chunks: Iterable[bytes]) -> int:
+        """Stream `chunks` into a new object (visible once whole); returns its generation."""
         ...
 
 

@@ -153,7 +153,7 @@ class Watchdog:
             # Each batch left is recorded NOT_APPLIED behind its own marker, so the counts add up
             # and a task that turns up late finds its batch done instead of counting it again.
             for index in self._missing_batches(jobs, job):
-                batch = job.batches[index]
+                batch = jobs.batch_range(job, index)
                 jobs.commit_batch(job.id, batch, not_applied(job.job_type, batch, None, reason), self.clock())
         jobs.fail_job(job.id, reason, self.clock())
         log.error("job %s FAILED: %s", job.id, reason)
@@ -161,7 +161,7 @@ class Watchdog:
     @staticmethod
     def _missing_batches(jobs: JobStore, job: BulkJob) -> list[int]:
         done = jobs.done_batches(job.id)
-        return [b.index for b in job.batches if b.index not in done]
+        return [index for index in range(job.batch_count) if index not in done]
 
     # --- exports ---------------------------------------------------------------------------------
     def _export(self, stalled: Stalled, cutoff: datetime, report: WatchdogReport) -> None:

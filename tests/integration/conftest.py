@@ -98,6 +98,7 @@ class World:
         }
         self.ids["variant_id"] = self.made("POST", self.path(f"{B}/products/<product_id>/variants"), {"sku": "DL-1-S"})
         self.ids["export_id"] = self.made("POST", f"{B}/exports", {"format": "NDJSON"})
+        self.ids["upload_id"] = self.made("POST", f"{B}/uploads", {"filename": "feed.csv", "format": "CSV"})
         wait_until(lambda: self.notification() not in (None, "PENDING"), 60)
         assert self.call("PUT", f"{B}/settings/notifications", SETTINGS, self.admin).status_code == 200
 

@@ -94,7 +94,7 @@ def assert_exact(job: BulkJob, processed: int, failed: int) -> None:
         processed,
         failed,
     )
-    assert job.batches_done == len(job.batches)
+    assert job.batches_done == job.batch_count
 
 
 def test_every_batch_delivered_twice_is_applied_once(harness: Harness) -> None:

@@ -87,8 +87,8 @@ def test_the_generated_client_creates_and_reads_a_product(api_client: Any, scope
 def test_the_generated_client_runs_a_bulk_job_to_completion(api_client: Any, scope: Scope) -> None:
     models = sdk("models")
     ids = {"x_tenant_id": scope.tenant_id, "x_org_id": scope.org_id}
-    items = [models.ImportJobRequestPayloadItem.from_dict({"title": f"Item {i}"}) for i in range(3)]
-    items.append(models.ImportJobRequestPayloadItem.from_dict({"sku": "no title"}))
+    items = [models.ImportJobRequestPayloadType0Item.from_dict({"title": f"Item {i}"}) for i in range(3)]
+    items.append(models.ImportJobRequestPayloadType0Item.from_dict({"sku": "no title"}))
     job = sdk("api.bulk_jobs.create_bulk_job").sync(
         client=api_client, body=models.ImportJobRequest(job_type="BULK_IMPORT", payload=items), **ids
     )

@@ -27,6 +27,7 @@ URLS = {target: f"https://synq-pim-{target.replace('_', '-')}-abc123-uc.a.run.ap
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch"}
 API_NAMES = [
     "bulk_jobs",
+    "uploads",
     "products",
     "brands",
     "categories",

@@ -99,5 +99,6 @@ def test_writes_that_can_conflict_document_409() -> None:
     doc = document()["paths"]
     assert "409" in doc["/api/v1/pim/brands"]["post"]["responses"]
     assert "409" in doc["/api/v1/pim/products/{product_id}"]["put"]["responses"]
-    assert "409" not in doc["/api/v1/pim/bulk-jobs"]["post"]["responses"]
+    assert "409" in doc["/api/v1/pim/bulk-jobs"]["post"]["responses"]  # an upload not arrived, or used
+    assert "409" not in doc["/api/v1/pim/exports"]["post"]["responses"]
     assert "404" in doc["/api/v1/pim/settings/notifications"]["get"]["responses"]

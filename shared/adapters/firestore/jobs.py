@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,13 +18,16 @@ from shared.adapters.firestore.base import (
     newest_first,
     newest_first_page,
 )
+from shared.adapters.firestore.uploads import UPLOADS
 from shared.adapters.google_errors import translated
 from shared.domain.bulk import BatchPlan, final_status
 from shared.domain.models import BatchRange, BulkJob, ItemError, JobStatus, JobType, Page
 from shared.domain.tenancy import Scope
+from shared.domain.uploads import PlannedFile
 from shared.errors import ConflictError, NotFoundError, StoreRefusedError
 
 JOB_ERRORS_KEPT = 100
+PLAN_CHUNK = 500  # batch ranges per plan document (about 60 bytes each: far from the 1 MiB limit)
 FINISH_ATTEMPTS = 5
 UNFINISHED = (JobStatus.PENDING.value, JobStatus.PROCESSING.value)
 # No document was last updated at the epoch's first microsecond (a missing one has no update
@@ -39,9 +43,26 @@ class FirestoreJobStore:
         self._client = client
         self._jobs = self._root.collection("bulk_jobs")
 
-    def create_job(self, job: BulkJob) -> None:
+    def create_job(self, job: BulkJob, upload_id: str | None = None) -> None:
+        if upload_id is None:
+            with translated("bulk job"):
+                self._jobs.document(job.id).create(job.model_dump(mode="python"))
+            return
+        upload = self._root.collection(UPLOADS).document(upload_id)
+
+        @firestore.transactional
+        def create(txn: firestore.Transaction) -> None:
+            # The upload is claimed in the same write that creates its job: used once, whatever races.
+            snap = upload.get(transaction=txn)
+            if not snap.exists:
+                raise NotFoundError("upload not found")
+            if snap.get("job_id"):
+                raise ConflictError(f"the upload was used already, by bulk job {snap.get('job_id')}")
+            txn.update(upload, {"job_id": job.id})
+            txn.create(self._jobs.document(job.id), job.model_dump(mode="python"))
+
         with translated("bulk job"):
-            self._jobs.document(job.id).create(job.model_dump(mode="python"))
+            create(self._client.transaction())
 
     def get_job(self, job_id: str) -> BulkJob:
         with translated("bulk job"):
@@ -55,7 +76,7 @@ class FirestoreJobStore:
         with translated("bulk jobs"):
             return newest_first_page(BulkJob, newest_first(query, limit, cursor), limit)
 
-    def start_job(self, job_id: str, now: datetime) -> BulkJob:
+    def start_job(self, job_id: str, now: datetime, planned: PlannedFile | None = None) -> BulkJob:
         ref = self._jobs.document(job_id)
 
         @firestore.transactional
@@ -66,18 +87,66 @@ class FirestoreJobStore:
             job = BulkJob.model_validate(snap.to_dict())
             if job.status is not JobStatus.PENDING:
                 return job
-            changes = {
+            changes: dict[str, Any] = {
                 "status": JobStatus.PROCESSING.value,
                 "total_items": job.item_count,
                 "started_at": now,
                 "updated_at": now,
             }
+            if planned is not None:
+                changes |= {
+                    "total_items": planned.item_count,
+                    "item_count": planned.item_count,
+                    "planned_batches": planned.batch_count,
+                    "columns": planned.columns,
+                    "items_object": planned.items_object,
+                    "items_generation": planned.items_generation,
+                }
             txn.update(ref, changes)
             return job.model_copy(update={**changes, "status": JobStatus.PROCESSING})
 
         with translated("bulk job"):
             started: BulkJob = start(self._client.transaction())
         return started
+
+    def save_plan(self, job_id: str, batches: Iterable[BatchRange]) -> None:
+        """Store an uploaded job's batch ranges beside it, PLAN_CHUNK a document, written as they
+        come. Planning the same file again writes the same documents."""
+        chunk: list[BatchRange] = []
+        for batch in batches:
+            chunk.append(batch)
+            if len(chunk) == PLAN_CHUNK:
+                self._save_plan_chunk(job_id, chunk)
+                chunk = []
+        if chunk:
+            self._save_plan_chunk(job_id, chunk)
+
+    def _save_plan_chunk(self, job_id: str, chunk: list[BatchRange]) -> None:
+        number = chunk[0].index // PLAN_CHUNK
+        doc = {"batches": [b.model_dump() for b in chunk]}
+        with translated("bulk job plan"):
+            self._jobs.document(job_id).collection("plan").document(f"{number:05d}").set(doc)
+
+    def batch_range(self, job: BulkJob, index: int) -> BatchRange:
+        if job.planned_batches is None:
+            return job.batches[index]
+        with translated("bulk job plan"):
+            snap = self._jobs.document(job.id).collection("plan").document(f"{index // PLAN_CHUNK:05d}").get()
+        if not snap.exists:
+            raise NotFoundError(f"bulk job plan: batch {index} not found")
+        return BatchRange.model_validate(snap.get("batches")[index % PLAN_CHUNK])
+
+    def error_batches(self, job_id: str) -> Iterator[tuple[int, list[ItemError]]]:
+        """Each batch that has failures, in order, with them: streamed, one batch at a time."""
+        query = (
+            self._jobs.document(job_id)
+            .collection("batches")
+            .where(filter=FieldFilter("has_errors", "==", True))
+            .order_by("index")
+        )
+        with translated("bulk job errors"):
+            for snap in query.stream():
+                yield snap.get("index"), [ItemError.model_validate(e) for e in snap.get("errors")]
 
     def batch_done(self, job_id: str, batch_index: int) -> bool:
         with translated("bulk job batch"):
@@ -123,7 +192,7 @@ class FirestoreJobStore:
             if not found:
                 raise NotFoundError("bulk job not found")
             job = BulkJob.model_validate(found[0].data)
-            if job.status is not JobStatus.PROCESSING or job.batches_done < len(job.batches):
+            if job.status is not JobStatus.PROCESSING or job.batches_done < job.batch_count:
                 return job  # only the batch that completes the job writes
             errors = self.job_errors(job_id, JOB_ERRORS_KEPT, None).items if job.failed_items else []
             changes = {
