@@ -8,7 +8,6 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
 import requests
@@ -16,38 +15,9 @@ import requests
 from local.emulators import free_port
 from local.stack import LocalStack
 from local.webhook_receiver import WebhookReceiver
-from tests.conftest import ENVIRONMENT_AT_START
-from tests.support import new_scope, wait_until
+from tests.support import wait_until
 
 pytestmark = pytest.mark.emulators
-
-
-@pytest.fixture(scope="module", autouse=True)
-def environment_at_start() -> Iterator[None]:
-    """The stacks here start as `make run` starts them: from the environment the session began
-    with, not the one the integration tier's fixtures point at their own emulators."""
-    with mock.patch.dict(os.environ, ENVIRONMENT_AT_START, clear=True):
-        yield
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, environment_at_start: None) -> Iterator[LocalStack]:
-    running = LocalStack(free_port(), state_dir=tmp_path_factory.mktemp("stack"), quiet=True)
-    try:
-        running.start()
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture()
-def session(stack: LocalStack) -> requests.Session:
-    """An ADMIN of a tenant of the test's own: no test sees data another left."""
-    scope = new_scope()
-    s = requests.Session()
-    token = stack.token(tenant_id=scope.tenant_id, org_id=scope.org_id)
-    s.headers.update({"Authorization": f"Bearer {token}", "X-Tenant-ID": scope.tenant_id, "X-Org-ID": scope.org_id})
-    return s
 
 
 def run_import(stack: LocalStack, session: requests.Session, payload: list[dict[str, Any]]) -> dict[str, Any]:
