@@ -319,10 +319,12 @@ def _backoff(attempt: int, retry_after: str | None) -> float:
 
 
 def _error(resp: requests.Response) -> SynqError:
+    """The API's `{"error", "code", "details"}` as one line; anything else (a proxy's page) as
+    its first 200 characters."""
     try:
         body = resp.json()
         details = "; ".join(f"{d['field']}: {d['problem']}" for d in body.get("details") or [])
         message = f"{body['error']}: {details}" if details else str(body["error"])
         return SynqError(message, str(body["code"]), resp.status_code)
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return SynqError(resp.text[:200] or resp.reason, "HTTP_ERROR", resp.status_code)
