@@ -263,11 +263,14 @@ class SynqClient:
         return self._pages("/validation-issues", {"severity": severity, "code": code, "product_id": product_id}, limit)
 
     def list_audit_events(
-        self, resource_id: str | None = None, resource_type: str | None = None, action: str | None = None
+        self,
+        resource_id: str | None = None,
+        resource_type: str | None = None,
+        action: str | None = None,
+        limit: int = 100,
     ) -> Iterator[dict[str, Any]]:
-        # The audit log lists the newest 100 events.
         query = {"resource_id": resource_id, "resource_type": resource_type, "action": action}
-        return self._pages("/audit-logs", query, 100)
+        return self._pages("/audit-logs", query, limit)
 
     # --- transport
 
