@@ -7,12 +7,14 @@ PORT   ?= 8080
 
 .PHONY: venv run token test mutate lint format typecheck check bench sweep watchdog fuzz clean
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-emulators.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-emulators.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	# The Cloud Tasks emulator must stay out of the resolver (see requirements-emulators.txt).
 	$(PY) -m pip install --quiet --no-deps -r requirements-emulators.txt
+	# The `synq` command (pyproject.toml), editable: it runs this tree's code.
+	$(PY) -m pip install -qq --no-deps -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -38,7 +40,7 @@ format: venv
 	$(PY) -m ruff check --fix .
 
 typecheck: venv
-	$(PY) -m mypy shared
+	$(PY) -m mypy shared synq
 
 check: lint typecheck test
 

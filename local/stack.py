@@ -228,6 +228,11 @@ Synq PIM local stack is up.
   Token:      {stack.token()}
   Mail:       {stack.mail_note()}
   (a fresh token any time: make token; Ctrl-C stops everything)
+
+The synq command against this stack (tokens last an hour):
+  export SYNQ_URL={stack.url} SYNQ_TENANT_ID={DEMO_TENANT_ID} SYNQ_ORG_ID={DEMO_ORG_ID}
+  export SYNQ_TOKEN=$(make -s token)
+  {Path(sys.executable).parent / "synq"} --help
 """,
             flush=True,
         )

@@ -8,7 +8,6 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
 import requests
@@ -16,55 +15,17 @@ import requests
 from local.emulators import free_port
 from local.stack import LocalStack
 from local.webhook_receiver import WebhookReceiver
-from tests.conftest import ENVIRONMENT_AT_START
-from tests.support import new_scope, wait_until
+from synq.client import Job, SynqClient
+from tests.support import wait_until
 
 pytestmark = pytest.mark.emulators
 
 
-@pytest.fixture(scope="module", autouse=True)
-def environment_at_start() -> Iterator[None]:
-    """The stacks here start as `make run` starts them: from the environment the session began
-    with, not the one the integration tier's fixtures point at their own emulators."""
-    with mock.patch.dict(os.environ, ENVIRONMENT_AT_START, clear=True):
-        yield
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, environment_at_start: None) -> Iterator[LocalStack]:
-    running = LocalStack(free_port(), state_dir=tmp_path_factory.mktemp("stack"), quiet=True)
-    try:
-        running.start()
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture()
-def session(stack: LocalStack) -> requests.Session:
-    """An ADMIN of a tenant of the test's own: no test sees data another left."""
-    scope = new_scope()
-    s = requests.Session()
-    token = stack.token(tenant_id=scope.tenant_id, org_id=scope.org_id)
-    s.headers.update({"Authorization": f"Bearer {token}", "X-Tenant-ID": scope.tenant_id, "X-Org-ID": scope.org_id})
-    return s
-
-
-def run_import(stack: LocalStack, session: requests.Session, payload: list[dict[str, Any]]) -> dict[str, Any]:
-    """POST a BULK_IMPORT and poll the list until the job is finished; the finished job."""
-    resp = session.post(
-        f"{stack.url}/api/v1/pim/bulk-jobs", json={"job_type": "BULK_IMPORT", "payload": payload}, timeout=30
-    )
-    assert resp.status_code == 200 and resp.json()["status"] == "PENDING"
-    job_id = resp.json()["id"]
-
-    def done() -> dict[str, Any] | None:
-        jobs = session.get(f"{stack.url}/api/v1/pim/bulk-jobs", params={"type": "BULK_IMPORT"}, timeout=10).json()
-        job = next(j for j in jobs["items"] if j["id"] == job_id)
-        return job if job["status"] in ("COMPLETED", "FAILED") else None
-
-    job: dict[str, Any] = wait_until(done, timeout=120, interval=0.25)
-    return job
+def run_import(api: SynqClient, payload: list[dict[str, Any]]) -> Job:
+    """A BULK_IMPORT through the API client, followed until it ends; the finished job."""
+    job = api.create_job("BULK_IMPORT", payload=payload)
+    assert job.status == "PENDING"
+    return api.wait_for_job(job.id, interval=0.25)
 
 
 def test_the_stack_reports_healthy_and_serves_its_openapi(stack: LocalStack) -> None:
@@ -73,40 +34,25 @@ def test_the_stack_reports_healthy_and_serves_its_openapi(stack: LocalStack) -> 
     assert "/api/v1/pim/bulk-jobs" in spec["paths"]
 
 
-def test_an_import_submitted_over_http_completes_with_exact_counts(
-    stack: LocalStack, session: requests.Session
-) -> None:
+def test_an_import_submitted_over_http_completes_with_exact_counts(api: SynqClient) -> None:
     payload = [{"title": f"E2E {i}", "sku": f"E2E-{i}", "description": "d"} for i in range(2500)]
     payload[42] = {"sku": "missing title"}
-    job = run_import(stack, session, payload)
-    job_id = job["id"]
-    assert (job["status"], job["total_items"], job["processed_items"], job["failed_items"]) == (
-        "COMPLETED",
-        2500,
-        2499,
-        1,
-    )
-    assert job["errors"][0]["index"] == 42
+    job = run_import(api, payload)
+    assert (job.status, job.total_items, job.processed_items, job.failed_items) == ("COMPLETED", 2500, 2499, 1)
+    assert [e["index"] for e in api.job_errors(job.id)] == [42]
 
-    created, cursor = 0, None
-    while True:
-        params = {"action": "product.created", **({"cursor": cursor} if cursor else {})}
-        page = session.get(f"{stack.url}/api/v1/pim/audit-logs", params=params, timeout=10).json()
-        created += sum(1 for e in page["items"] if e["job_id"] == job_id)
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
-    assert created == 2499  # exactly one event per product the job created
+    events = api.list_audit_events(action="product.created", limit=10_000)
+    assert sum(1 for e in events if e["job_id"] == job.id) == 2499  # exactly one event per product created
 
 
 def test_an_export_is_announced_by_email_and_signed_webhook_and_downloads(
-    stack: LocalStack, session: requests.Session
+    stack: LocalStack, api: SynqClient, session: requests.Session
 ) -> None:
     """A catalog imported over HTTP (600 products, 1 refused), exported twice over HTTP."""
     base = f"{stack.url}/api/v1/pim"
     payload = [{"title": f"Export {i}", "sku": f"EX-{i}", "description": "d"} for i in range(600)]
     payload[7] = {"sku": "missing title"}
-    assert run_import(stack, session, payload)["processed_items"] == 599
+    assert run_import(api, payload).processed_items == 599
 
     def export(body: dict[str, str]) -> dict[str, Any]:
         resp = session.post(f"{base}/exports", json=body, timeout=10)

@@ -1,0 +1,1 @@
+"""The `synq` command and the typed API client it is built on."""

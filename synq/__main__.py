@@ -1,0 +1,3 @@
+from synq.cli import main
+
+main()

@@ -1,0 +1,136 @@
+"""The `synq` command as a person or a script runs it: the installed console script, against the
+local stack, configured by environment variables."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.stack import LocalStack
+from tests.support import new_scope
+
+pytestmark = pytest.mark.emulators
+
+SYNQ = Path(sys.executable).parent / "synq"  # the console script `make venv` installs
+EXIT_ITEMS_FAILED = 3
+
+
+@pytest.fixture()
+def synq(stack: LocalStack) -> Any:
+    """Runs `synq ARGS` as an ADMIN of a tenant of the test's own; the finished process."""
+    scope = new_scope()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "SYNQ_URL": stack.url,
+        "SYNQ_TOKEN": stack.token(tenant_id=scope.tenant_id, org_id=scope.org_id),
+        "SYNQ_TENANT_ID": scope.tenant_id,
+        "SYNQ_ORG_ID": scope.org_id,
+    }
+
+    def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(SYNQ), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+    return run
+
+
+def products(count: int) -> list[dict[str, Any]]:
+    return [
+        {"title": f"CLI {i}", "sku": f"CLI-{i}", "description": "d", "barcode": "4006381333931"} for i in range(count)
+    ]
+
+
+def test_an_import_waits_for_the_job_and_prints_it_as_json(synq: Any, tmp_path: Path) -> None:
+    file = tmp_path / "products.json"
+    file.write_text(json.dumps(products(120)))
+    done = synq("import", str(file), "--wait", "--json")
+    assert done.returncode == 0, done.stderr
+    job = json.loads(done.stdout)  # stdout holds the result only; progress went to stderr
+    assert (job["job_type"], job["status"], job["total_items"], job["processed_items"], job["failed_items"]) == (
+        "BULK_IMPORT",
+        "COMPLETED",
+        120,
+        120,
+        0,
+    )
+    assert "120/120 done" in done.stderr
+
+    listed = synq("jobs", "--json")
+    assert [j["id"] for j in json.loads(listed.stdout)] == [job["id"]]
+    skus = {p["sku"] for p in json.loads(synq("products", "--json", "--limit", "500").stdout)}
+    assert skus == {f"CLI-{i}" for i in range(120)}
+
+
+def test_without_wait_the_job_id_is_printed_for_scripts(synq: Any, tmp_path: Path) -> None:
+    file = tmp_path / "products.json"
+    file.write_text(json.dumps(products(3)))
+    started = synq("import", str(file))
+    assert started.returncode == 0, started.stderr
+    job_id = started.stdout.strip()
+    shown = synq("job", job_id, "--json")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["id"] == job_id
+
+
+def test_a_table_fits_eighty_columns(synq: Any, tmp_path: Path) -> None:
+    file = tmp_path / "products.json"
+    file.write_text(json.dumps([{**p, "title": "A rather long product title " * 4} for p in products(5)]))
+    assert synq("import", str(file), "--wait").returncode == 0
+    table = synq("products")
+    lines = table.stdout.splitlines()
+    assert table.returncode == 0 and len(lines) == 1 + 5  # a header, then one line per product
+    assert max(len(line) for line in lines) <= 80
+    assert table.stderr.strip() == "5 rows"
+
+
+def test_an_export_is_waited_for_and_downloaded(synq: Any, tmp_path: Path) -> None:
+    file = tmp_path / "products.json"
+    file.write_text(json.dumps(products(40)))
+    assert synq("import", str(file), "--wait").returncode == 0
+    dest = tmp_path / "catalog.csv"
+    done = synq("export", "--output", str(dest))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(dest)
+    with dest.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["sku"] for r in rows) == sorted(f"CLI-{i}" for i in range(40))
+    assert not list(tmp_path.glob("*.part"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["job", "00000000-0000-4000-8000-000000000000"], "error: bulk job not found (HTTP 404 NOT_FOUND)"),
+        (["jobs", "--limit", "0"], "Invalid value for '--limit'"),
+    ],
+)
+def test_an_error_is_one_line_and_a_nonzero_exit(synq: Any, args: list[str], message: str) -> None:
+    failed = synq(*args)
+    assert failed.returncode in (1, 2)
+    assert message in failed.stderr and "Traceback" not in failed.stderr
+    assert failed.stdout == ""
+
+
+def test_a_bad_token_and_missing_settings_are_one_line_each(stack: LocalStack, tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "SYNQ_URL": stack.url}
+    missing = subprocess.run([str(SYNQ), "jobs"], env=env, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1
+    assert missing.stderr == (
+        "error: missing configuration: set SYNQ_TOKEN, SYNQ_TENANT_ID, SYNQ_ORG_ID (or pass the flags)\n"
+    )
+    scope = new_scope()
+    flags = ["--token", "not-a-token", "--tenant", scope.tenant_id, "--org", scope.org_id, "jobs"]
+    refused = subprocess.run([str(SYNQ), *flags], env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and refused.stderr.startswith("error: ")
+    assert "(HTTP 401 UNAUTHENTICATED)" in refused.stderr and len(refused.stderr.splitlines()) == 1
+
+
+def test_a_file_of_unknown_kind_is_refused_before_any_call(synq: Any, tmp_path: Path) -> None:
+    file = tmp_path / "products.xlsx"
+    file.write_bytes(b"PK")
+    refused = synq("import", str(file))
+    assert refused.returncode == 2 and "must end in .csv, .jsonl, .ndjson, .json" in refused.stderr
