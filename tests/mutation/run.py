@@ -382,6 +382,9 @@ def figures(module: str) -> tuple[Figures, list[Survivor]]:
 
 def report(modules: list[str]) -> bool:
     """Print the figures and survivors of `modules`; whether every one met the target."""
+    if not (SRC / ".mutmut-cache").exists():
+        print("no runs yet: `make mutate` runs them")
+        return False
     lines = [
         "| module | mutants | killed | of which timeouts | equivalent | survived | skipped (log, labels) | not run "
         "| killed % of killable | killed % of all tested |",
