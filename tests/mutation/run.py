@@ -39,7 +39,7 @@ from mutmut.cache import hash_of_tests
 from local.emulators import FirestoreEmulator, StorageEmulator, TasksEmulator
 from local.stack import queue_paths
 from tests.conftest import PROJECT
-from tests.mutation.survivors import reason
+from tests.mutation.survivors import mutated_line, reason
 
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / ".mutate"
@@ -51,6 +51,14 @@ BULK = "tests/integration/test_bulk_processing.py"
 REJECTIONS = "tests/integration/test_api_rejections.py"
 EXPORTS = "tests/integration/test_exports.py"
 ISSUES = "tests/integration/test_validation_issues.py"
+POISON = "tests/integration/test_poison_items.py"
+WATCHDOG = "tests/integration/test_watchdog.py"
+# Batches some of whose writes the store refuses (found by probing, the rest committed).
+REFUSED_WRITES = [
+    f"{POISON}::test_writes_the_store_refuses_fail_their_items_and_the_rest_commits_once",
+    f"{POISON}::test_concurrent_commits_of_a_refused_batch_apply_it_once",
+    f"{POISON}::test_a_job_whose_write_the_store_refuses_completes_through_the_worker",
+]
 
 # Module -> the tests that guard it, in the order they run (fast killers first).
 MODULES: dict[str, list[str]] = {
@@ -61,7 +69,12 @@ MODULES: dict[str, list[str]] = {
         f"{REJECTIONS}::test_a_bad_cursor_on_a_jobs_errors_is_400",
         f"{REJECTIONS}::test_bad_list_queries_are_400",
         f"{REJECTIONS}::test_unknown_resources_are_404",
+        *REFUSED_WRITES,
+        f"{WATCHDOG}::test_a_rescue_is_claimed_once_and_only_while_the_job_is_silent",
+        f"{WATCHDOG}::test_two_checks_at_once_rescue_and_fail_each_job_once",
+        f"{WATCHDOG}::test_a_job_whose_tasks_keep_vanishing_is_failed_with_exact_counts",
     ],
+    "shared/services/batch_commit.py": [*REFUSED_WRITES, BULK],
     # tenant roots, cursors, streamed reads
     "shared/adapters/firestore/base.py": [
         "tests/unit/test_cursors.py",
@@ -346,16 +359,6 @@ def unexplained_survivors(module: str) -> list[tuple[int, str]]:
     return found
 
 
-def mutated_line(source: str, line: str, index: int, line_number: int) -> str:
-    """The line as mutant (`line`, `index`) of `source` makes it ("" if it removes the line)."""
-    from mutmut import Context, RelativeMutationID, mutate
-
-    context = Context(source=source, mutation_id=RelativeMutationID(line=line, index=index, line_number=line_number))
-    before, after = source.splitlines(), mutate(context)[0].splitlines()
-    changed = [b for a, b in zip(before, after, strict=False) if a != b]
-    return (changed[0] if changed else after[line_number] if len(after) == len(before) else "").strip()
-
-
 def figures(module: str) -> tuple[Figures, list[Survivor]]:
     """The figures and surviving mutants of the module as it is now."""
     found = Figures(module)
@@ -382,6 +385,9 @@ def figures(module: str) -> tuple[Figures, list[Survivor]]:
 
 def report(modules: list[str]) -> bool:
     """Print the figures and survivors of `modules`; whether every one met the target."""
+    if not (SRC / ".mutmut-cache").exists():
+        print("no runs yet: `make mutate` runs them")
+        return False
     lines = [
         "| module | mutants | killed | of which timeouts | equivalent | survived | skipped (log, labels) | not run "
         "| killed % of killable | killed % of all tested |",

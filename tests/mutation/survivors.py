@@ -56,6 +56,7 @@ CHUNKS = "chunks: queue.Queue[list[T] | BaseException | None] = queue.Queue(maxs
 PREFETCHED = "def prefetched(items: Iterator[T], batch: int = 200, depth: int = 4) -> Iterator[T]:"
 PADDING = 'values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))'
 ENCODED = 'return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")'
+NEVER = "NEVER = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC)"
 VERSIONS = 'return {w.doc_id: r.update_time for w, r in written if w.kind != "delete"}'
 ONLY_SAVES_A_READ = (
     "The versions commit_batch returns only spare evaluation reading back the products the batch "
@@ -242,6 +243,21 @@ EQUIVALENT: dict[Key, str] = {
     (JOBS, "break", "continue"): (
         "In job_errors: reading on past a full page only reads batch markers the page then leaves out."
     ),
+    **{
+        (JOBS, NEVER, NEVER.replace(before, after, 1)): (
+            "Another instant long before any document was written: no document was last updated "
+            "then either, so the probe's last write still never applies."
+        )
+        for before, after in [
+            ("1970", "1971"),
+            ("1970, 1,", "1970, 2,"),
+            ("1, 1, 0", "1, 2, 0"),
+            ("1, 0, 0, 0", "1, 1, 0, 0"),
+            ("0, 0, 0, 1", "0, 1, 0, 1"),
+            ("0, 0, 1,", "0, 1, 1,"),
+            ("0, 1, tzinfo", "0, 2, tzinfo"),
+        ]
+    },
     change(JOBS, VERSIONS, '!= "delete"', '== "delete"'): ONLY_SAVES_A_READ,
     change(JOBS, VERSIONS, '"delete"', '"XXdeleteXX"'): ONLY_SAVES_A_READ,
     change(JOBS, 'raise NotFoundError("bulk job not found")', '"bulk job not found"', '"XXbulk job not foundXX"'): (
@@ -287,3 +303,13 @@ def reason(module: str, line: str, mutated: str) -> tuple[str | None, bool]:
         if applies(line, mutated):
             return why, True
     return NOT_YET_KILLED.get(key), False
+
+
+def mutated_line(source: str, line: str, index: int, line_number: int) -> str:
+    """The line as mutant (`line`, `index`) of `source` makes it ("" if it removes the line)."""
+    from mutmut import Context, RelativeMutationID, mutate
+
+    context = Context(source=source, mutation_id=RelativeMutationID(line=line, index=index, line_number=line_number))
+    before, after = source.splitlines(), mutate(context)[0].splitlines()
+    changed = [b for a, b in zip(before, after, strict=False) if a != b]
+    return (changed[0] if changed else after[line_number] if len(after) == len(before) else "").strip()
