@@ -112,6 +112,18 @@ def get_bulk_job(call: Call, job_id: str) -> Reply:
 
 
 @api.route(
+    f"{BASE}/<job_id>/cancel",
+    "POST",
+    write=True,
+    response=BulkJobView,
+    errors=(409,),
+    summary="Cancel a PENDING or PROCESSING bulk job: batches not yet committed are skipped (409 when finished)",
+)
+def cancel_bulk_job(call: Call, job_id: str) -> Reply:
+    return wiring.bulk_jobs(call.principal.scope).cancel(call.principal, job_id), 200
+
+
+@api.route(
     f"{BASE}/<job_id>/errors",
     "GET",
     query=PageQuery,

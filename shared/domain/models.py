@@ -141,6 +141,11 @@ class JobStatus(StrEnum):
     PROCESSING = "PROCESSING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"  # stopped by POST /bulk-jobs/{id}/cancel; what was committed stays
+
+    @property
+    def finished(self) -> bool:
+        return self not in (JobStatus.PENDING, JobStatus.PROCESSING)
 
 
 class ItemError(BaseModel):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shared.domain.audit import AuditEvent, ChangeContext, ResourceType, Verb
 from shared.domain.bulk import parse_payload, split_payload
 from shared.domain.models import BulkJob, BulkJobView, ItemError, JobStatus, JobType, Page
 from shared.domain.tenancy import Principal
@@ -69,8 +70,23 @@ class BulkJobs:
         view.payload = text
         return view
 
+    def cancel(self, actor: Principal, job_id: str) -> BulkJobView:
+        """Stop a job: batches not yet committed are skipped, committed ones stay and are counted."""
+        now = self.clock()
+        scope = actor.scope
+        ctx = ChangeContext(scope.tenant_id, scope.org_id, actor.email, now, job_id=job_id)
+
+        def audit(job: BulkJob) -> AuditEvent:
+            before = {"status": job.status.value}
+            return ctx.event(ResourceType.BULK_JOB, Verb.CANCELLED, job_id, before, {"status": "CANCELLED"})
+
+        job = self.jobs.cancel_job(job_id, audit, now)
+        return self._with_payload(job)
+
     def get(self, job_id: str) -> BulkJobView:
-        job = self.jobs.get_job(job_id)
+        return self._with_payload(self.jobs.get_job(job_id))
+
+    def _with_payload(self, job: BulkJob) -> BulkJobView:
         view = job.view()
         if view.payload is None:
             view.payload = self.payloads.read(job.payload_object).decode()

@@ -80,8 +80,8 @@ class BulkJobProcessor:
         return f"queued {len(job.batches)} batch(es)"
 
     def _run_batch(self, job: BulkJob, index: int) -> str:
-        if job.status is JobStatus.FAILED:
-            return "job already FAILED"
+        if job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
+            return f"job already {job.status.value}"
         batch = job.batches[index]
         try:
             items = parse_batch_slice(self.payloads.read(job.payload_object, batch.start, batch.end))

@@ -4,7 +4,7 @@ and org, so a query that forgets the tenant cannot be written."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -51,6 +51,12 @@ class JobStore(Protocol):
 
     def fail_job(self, job_id: str, reason: str, now: datetime) -> None:
         """Mark an unfinished job FAILED with `reason`; a finished one is left as it is."""
+        ...
+
+    def cancel_job(self, job_id: str, audit: Callable[[BulkJob], AuditEvent], now: datetime) -> BulkJob:
+        """Move a PENDING/PROCESSING job to CANCELLED, with the audit event `audit` makes of it, and
+        skip its uncommitted batches (a batch commit racing it is either counted or rejected
+        whole); returns the job with its final counters. ConflictError when it is finished."""
         ...
 
     def claim_rescue(self, job_id: str, stalled_before: datetime, now: datetime) -> BulkJob | None:

@@ -19,6 +19,7 @@ TABLE: list[tuple[str, str, Any, int, int]] = [
     ("POST", f"{B}/bulk-jobs", {"job_type": "BULK_IMPORT", "payload": [{"title": "By role"}]}, 403, 200),
     ("GET", f"{B}/bulk-jobs/<job_id>", None, 200, 200),
     ("GET", f"{B}/bulk-jobs/<job_id>/errors", None, 200, 200),
+    ("POST", f"{B}/bulk-jobs/<job_id>/cancel", None, 403, 409),  # the world's job is finished
     ("GET", f"{B}/products", None, 200, 200),
     ("POST", f"{B}/products", {"title": "By role"}, 403, 201),
     ("GET", f"{B}/products/<product_id>", None, 200, 200),

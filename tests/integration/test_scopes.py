@@ -22,6 +22,7 @@ TABLE: list[tuple[str, str, Any, int]] = [
     ("POST", f"{B}/bulk-jobs", {"job_type": "BULK_IMPORT", "payload": [{"title": "The intruder's"}]}, 200),
     ("GET", f"{B}/bulk-jobs/<job_id>", None, 404),
     ("GET", f"{B}/bulk-jobs/<job_id>/errors", None, 404),
+    ("POST", f"{B}/bulk-jobs/<job_id>/cancel", None, 404),
     ("GET", f"{B}/products", None, 200),
     ("POST", f"{B}/products", {"title": "The intruder's", "sku": "DL-1"}, 201),
     ("GET", f"{B}/products/<product_id>", None, 404),

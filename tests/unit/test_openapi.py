@@ -64,7 +64,7 @@ def test_operation_ids_are_unique_and_name_a_verb_and_a_resource() -> None:
     ids = [op["operationId"] for _, _, op in operations()]
     assert len(ids) == len(set(ids))
     for op_id in ids:
-        assert re.fullmatch(r"(list|get|create|update|delete|replace)_[a-z]+(_[a-z]+)*", op_id), op_id
+        assert re.fullmatch(r"(list|get|create|update|delete|replace|cancel)_[a-z]+(_[a-z]+)*", op_id), op_id
     assert {"list_bulk_jobs", "get_brand", "list_audit_events", "delete_category", "get_export"} <= set(ids)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from google.cloud.firestore_v1 import FieldFilter
 
 from shared.adapters.firestore import wire
 from shared.adapters.firestore.base import (
+    AUDIT_EVENTS,
     INDEX,
     TenantRoot,
     decode_cursor,
@@ -18,6 +20,7 @@ from shared.adapters.firestore.base import (
     newest_first_page,
 )
 from shared.adapters.google_errors import translated
+from shared.domain.audit import AuditEvent
 from shared.domain.bulk import BatchPlan, final_status
 from shared.domain.models import BatchRange, BulkJob, ItemError, JobStatus, JobType, Page
 from shared.domain.tenancy import Scope
@@ -25,6 +28,10 @@ from shared.errors import ConflictError, NotFoundError, StoreRefusedError
 
 JOB_ERRORS_KEPT = 100
 FINISH_ATTEMPTS = 5
+CANCEL_ATTEMPTS = 20  # each a read and a versioned write; only batches committing meanwhile make one fail
+SKIP_CHUNK = 400
+# The marker of a batch a cancel skipped: it applied and counted nothing.
+SKIPPED = {"processed": 0, "failed": 0, "has_errors": False, "errors": [], "skipped": True}
 UNFINISHED = (JobStatus.PENDING.value, JobStatus.PROCESSING.value)
 # No document was last updated at the epoch's first microsecond (a missing one has no update
 # time at all): a write expecting it can never apply.
@@ -154,6 +161,69 @@ class FirestoreJobStore:
 
         with translated("bulk job"):
             fail(self._client.transaction())
+
+    def cancel_job(self, job_id: str, audit: Callable[[BulkJob], AuditEvent], now: datetime) -> BulkJob:
+        """Move an unfinished job to CANCELLED (with its audit event, in one write), then take every
+        uncommitted batch's place: a skip marker created where its commit marker would be. A batch
+        commit creates that same marker, so a batch racing the cancel either committed before its
+        skip marker (and is counted) or is rejected whole (and is not): once this returns, the
+        job's counters are final and exact. ConflictError for a finished job."""
+        path = self._root.path("bulk_jobs", job_id)
+        for _ in range(CANCEL_ATTEMPTS):
+            with translated("bulk job"):
+                found = wire.get_all(self._client, [path])
+            if not found:
+                raise NotFoundError("bulk job not found")
+            job = BulkJob.model_validate(found[0].data)
+            if job.status.finished:
+                raise ConflictError(f"the bulk job is already {job.status.value}; only a running job can be cancelled")
+            event = audit(job)
+            changes = {"status": JobStatus.CANCELLED.value, "completed_at": now, "updated_at": now}
+            try:
+                with translated("bulk job"):  # versioned: a batch's counters may move meanwhile
+                    wire.commit(
+                        self._client,
+                        [
+                            wire.update(path, changes, version=found[0].update_time),
+                            wire.create(self._root.path(AUDIT_EVENTS, event.id), event.model_dump(mode="python")),
+                        ],
+                    )
+            except ConflictError:
+                continue
+            break
+        else:
+            raise ConflictError("bulk job: kept changing while being cancelled; try again")
+        self._skip_batches(job_id, job.batches, now)
+        job = self.get_job(job_id)
+        if job.failed_items:  # the first failures, as a finished job shows them
+            errors = self.job_errors(job_id, JOB_ERRORS_KEPT, None).items
+            with translated("bulk job"):
+                self._jobs.document(job_id).update({"errors": [e.model_dump() for e in errors]})
+            job = job.model_copy(update={"errors": errors})
+        return job
+
+    def _skip_batches(self, job_id: str, batches: list[BatchRange], now: datetime) -> None:
+        done = self.done_batches(job_id)
+        skipped = [
+            wire.create(
+                self._root.path("bulk_jobs", f"{job_id}/batches/{b.index:05d}"),
+                {**SKIPPED, "index": b.index, "first_item": b.first_item, "committed_at": now},
+            )
+            for b in batches
+            if b.index not in done
+        ]
+        for start in range(0, len(skipped), SKIP_CHUNK):
+            chunk = skipped[start : start + SKIP_CHUNK]
+            try:
+                with translated("bulk job batches"):
+                    wire.commit(self._client, chunk)
+            except ConflictError:  # a batch of the chunk committed meanwhile: it stays; the rest one by one
+                for pb in chunk:
+                    try:
+                        with translated("bulk job batch"):
+                            wire.commit(self._client, [pb])
+                    except ConflictError:
+                        pass
 
     def claim_rescue(self, job_id: str, stalled_before: datetime, now: datetime) -> BulkJob | None:
         ref = self._jobs.document(job_id)
