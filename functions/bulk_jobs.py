@@ -91,6 +91,7 @@ class PageQuery(QueryParams):
     write=True,
     body=CreateBulkJobRequest,
     response=BulkJobView,
+    idempotent=True,
     summary="Create a bulk job (PENDING), processed asynchronously in batches",
 )
 def create_bulk_job(call: Call) -> Reply:

@@ -12,6 +12,7 @@ from shared.domain.audit import AuditEvent
 from shared.domain.bulk import BatchPlan
 from shared.domain.catalog import Collection, Product, Write
 from shared.domain.exports import Delivery, Export, ExportResult, ExportStatus
+from shared.domain.idempotency import KeyRecord, StoredResponse
 from shared.domain.models import BatchRange, BulkJob, ItemError, JobType, Page
 from shared.domain.notifications import NotificationSettings
 from shared.domain.quality import IssueChange, QualitySummary, ValidationIssue
@@ -71,6 +72,24 @@ class JobStore(Protocol):
 
     def job_errors(self, job_id: str, limit: int, cursor: str | None) -> Page[ItemError]:
         """Per-item failures in payload order."""
+        ...
+
+
+class IdempotencyStore(Protocol):
+    def claim(self, key_id: str, record: KeyRecord) -> tuple[KeyRecord, Any] | None:
+        """Create the key's record; None when created, else the record found and its version."""
+        ...
+
+    def take_over(self, key_id: str, version: Any, record: KeyRecord) -> bool:
+        """Replace the record if it is still at `version`; whether it was."""
+        ...
+
+    def complete(self, key_id: str, response: StoredResponse) -> None:
+        """Store the answer on the key's record (DONE)."""
+        ...
+
+    def release(self, key_id: str) -> None:
+        """Forget the key: its request failed and may be sent again."""
         ...
 
 

@@ -99,5 +99,17 @@ def test_writes_that_can_conflict_document_409() -> None:
     doc = document()["paths"]
     assert "409" in doc["/api/v1/pim/brands"]["post"]["responses"]
     assert "409" in doc["/api/v1/pim/products/{product_id}"]["put"]["responses"]
-    assert "409" not in doc["/api/v1/pim/bulk-jobs"]["post"]["responses"]
+    assert "409" not in doc["/api/v1/pim/products"]["post"]["responses"]
+    assert "409" in doc["/api/v1/pim/bulk-jobs/{job_id}/cancel"]["post"]["responses"]
+
+
+def test_posts_that_take_an_idempotency_key_document_it() -> None:
+    doc = document()["paths"]
+    for path, method in [("/api/v1/pim/bulk-jobs", "post"), ("/api/v1/pim/exports", "post")]:
+        op = doc[path][method]
+        [header] = [p for p in op["parameters"] if p["name"] == "Idempotency-Key"]
+        assert header["in"] == "header" and not header["required"]
+        assert header["schema"]["maxLength"] == 255
+        assert {"400", "409", "422"} <= set(op["responses"])
+    assert not [p for p in doc["/api/v1/pim/products"]["post"]["parameters"] if p["name"] == "Idempotency-Key"]
     assert "404" in doc["/api/v1/pim/settings/notifications"]["get"]["responses"]
