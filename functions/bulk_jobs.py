@@ -23,10 +23,16 @@ class BulkJobInput(BaseModel):
 
     job_type: JobType
     payload: Any
+    dry_run: bool = False
 
 
 MAX_ITEMS = 100_000  # the default of MAX_JOB_ITEMS
 STRING_PAYLOAD = "A string holding the JSON array is accepted too."
+DRY_RUN = Field(
+    False,
+    description="Run the whole job but write nothing (no product, audit event or issue): it ends COMPLETED "
+    "with the per-item errors it would have had and a dry_run_report.",
+)
 
 
 class ImportJobRequest(BaseModel):
@@ -39,6 +45,7 @@ class ImportJobRequest(BaseModel):
         description="Product objects (fields of ProductFields; `title` required). Each item is judged when the "
         f"job runs: an invalid one becomes a per-item error, not a refused job. {STRING_PAYLOAD}",
     )
+    dry_run: bool = DRY_RUN
 
 
 class UpdateJobRequest(BaseModel):
@@ -51,6 +58,7 @@ class UpdateJobRequest(BaseModel):
         description="Objects holding the product `id` and the fields to change (ProductPatch; null clears a "
         f"field). Each item is judged when the job runs. {STRING_PAYLOAD}",
     )
+    dry_run: bool = DRY_RUN
 
 
 class DeleteJobRequest(BaseModel):
@@ -62,6 +70,7 @@ class DeleteJobRequest(BaseModel):
         max_length=MAX_ITEMS,
         description=f"Product ids; an unknown one becomes a per-item NOT_FOUND when the job runs. {STRING_PAYLOAD}",
     )
+    dry_run: bool = DRY_RUN
 
 
 class CreateBulkJobRequest(
@@ -96,7 +105,8 @@ class PageQuery(QueryParams):
 )
 def create_bulk_job(call: Call) -> Reply:
     body = call.body(BulkJobInput)
-    return wiring.bulk_jobs(call.principal.scope).create(call.principal, body.job_type, body.payload), 200
+    jobs = wiring.bulk_jobs(call.principal.scope)
+    return jobs.create(call.principal, body.job_type, body.payload, dry_run=body.dry_run), 200
 
 
 @api.route(

@@ -170,6 +170,17 @@ class BatchRange(BaseModel):
     end: int = Field(description="Byte offset just past the batch's last item.")
 
 
+class DryRunReport(BaseModel):
+    """What a dry run found the job would do."""
+
+    creates: int = Field(0, description="Products it would create.")
+    updates: int = Field(0, description="Products it would change.")
+    deletes: int = Field(0, description="Products it would delete.")
+    issues: dict[str, int] = Field(
+        default_factory=dict, description="Validation issues the written products would raise, by code."
+    )
+
+
 class BulkJobView(BaseModel):
     """A bulk job as the API shows it."""
 
@@ -193,6 +204,8 @@ class BulkJobView(BaseModel):
     updated_at: datetime
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    dry_run: bool = Field(False, description="Judged in full, nothing written: see dry_run_report.")
+    dry_run_report: DryRunReport | None = Field(None, description="A dry run's findings, once it is COMPLETED.")
 
 
 class BulkJob(BulkJobView):

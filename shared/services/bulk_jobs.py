@@ -35,7 +35,7 @@ class BulkJobs:
     limits: BulkLimits
     clock: Callable[[], datetime]
 
-    def create(self, actor: Principal, job_type: JobType, payload: Any) -> BulkJobView:
+    def create(self, actor: Principal, job_type: JobType, payload: Any, dry_run: bool = False) -> BulkJobView:
         items = parse_payload(job_type, payload, self.limits.max_job_items)
         split = split_payload(items, self.limits.batch_max_items, self.limits.batch_max_bytes)
         scope = actor.scope
@@ -58,6 +58,7 @@ class BulkJobs:
             item_count=len(items),
             batches=split.batches,
             payload_object=payload_object,
+            dry_run=dry_run,
         )
         self.jobs.create_job(job)
         try:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from shared.domain.audit import AuditEvent
 from shared.domain.bulk import BatchPlan
 from shared.domain.catalog import Collection, Product, Write
+from shared.domain.dry_run import DryRunBatch
 from shared.domain.exports import Delivery, Export, ExportResult, ExportStatus
 from shared.domain.idempotency import KeyRecord, StoredResponse
 from shared.domain.models import BatchRange, BulkJob, ItemError, JobType, Page
@@ -46,9 +47,18 @@ class JobStore(Protocol):
         invalid, each with the store's reason; nothing is written to find them."""
         ...
 
-    def finish_job_if_done(self, job_id: str, now: datetime) -> BulkJob:
-        """Flip the job to COMPLETED/FAILED once, when every batch is committed."""
+    def finish_job_if_done(
+        self, job_id: str, now: datetime, outcome: Callable[[BulkJob], dict[str, Any]] | None = None
+    ) -> BulkJob:
+        """Flip the job to COMPLETED/FAILED once, when every batch is committed; `outcome` adds
+        (or overrides) fields of that final write, given the job as read just before it."""
         ...
+
+    def save_dry_run(self, job_id: str, batch_index: int, judged: DryRunBatch) -> None:
+        """Keep a dry-run batch's findings (before its marker is committed)."""
+        ...
+
+    def dry_run_batches(self, job_id: str) -> list[DryRunBatch]: ...
 
     def fail_job(self, job_id: str, reason: str, now: datetime) -> None:
         """Mark an unfinished job FAILED with `reason`; a finished one is left as it is."""

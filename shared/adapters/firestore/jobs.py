@@ -22,6 +22,7 @@ from shared.adapters.firestore.base import (
 from shared.adapters.google_errors import translated
 from shared.domain.audit import AuditEvent
 from shared.domain.bulk import BatchPlan, final_status
+from shared.domain.dry_run import DryRunBatch
 from shared.domain.models import BatchRange, BulkJob, ItemError, JobStatus, JobType, Page
 from shared.domain.tenancy import Scope
 from shared.errors import ConflictError, NotFoundError, StoreRefusedError
@@ -118,7 +119,9 @@ class FirestoreJobStore:
         written = zip(plan.writes, results[1 : 1 + len(plan.writes)], strict=True)  # after the marker
         return {w.doc_id: version for w, version in written if w.kind != "delete"}
 
-    def finish_job_if_done(self, job_id: str, now: datetime) -> BulkJob:
+    def finish_job_if_done(
+        self, job_id: str, now: datetime, outcome: Callable[[BulkJob], dict[str, Any]] | None = None
+    ) -> BulkJob:
         """Flip the job to its final status once every batch is done, exactly once: the write
         expects the version it read (no transaction: the last batches of a job finish together,
         and the emulator's locking transactions time out when they contend), and a job that moved
@@ -138,6 +141,7 @@ class FirestoreJobStore:
                 "completed_at": now,
                 "updated_at": now,
                 "errors": [e.model_dump() for e in errors],
+                **(outcome(job) if outcome else {}),
             }
             try:
                 with translated("bulk job"):
@@ -224,6 +228,16 @@ class FirestoreJobStore:
                             wire.commit(self._client, [pb])
                     except ConflictError:
                         pass
+
+    def save_dry_run(self, job_id: str, batch_index: int, judged: DryRunBatch) -> None:
+        # Written before the batch's marker, whole (a redelivery writes it again): the marker says it is final.
+        with translated("bulk job dry run"):
+            self._jobs.document(job_id).collection("dry_run").document(f"{batch_index:05d}").set(judged.model_dump())
+
+    def dry_run_batches(self, job_id: str) -> list[DryRunBatch]:
+        with translated("bulk job dry run"):
+            snaps = self._jobs.document(job_id).collection("dry_run").stream()
+            return [DryRunBatch.model_validate(snap.to_dict()) for snap in snaps]
 
     def claim_rescue(self, job_id: str, stalled_before: datetime, now: datetime) -> BulkJob | None:
         ref = self._jobs.document(job_id)
