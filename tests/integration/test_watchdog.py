@@ -346,7 +346,7 @@ def test_an_export_whose_runs_keep_vanishing_is_failed_and_announced(h: Jobs, ex
     [notify] = exports.queue.take()
     deliver_now(exports, notify)
     [event] = exports.receiver.events
-    assert event["type"] == "export.failed" and event["export"]["failure_reason"] == reason
+    assert event["event_type"] == "export.failed" and event["payload"]["failure_reason"] == reason
 
 
 def test_a_notification_whose_next_attempt_vanished_is_sent(h: Jobs, exports: ExportHarness) -> None:
