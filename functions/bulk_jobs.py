@@ -25,6 +25,7 @@ class BulkJobInput(BaseModel):
     job_type: JobType
     payload: Any = None
     upload_id: str | None = None
+    dry_run: bool = False
 
 
 MAX_ITEMS = 100_000  # the default of MAX_JOB_ITEMS
@@ -33,6 +34,11 @@ UPLOAD_ID = Field(
     None,
     description="Instead of `payload`: the id of an upload whose file has arrived (each upload makes one job).",
     json_schema_extra={"format": "uuid"},
+)
+DRY_RUN = Field(
+    False,
+    description="Run the whole job but write nothing (no product, audit event or issue): it ends COMPLETED "
+    "with the per-item errors it would have had and a dry_run_report.",
 )
 
 
@@ -48,6 +54,7 @@ class ImportJobRequest(BaseModel):
         description="Product objects (fields of ProductFields; `title` required). Each item is judged when the "
         f"job runs: an invalid one becomes a per-item error, not a refused job. {STRING_PAYLOAD}",
     )
+    dry_run: bool = DRY_RUN
 
 
 class UpdateJobRequest(BaseModel):
@@ -62,6 +69,7 @@ class UpdateJobRequest(BaseModel):
         description="Objects holding the product `id` and the fields to change (ProductPatch; null clears a "
         f"field). Each item is judged when the job runs. {STRING_PAYLOAD}",
     )
+    dry_run: bool = DRY_RUN
 
 
 class DeleteJobRequest(BaseModel):
@@ -75,6 +83,7 @@ class DeleteJobRequest(BaseModel):
         max_length=MAX_ITEMS,
         description=f"Product ids; an unknown one becomes a per-item NOT_FOUND when the job runs. {STRING_PAYLOAD}",
     )
+    dry_run: bool = DRY_RUN
 
 
 class CreateBulkJobRequest(
@@ -112,6 +121,7 @@ class ErrorsQuery(PageQuery):
     write=True,
     body=CreateBulkJobRequest,
     response=BulkJobView,
+    idempotent=True,
     summary="Create a bulk job (PENDING), processed asynchronously in batches",
     errors=(404, 409),
 )
@@ -124,8 +134,9 @@ def create_bulk_job(call: Call) -> Reply:
             [FieldProblem("payload", "give either `payload` or `upload_id`, not both or neither")],
         )
     if body.upload_id is not None:
-        return jobs.create_from_upload(call.principal, body.job_type, canonical_id(body.upload_id, "upload_id")), 200
-    return jobs.create(call.principal, body.job_type, body.payload), 200
+        upload_id = canonical_id(body.upload_id, "upload_id")
+        return jobs.create_from_upload(call.principal, body.job_type, upload_id, dry_run=body.dry_run), 200
+    return jobs.create(call.principal, body.job_type, body.payload, dry_run=body.dry_run), 200
 
 
 @api.route(
@@ -139,6 +150,18 @@ def list_bulk_jobs(call: Call) -> Reply:
 @api.route(f"{BASE}/<job_id>", "GET", response=BulkJobView, summary="One bulk job, with its payload")
 def get_bulk_job(call: Call, job_id: str) -> Reply:
     return wiring.bulk_jobs(call.principal.scope).get(job_id), 200
+
+
+@api.route(
+    f"{BASE}/<job_id>/cancel",
+    "POST",
+    write=True,
+    response=BulkJobView,
+    errors=(409,),
+    summary="Cancel a PENDING or PROCESSING bulk job: batches not yet committed are skipped (409 when finished)",
+)
+def cancel_bulk_job(call: Call, job_id: str) -> Reply:
+    return wiring.bulk_jobs(call.principal.scope).cancel(call.principal, job_id), 200
 
 
 @api.route(

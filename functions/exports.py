@@ -35,6 +35,7 @@ class ListExportsQuery(QueryParams):
     body_optional=True,
     response=ExportView,
     status=202,
+    idempotent=True,
     summary="Queue an export of the whole catalog; the tenant is notified when it is done",
 )
 def create_export(call: Call) -> Reply:

@@ -30,6 +30,7 @@ class CreateUploadRequest(BaseModel):
     body=CreateUploadRequest,
     response=CreatedUpload,
     status=201,
+    idempotent=True,
     summary="Start an upload: a signed URL the file of items is sent to",
 )
 def create_upload(call: Call) -> Reply:

@@ -146,6 +146,13 @@ for exemption in ${exemptions[@]+"${exemptions[@]}"}; do
     warn "could not disable the indexes of $group.$field; re-run, or run the command above yourself"
 done
 
+step "Firestore TTL policies (a record is deleted within about a day after the time in its field)"
+# Idempotency keys, and the parts of a large stored answer, expire 24 hours after their request.
+for group in idempotency_keys idempotency_key_parts; do
+  run gcloud firestore fields ttls update expires_at --database='(default)' --collection-group="$group" \
+    --enable-ttl --async
+done
+
 # --- Cloud Storage ----------------------------------------------------------------------------
 ensure_bucket() { # ensure_bucket NAME LIFECYCLE_FILE: uniform access, no public access, lifecycle
   if exists gcloud storage buckets describe "gs://$1"; then

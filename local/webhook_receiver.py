@@ -57,13 +57,20 @@ class WebhookReceiver:
             event = json.loads(body)
             self.events.append(event)
         if self.echo:
-            export = event["export"]
-            print(
-                f"{event['type']} {event['id']}: export {export['id']} {export['status']}, "
-                f"{export.get('row_count')} rows, {export.get('excluded_count')} left out\n"
-                f"  download: {export.get('download_url')}",
-                flush=True,
-            )
+            print(f"{event['event_type']} {event['event_id']} at {event['timestamp']}", flush=True)
+            payload = event["payload"]
+            if event["event_type"].startswith("export."):
+                print(
+                    f"  export {payload['id']} {payload['status']}, {payload.get('row_count')} rows, "
+                    f"{payload.get('excluded_count')} left out\n  download: {payload.get('download_url')}",
+                    flush=True,
+                )
+            else:
+                print(
+                    f"  {payload['job_type']} job {payload['id']} {payload['status']}: "
+                    f"{payload['processed_items']} applied, {payload['failed_items']} failed",
+                    flush=True,
+                )
         return 200
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

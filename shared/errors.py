@@ -59,6 +59,13 @@ class ConflictError(SynqError):
     code = "CONFLICT"
 
 
+class IdempotencyKeyReusedError(SynqError):
+    """An Idempotency-Key sent again with a different request."""
+
+    status = 422
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
 class PayloadTooLargeError(SynqError):
     status = 413
     code = "PAYLOAD_TOO_LARGE"

@@ -24,6 +24,7 @@ from werkzeug.routing import BaseConverter, Map, Rule, UUIDConverter
 
 from shared import strict_json
 from shared.auth import authenticate
+from shared.domain import idempotency
 from shared.domain.tenancy import Principal, Role
 from shared.errors import (
     ConflictError,
@@ -103,6 +104,7 @@ class Route:
     tag: str = ""
     errors: tuple[int, ...] = ()  # statuses the route's shape does not imply (409s, a fixed path's 404)
     files: tuple[str, ...] = ()  # media types of Download replies the route may give instead of JSON
+    idempotent: bool = False  # takes an Idempotency-Key header: a repeat gets the first answer back
 
     @property
     def path_params(self) -> list[str]:
@@ -117,6 +119,8 @@ class Route:
             statuses.add(400)
         if self.path_params:
             statuses.add(404)
+        if self.idempotent:  # a key's first request still running (409), a key reused (422), a bad key (400)
+            statuses |= {400, 409, 422}
         return sorted(statuses)
 
 
@@ -145,6 +149,7 @@ class Api:
         tag: str | None = None,
         errors: tuple[int, ...] = (),
         files: tuple[str, ...] = (),
+        idempotent: bool = False,
     ) -> Callable[[Callable[..., Reply]], Callable[..., Reply]]:
         def register(handler: Callable[..., Reply]) -> Callable[..., Reply]:
             for model in (body, query):
@@ -167,6 +172,7 @@ class Api:
                     tag or self.tag,
                     errors,
                     files,
+                    idempotent,
                 )
             )
             self._map = None
@@ -187,7 +193,11 @@ class Api:
                 raise PermissionDeniedError(f"role {principal.role.value} may only read")
             if route.admin and principal.role is not Role.ADMIN:
                 raise PermissionDeniedError("only an ADMIN may do this")
-            model, status = route.handler(Call(request, principal, route.body_optional), **args)
+            call = Call(request, principal, route.body_optional)
+            key = request.headers.get(idempotency.HEADER) if route.idempotent else None
+            if key is not None:
+                return _once_per_key(call, idempotency.check_key(key), lambda: _answer(route, call, args))
+            model, status = route.handler(call, **args)
             return render(model, status)
         except SynqError as exc:
             return error_response(exc)
@@ -209,6 +219,41 @@ class Api:
         except (NotFound, HTTPException) as exc:
             raise NotFoundError(f"no such resource: {request.path}") from exc
         return route, dict(args)
+
+
+def _answer(route: Route, call: Call, args: dict[str, Any]) -> flask.Response:
+    try:
+        model, status = route.handler(call, **args)
+        return render(model, status)
+    except SynqError as exc:
+        return error_response(exc)
+
+
+def _once_per_key(call: Call, key: str, handle: Callable[[], flask.Response]) -> flask.Response:
+    """The route's answer, or, for a request sent again under the same key, the first answer."""
+    from shared.wiring import idempotency as keys  # late, as for the verifier
+
+    request = call.request
+    limit = get_settings().max_body_bytes
+    try:
+        body = request.get_data() if (request.content_length or 0) <= limit else None
+    except RequestEntityTooLarge:
+        body = None
+    if body is None or len(body) > limit:
+        raise PayloadTooLargeError(f"request body over {limit} bytes")
+    request_print = idempotency.fingerprint(request.method, request.path, body)
+
+    def act() -> idempotency.StoredResponse:
+        response = handle()
+        return idempotency.StoredResponse(
+            status=response.status_code, content_type=response.mimetype, body=response.get_data()
+        )
+
+    answer, replayed = keys(call.principal.scope).run(key, request_print, act)
+    response = flask.Response(answer.body, status=answer.status, mimetype=answer.content_type)
+    if replayed:
+        response.headers[idempotency.REPLAYED_HEADER] = "true"
+    return response
 
 
 def _refuses_unknown_names(model: type[BaseModel]) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from shared.domain import idempotency
 from shared.http import Api, Route
 
 ERROR_SCHEMA = {
@@ -28,9 +29,11 @@ ERRORS = {
     401: "Missing or invalid token, or missing X-Tenant-ID / X-Org-ID",
     403: "The token does not grant this tenant/org, or the role may not do this",
     404: "No such resource in this tenant (an id that is not a UUID names none)",
-    409: "Conflicts with the stored data (a name taken, a record in use, or changed concurrently: retry)",
+    409: "Conflicts with the stored data (a name taken, a record in use, a job already finished, or changed "
+    "concurrently: retry)",
     413: "Body over 10 MB",
     415: "Body is not JSON",
+    422: "The Idempotency-Key was used before with a different request",
     500: "Unexpected error (logged; the body carries a request_id)",
     503: "A dependency is temporarily unavailable: retry",
 }
@@ -83,6 +86,19 @@ def _operation(route: Route, refs: dict[Any, Any], schemas: dict[str, Any]) -> d
         {"name": n, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
         for n in route.path_params
     ]
+    if route.idempotent:
+        params.append(
+            {
+                "name": idempotency.HEADER,
+                "in": "header",
+                "required": False,
+                "description": "Your unique name for this request (1-255 printable ASCII characters). Sent again "
+                "with the same request by the same tenant and org within 24 hours, it returns the first answer "
+                f"(same status and body, with `{idempotency.REPLAYED_HEADER}: true`) and creates nothing; with a "
+                "different request it is a 422.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": idempotency.KEY_PATTERN},
+            }
+        )
     if route.query is not None:
         properties = schemas[route.query.__name__]["properties"]
         params += [

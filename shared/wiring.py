@@ -14,6 +14,7 @@ from shared.adapters.cloud_tasks import CloudTasksQueue
 from shared.adapters.firestore.audit import FirestoreAuditStore
 from shared.adapters.firestore.catalog import FirestoreCatalogStore
 from shared.adapters.firestore.exports import FirestoreExportStore, FirestoreNotificationSettingsStore
+from shared.adapters.firestore.idempotency import FirestoreIdempotencyStore
 from shared.adapters.firestore.jobs import FirestoreJobStore
 from shared.adapters.firestore.quality import FirestoreIssueStore
 from shared.adapters.firestore.sweep import FirestoreSweepStore
@@ -32,6 +33,7 @@ from shared.services.bulk_jobs import BulkJobs, BulkLimits
 from shared.services.bulk_processing import BulkJobProcessor
 from shared.services.catalog import Catalog
 from shared.services.exports import ExportPolicy, ExportProcessor, Exports
+from shared.services.idempotency import Idempotency
 from shared.services.notification_settings import NotificationSettingsService
 from shared.services.quality import Quality
 from shared.services.sweep import Sweep
@@ -236,6 +238,10 @@ def export_processor(scope: Scope) -> ExportProcessor:
         export_policy(),
         utc_now,
     )
+
+
+def idempotency(scope: Scope) -> Idempotency:
+    return Idempotency(FirestoreIdempotencyStore(firestore_client(), scope), utc_now)
 
 
 def notification_settings(scope: Scope) -> NotificationSettingsService:

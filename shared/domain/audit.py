@@ -36,12 +36,14 @@ class ResourceType(StrEnum):
     VARIANT = "variant"
     BRAND = "brand"
     CATEGORY = "category"
+    BULK_JOB = "bulk_job"
 
 
 class Verb(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     DELETED = "deleted"
+    CANCELLED = "cancelled"
 
 
 class FieldChange(BaseModel):

@@ -143,6 +143,11 @@ class JobStatus(StrEnum):
     PROCESSING = "PROCESSING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"  # stopped by POST /bulk-jobs/{id}/cancel; what was committed stays
+
+    @property
+    def finished(self) -> bool:
+        return self not in (JobStatus.PENDING, JobStatus.PROCESSING)
 
 
 class UploadFormat(StrEnum):
@@ -190,6 +195,17 @@ class BatchRange(BaseModel):
     first_line: int | None = Field(None, description="Line of an uploaded file the batch's first item starts on.")
 
 
+class DryRunReport(BaseModel):
+    """What a dry run found the job would do."""
+
+    creates: int = Field(0, description="Products it would create.")
+    updates: int = Field(0, description="Products it would change.")
+    deletes: int = Field(0, description="Products it would delete.")
+    issues: dict[str, int] = Field(
+        default_factory=dict, description="Validation issues the written products would raise, by code."
+    )
+
+
 class BulkJobView(BaseModel):
     """A bulk job as the API shows it."""
 
@@ -214,6 +230,8 @@ class BulkJobView(BaseModel):
     updated_at: datetime
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    dry_run: bool = Field(False, description="Judged in full, nothing written: see dry_run_report.")
+    dry_run_report: DryRunReport | None = Field(None, description="A dry run's findings, once it is COMPLETED.")
 
 
 class BulkJob(BulkJobView):

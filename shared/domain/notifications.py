@@ -1,5 +1,6 @@
-"""Telling a tenant an export finished: its notification settings, the webhook event and its
-signature, the email text, and the rules a webhook URL must pass (no server-side request forgery).
+"""Telling a tenant an export or a bulk job finished: its notification settings, the webhook event
+(Synq's envelope) and its signature, the email text, and the rules a webhook URL must pass (no
+server-side request forgery).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints, model_validator
 
 from shared.domain.exports import ExportStatus, ExportView
+from shared.domain.models import BulkJobView, JobStatus
 
 SIGNATURE_HEADER = "X-Synq-Signature"
 EVENT_NAMESPACE = uuid.UUID("8d3c6a52-6f55-4d8a-9a38-0c5d1f0e7b21")
@@ -232,20 +234,30 @@ def is_public_address(address: str) -> bool:
 
 
 # --- the event and its signature -----------------------------------------------------------
-class ExportEvent(BaseModel):
-    id: str
-    type: str
-    created_at: datetime
-    export: ExportView
+class EventEnvelope(BaseModel):
+    """Every event Synq sends, in Synq's one envelope: what happened (`event_type`, `domain.action`)
+    to which tenant and org, when, and the resource as it then was (`payload`)."""
+
+    event_id: str = Field(description="A UUID, the same on every attempt: receivers drop repeats by it.")
+    event_type: str
+    timestamp: datetime = Field(description="When it happened (ISO 8601, UTC).")
+    tenant_id: str
+    org_id: str
+    payload: dict[str, Any]
 
 
 def event_type(status: ExportStatus) -> str:
     return "export.completed" if status is ExportStatus.COMPLETED else "export.failed"
 
 
-def event_id(export_id: str, kind: str) -> str:
-    """The same export and outcome always make the same event id (receivers dedupe on it)."""
-    return f"evt_{uuid.uuid5(EVENT_NAMESPACE, f'{export_id}/{kind}').hex}"
+def job_event_type(status: JobStatus) -> str:
+    """bulk_job.completed, bulk_job.failed or bulk_job.cancelled."""
+    return f"bulk_job.{status.value.lower()}"
+
+
+def event_id(subject_id: str, kind: str) -> str:
+    """The same resource and outcome always make the same event id (receivers dedupe on it)."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{subject_id}/{kind}"))
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -291,4 +303,28 @@ def email_text(export: ExportView) -> tuple[str, str]:
     else:
         subject = "Your catalog export failed"
         lines = [f"Your {export.format.value} export {export.id} failed: {export.failure_reason}"]
+    return subject, "\n".join(lines) + "\n"
+
+
+def job_email_text(job: BulkJobView) -> tuple[str, str]:
+    """Subject and plain-text body of the email about a bulk job that reached a final status."""
+    kind = job.job_type.value.removeprefix("BULK_").lower()
+    run = "dry run" if job.dry_run else "job"
+    subject = (
+        f"Your bulk {kind} {run} {job.status.value.lower()} ({job.processed_items} applied, {job.failed_items} failed)"
+    )
+    lines = [
+        f"Bulk {kind} {run} {job.id}: {job.status.value}",
+        f"Items: {job.total_items if job.total_items is not None else 0}",
+        f"Applied: {job.processed_items}",
+        f"Failed: {job.failed_items}",
+    ]
+    if job.failure_reason:
+        lines.append(f"Why it failed: {job.failure_reason}")
+    if job.dry_run_report is not None:
+        r = job.dry_run_report
+        lines.append(f"Would create {r.creates}, update {r.updates}, delete {r.deletes}")
+        lines += [f"  {code}: {count}" for code, count in r.issues.items()]
+    if job.failed_items:
+        lines += ["", f"Every failure: GET /api/v1/pim/bulk-jobs/{job.id}/errors"]
     return subject, "\n".join(lines) + "\n"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shared.domain.audit import AuditEvent, ChangeContext, ResourceType, Verb
 from shared.domain.bulk import parse_payload, split_payload
 from shared.domain.models import BulkJob, BulkJobView, ItemError, JobStatus, JobType, Page, UploadFormat, UploadSource
 from shared.domain.tenancy import Principal
@@ -38,7 +39,9 @@ class BulkJobs:
     uploads: UploadStore | None = None
     files: UploadFiles | None = None
 
-    def create_from_upload(self, actor: Principal, job_type: JobType, upload_id: str) -> BulkJobView:
+    def create_from_upload(
+        self, actor: Principal, job_type: JobType, upload_id: str, dry_run: bool = False
+    ) -> BulkJobView:
         """A job whose items are the uploaded file's: PENDING at once; the worker plans the file
         (reads it once, streamed) when the job starts."""
         if self.uploads is None or self.files is None:
@@ -72,6 +75,7 @@ class BulkJobs:
             batches=[],
             items_object=upload.object,
             items_generation=stored.generation,
+            dry_run=dry_run,
         )
         self.jobs.create_job(job, upload_id=upload.id)
         self._queue_start(job)
@@ -85,7 +89,7 @@ class BulkJobs:
             self.jobs.fail_job(job.id, "the job could not be queued; submit it again", self.clock())
             raise
 
-    def create(self, actor: Principal, job_type: JobType, payload: Any) -> BulkJobView:
+    def create(self, actor: Principal, job_type: JobType, payload: Any, dry_run: bool = False) -> BulkJobView:
         items = parse_payload(job_type, payload, self.limits.max_job_items)
         split = split_payload(items, self.limits.batch_max_items, self.limits.batch_max_bytes)
         scope = actor.scope
@@ -108,6 +112,7 @@ class BulkJobs:
             item_count=len(items),
             batches=split.batches,
             payload_object=payload_object,
+            dry_run=dry_run,
         )
         self.jobs.create_job(job)
         self._queue_start(job)
@@ -115,8 +120,23 @@ class BulkJobs:
         view.payload = text
         return view
 
+    def cancel(self, actor: Principal, job_id: str) -> BulkJobView:
+        """Stop a job: batches not yet committed are skipped, committed ones stay and are counted."""
+        now = self.clock()
+        scope = actor.scope
+        ctx = ChangeContext(scope.tenant_id, scope.org_id, actor.email, now, job_id=job_id)
+
+        def audit(job: BulkJob) -> AuditEvent:
+            before = {"status": job.status.value}
+            return ctx.event(ResourceType.BULK_JOB, Verb.CANCELLED, job_id, before, {"status": "CANCELLED"})
+
+        job = self.jobs.cancel_job(job_id, audit, now)
+        return self._with_payload(job)
+
     def get(self, job_id: str) -> BulkJobView:
-        job = self.jobs.get_job(job_id)
+        return self._with_payload(self.jobs.get_job(job_id))
+
+    def _with_payload(self, job: BulkJob) -> BulkJobView:
         view = job.view()
         if view.payload is None and job.payload_object is not None:
             view.payload = self.payloads.read(job.payload_object).decode()

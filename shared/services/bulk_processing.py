@@ -17,6 +17,7 @@ from typing import Any
 from shared.domain.audit import ChangeContext
 from shared.domain.bulk import (
     BatchInputs,
+    BatchPlan,
     ids_to_read,
     not_applied,
     parse_batch_slice,
@@ -25,7 +26,9 @@ from shared.domain.bulk import (
     touched_ids,
 )
 from shared.domain.catalog import Collection, Product, References
+from shared.domain.dry_run import combine, holder_products, judge_batch, payload_holders
 from shared.domain.models import BatchRange, BulkJob, JobStatus, UploadFormat
+from shared.domain.quality import holder_key, parse_holder, verified_holders
 from shared.domain.uploads import (
     ChunkStream,
     FilePlan,
@@ -146,8 +149,8 @@ class BulkJobProcessor:
         return batch_items(fmt, job.job_type, data, batch, job.columns)
 
     def _run_batch(self, job: BulkJob, index: int) -> str:
-        if job.status is JobStatus.FAILED:
-            return "job already FAILED"
+        if job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
+            return f"job already {job.status.value}"
         batch = self.jobs.batch_range(job, index)
         try:
             items, lines = self._batch_items(job, batch)
@@ -159,7 +162,11 @@ class BulkJobProcessor:
         if not self.jobs.batch_done(job.id, index):
             now = self.clock()
             ctx = ChangeContext(job.tenant_id, job.org_id, job.created_by, now, job_id=job.id)
-            plan = plan_batch(job.job_type, items, batch.first_item, self._read_inputs(job, items), ctx, lines)
+            inputs = self._read_inputs(job, items)
+            plan = plan_batch(job.job_type, items, batch.first_item, inputs, ctx, lines)
+            if job.dry_run:  # judged in full, then committed as a batch that writes nothing
+                self.jobs.save_dry_run(job.id, index, judge_batch(plan, inputs))
+                plan = BatchPlan([], [], plan.errors, plan.processed)
             plan, versions = commit_batch(self.jobs, job.id, batch, plan, now)  # less what the store refuses
             outcome = "committed" if versions is not None else "already committed (concurrent delivery)"
             # What this delivery just wrote need not be read back to be judged.
@@ -171,9 +178,29 @@ class BulkJobProcessor:
             log.info("job %s batch %s %s: %s ok, %s failed", job.id, index, outcome, plan.processed, len(plan.errors))
         # Evaluation follows every delivery, a redelivered one too: if the first died after its
         # commit, this is where the batch's products get judged. It is idempotent.
-        self.quality.evaluate(touched_ids(job.job_type, job.id, items, batch.first_item), known)
-        self.jobs.finish_job_if_done(job.id, self.clock())
+        if not job.dry_run:
+            self.quality.evaluate(touched_ids(job.job_type, job.id, items, batch.first_item), known)
+        self._finish_if_done(job)
         return f"batch {outcome}"
+
+    def _finish_if_done(self, job: BulkJob) -> BulkJob:
+        if job.dry_run:
+            return self.jobs.finish_job_if_done(job.id, self.clock(), self._dry_run_outcome)
+        return self.jobs.finish_job_if_done(job.id, self.clock())
+
+    def _dry_run_outcome(self, job: BulkJob) -> dict[str, Any]:
+        """A dry run ends COMPLETED (it ran to the end, whatever it found), with its report."""
+        batches = self.jobs.dry_run_batches(job.id)
+        holders, touched = payload_holders(batches)
+        index = self.quality.issues.holders(set(holders))
+        others = holder_products(index, touched)
+        live = verified_holders(
+            {sku: {k for k in keys if parse_holder(k)[0] in others} for sku, keys in index.items()},
+            {pid: p for pid, (p, _) in self.catalog.get_many(Collection.PRODUCTS, sorted(others)).items()},
+        )
+        catalog_holders = {sku: {holder_key(*h) for h in hs} for sku, hs in live.items()}
+        report = combine(batches, catalog_holders)
+        return {"status": JobStatus.COMPLETED.value, "dry_run_report": report.model_dump()}
 
     def _fail_start(self, job: BulkJob, why: str) -> str:
         """Batches the start managed to queue find the job FAILED and do nothing."""
@@ -193,7 +220,7 @@ class BulkJobProcessor:
         committed = self.jobs.commit_batch(
             job.id, batch, not_applied(job.job_type, batch, items, f"the batch failed {why}", lines), self.clock()
         )
-        self.jobs.finish_job_if_done(job.id, self.clock())
+        self._finish_if_done(job)
         return "batch not applied (attempts exhausted)" if committed is not None else "batch already committed"
 
     def _read_inputs(self, job: BulkJob, items: list[object]) -> BatchInputs:

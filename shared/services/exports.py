@@ -4,8 +4,8 @@ Cloud Tasks delivers at least once, so every step is safe to repeat:
 - `run` streams the catalog into a staged object named by its own attempt. The first attempt to
   claim its staged object in the export record wins; only the winner's bytes are published under
   the export's path (a repeat copies the same bytes), so the file is never two runs mixed.
-- `notify` makes delivery attempt N once per task; a failure schedules attempt N+1 with a
-  doubling delay. Every attempt carries the same event id, so receivers can drop repeats.
+- `notify` makes delivery attempt N once per task (shared.services.notifications); a failure
+  schedules attempt N+1 with a doubling delay. Every attempt carries the same event id.
 """
 
 from __future__ import annotations
@@ -29,19 +29,10 @@ from shared.domain.exports import (
     staged_object_path,
 )
 from shared.domain.models import Page
-from shared.domain.notifications import (
-    SIGNATURE_HEADER,
-    Channel,
-    ExportEvent,
-    NotificationSettings,
-    email_text,
-    event_id,
-    event_type,
-    retry_delay,
-    sign,
-)
+from shared.domain.notifications import EventEnvelope, email_text, event_id, event_type
 from shared.domain.tenancy import Principal, Scope
-from shared.errors import DeliveryError, NotFoundError, PermanentTaskError, SynqError, UnavailableError
+from shared.errors import NotFoundError, PermanentTaskError, SynqError, UnavailableError
+from shared.services.notifications import Notifier, NotifyPolicy
 from shared.services.ports import ExportFiles, ExportStore, Mailer, NotificationSettingsStore, TaskQueue, WebhookSender
 from shared.services.tasks import ExportTask
 
@@ -218,54 +209,39 @@ class ExportProcessor:
     def notify(self, export_id: str, attempt: int) -> str:
         with _must_exist(export_id):
             export = self.store.get(export_id)
-        delivery = export.notification
-        if delivery is None:
-            return "export not finished"
-        if delivery.status is not DeliveryStatus.PENDING:
-            return f"already {delivery.status.value}"
-        if attempt < delivery.attempts:
-            return "superseded by a later attempt"
-        now = self.clock()
-        settings = self.settings.get()
-        if settings is None:
-            delivery.status = DeliveryStatus.NOT_CONFIGURED
-            self.store.save_delivery(export_id, delivery, now)
-            return "not configured"
-        # Nothing is recorded before the send, on purpose: a worker that dies mid-send leaves the
-        # record as it was, Cloud Tasks redelivers this task (no 2xx came back), and the redelivery
-        # makes this same attempt again with the same event id. An "in progress" mark here would
-        # make that redelivery skip the attempt and leave the notification PENDING for good.
-        delivery.attempts, delivery.channel, delivery.next_attempt_at = attempt, settings.channel.value, None
-        try:
-            self._send(settings, delivery, view_of(export, self.files, self.policy.url_ttl, self.clock))
-        except DeliveryError as exc:
-            delivery.last_error = exc.message
-            if exc.permanent or attempt >= self.policy.notify_max_attempts:
-                delivery.status = DeliveryStatus.FAILED
-                self.store.save_delivery(export_id, delivery, self.clock())
-                return "delivery failed"
-            delay = retry_delay(attempt, self.policy.notify_backoff_seconds, self.policy.notify_backoff_max_seconds)
-            delivery.next_attempt_at = self.clock() + timedelta(seconds=delay)
-            self.store.save_delivery(export_id, delivery, self.clock())
-            self._queue_notify(export_id, attempt + 1, delivery.next_attempt_at)
-            return f"attempt {attempt} failed; next in {delay:g}s"
-        delivery.status, delivery.delivered_at, delivery.last_error = DeliveryStatus.DELIVERED, self.clock(), None
-        self.store.save_delivery(export_id, delivery, self.clock())
-        return "delivered"
+        notifier = Notifier(
+            self.settings,
+            self.webhooks,
+            self.mailer,
+            NotifyPolicy(
+                self.policy.notify_max_attempts,
+                self.policy.notify_backoff_seconds,
+                self.policy.notify_backoff_max_seconds,
+            ),
+            self.clock,
+        )
+        view = view_of(export, self.files, self.policy.url_ttl, self.clock) if export.notification else None
 
-    def _send(self, settings: NotificationSettings, delivery: Delivery, export: ExportView) -> None:
-        if settings.channel is Channel.WEBHOOK:
-            assert settings.webhook_url and settings.webhook_secret
-            event = ExportEvent(
-                id=delivery.event_id,
-                type=delivery.event_type,
-                created_at=export.completed_at or export.updated_at,
-                export=export,
+        def event(delivery: Delivery) -> EventEnvelope:
+            assert view is not None
+            return EventEnvelope(
+                event_id=delivery.event_id,
+                event_type=delivery.event_type,
+                timestamp=view.completed_at or view.updated_at,
+                tenant_id=view.tenant_id,
+                org_id=view.org_id,
+                payload=view.model_dump(mode="json"),
             )
-            body = event.model_dump_json().encode()
-            signature = sign(settings.webhook_secret, body, int(self.clock().timestamp()))
-            headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature, "X-Synq-Event-Id": event.id}
-            self.webhooks.post(settings.webhook_url, body, headers)
-        else:
-            subject, text = email_text(export)
-            self.mailer.send(list(settings.emails), subject, text, f"<{delivery.event_id}@synq-pim>")
+
+        def email() -> tuple[str, str]:
+            assert view is not None
+            return email_text(view)
+
+        done = notifier.attempt(export.notification, attempt, event, email)
+        if done.outcome == "nothing to tell yet":
+            return "export not finished"
+        if done.delivery is not None:
+            self.store.save_delivery(export_id, done.delivery, self.clock())
+        if done.next_attempt_at is not None:
+            self._queue_notify(export_id, attempt + 1, done.next_attempt_at)
+        return done.outcome

@@ -4,14 +4,16 @@ and org, so a query that forgets the tenant cannot be written."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from shared.domain.audit import AuditEvent
 from shared.domain.bulk import BatchPlan
 from shared.domain.catalog import Collection, Product, Write
+from shared.domain.dry_run import DryRunBatch
 from shared.domain.exports import Delivery, Export, ExportResult, ExportStatus
+from shared.domain.idempotency import KeyRecord, StoredResponse
 from shared.domain.models import BatchRange, BulkJob, ItemError, JobType, Page
 from shared.domain.notifications import NotificationSettings
 from shared.domain.quality import IssueChange, QualitySummary, ValidationIssue
@@ -62,12 +64,27 @@ class JobStore(Protocol):
         invalid, each with the store's reason; nothing is written to find them."""
         ...
 
-    def finish_job_if_done(self, job_id: str, now: datetime) -> BulkJob:
-        """Flip the job to COMPLETED/FAILED once, when every batch is committed."""
+    def finish_job_if_done(
+        self, job_id: str, now: datetime, outcome: Callable[[BulkJob], dict[str, Any]] | None = None
+    ) -> BulkJob:
+        """Flip the job to COMPLETED/FAILED once, when every batch is committed; `outcome` adds
+        (or overrides) fields of that final write, given the job as read just before it."""
         ...
+
+    def save_dry_run(self, job_id: str, batch_index: int, judged: DryRunBatch) -> None:
+        """Keep a dry-run batch's findings (before its marker is committed)."""
+        ...
+
+    def dry_run_batches(self, job_id: str) -> list[DryRunBatch]: ...
 
     def fail_job(self, job_id: str, reason: str, now: datetime) -> None:
         """Mark an unfinished job FAILED with `reason`; a finished one is left as it is."""
+        ...
+
+    def cancel_job(self, job_id: str, audit: Callable[[BulkJob], AuditEvent], now: datetime) -> BulkJob:
+        """Move a PENDING/PROCESSING job to CANCELLED, with the audit event `audit` makes of it, and
+        skip its uncommitted batches (a batch commit racing it is either counted or rejected
+        whole); returns the job with its final counters. ConflictError when it is finished."""
         ...
 
     def claim_rescue(self, job_id: str, stalled_before: datetime, now: datetime) -> BulkJob | None:
@@ -82,6 +99,24 @@ class JobStore(Protocol):
 
     def job_errors(self, job_id: str, limit: int, cursor: str | None) -> Page[ItemError]:
         """Per-item failures in payload order."""
+        ...
+
+
+class IdempotencyStore(Protocol):
+    def claim(self, key_id: str, record: KeyRecord) -> tuple[KeyRecord, Any] | None:
+        """Create the key's record; None when created, else the record found and its version."""
+        ...
+
+    def take_over(self, key_id: str, version: Any, record: KeyRecord) -> bool:
+        """Replace the record if it is still at `version`; whether it was."""
+        ...
+
+    def complete(self, key_id: str, response: StoredResponse) -> None:
+        """Store the answer on the key's record (DONE)."""
+        ...
+
+    def release(self, key_id: str) -> None:
+        """Forget the key: its request failed and may be sent again."""
         ...
 
 

@@ -90,8 +90,8 @@ def test_an_export_is_announced_by_email_and_signed_webhook_and_downloads(
     finally:
         receiver.stop()
     [event] = receiver.events  # verified against its X-Synq-Signature
-    assert event["id"] == by_hook["notification"]["event_id"] and event["type"] == "export.completed"
-    lines = requests.get(event["export"]["download_url"], timeout=30).text.splitlines()
+    assert event["event_id"] == by_hook["notification"]["event_id"] and event["event_type"] == "export.completed"
+    lines = requests.get(event["payload"]["download_url"], timeout=30).text.splitlines()
     assert len(lines) == by_hook["row_count"] == 599
 
 

@@ -136,9 +136,9 @@ def test_an_ndjson_export_is_written_downloaded_and_announced_by_a_signed_webhoo
     assert all(r["barcode"] == GOOD["barcode"] and r["tenant_id"] == done["tenant_id"] for r in rows)
 
     [event] = receiver.events  # the receiver verified its signature before keeping it
-    assert event["type"] == "export.completed" and event["id"] == done["notification"]["event_id"]
-    assert event["export"]["id"] == queued["id"] and event["export"]["row_count"] == len(clean)
-    assert download(event["export"]["download_url"]) == body
+    assert event["event_type"] == "export.completed" and event["event_id"] == done["notification"]["event_id"]
+    assert event["payload"]["id"] == queued["id"] and event["payload"]["row_count"] == len(clean)
+    assert download(event["payload"]["download_url"]) == body
 
 
 def test_a_csv_export_is_announced_by_email(
@@ -601,7 +601,7 @@ def test_an_export_that_keeps_failing_is_failed_and_announced(make_harness: Any)
     [notify] = h.queue.take()
     h.deliver(notify)
     [event] = h.receiver.events
-    assert event["type"] == "export.failed" and event["export"]["failure_reason"] == "crashed in write"
+    assert event["event_type"] == "export.failed" and event["payload"]["failure_reason"] == "crashed in write"
     assert h.objects() == {"exports/": [], "tmp/exports/": []}
 
 
@@ -666,7 +666,7 @@ def test_an_export_whose_every_run_died_after_its_claim_is_given_up(make_harness
     assert (name, notify.attempt) == (f"{export_id}-notify-1", 1)
     assert h.deliver(notify) == "delivered"
     [event] = h.receiver.events
-    assert (event["type"], event["export"]["failure_reason"]) == ("export.failed", "gave up after 3 attempts")
+    assert (event["event_type"], event["payload"]["failure_reason"]) == ("export.failed", "gave up after 3 attempts")
     assert h.export(export_id).notification.attempts == 1  # type: ignore[union-attr]
 
 
@@ -757,8 +757,10 @@ def test_notify_attempts_are_made_once_each_and_a_late_one_gives_way(make_harnes
     assert h.deliver(third) == "delivered"
     export = h.export(export_id)
     [event] = h.receiver.events
-    assert datetime.fromisoformat(event["created_at"]) == export.completed_at  # not moved by the attempts
-    assert [(s["Content-Type"], s["X-Synq-Event-Id"]) for s in h.sender.sent] == [("application/json", event["id"])] * 4
+    assert datetime.fromisoformat(event["timestamp"]) == export.completed_at  # not moved by the attempts
+    assert [(s["Content-Type"], s["X-Synq-Event-Id"]) for s in h.sender.sent] == [
+        ("application/json", event["event_id"])
+    ] * 4
 
 
 def test_a_receiver_that_keeps_failing_is_given_up_after_the_last_attempt(make_harness: Any) -> None:

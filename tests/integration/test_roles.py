@@ -21,6 +21,7 @@ TABLE: list[tuple[str, str, Any, int, int]] = [
     ("GET", f"{B}/bulk-jobs/<job_id>/errors", None, 200, 200),
     ("POST", f"{B}/uploads", {"filename": "by-role.csv", "format": "CSV"}, 403, 201),
     ("GET", f"{B}/uploads/<upload_id>", None, 200, 200),
+    ("POST", f"{B}/bulk-jobs/<job_id>/cancel", None, 403, 409),  # the world's job is finished
     ("GET", f"{B}/products", None, 200, 200),
     ("POST", f"{B}/products", {"title": "By role"}, 403, 201),
     ("GET", f"{B}/products/<product_id>", None, 200, 200),

@@ -24,6 +24,7 @@ TABLE: list[tuple[str, str, Any, int]] = [
     ("GET", f"{B}/bulk-jobs/<job_id>/errors", None, 404),
     ("POST", f"{B}/uploads", {"filename": "intruder.csv", "format": "CSV"}, 201),
     ("GET", f"{B}/uploads/<upload_id>", None, 404),
+    ("POST", f"{B}/bulk-jobs/<job_id>/cancel", None, 404),
     ("GET", f"{B}/products", None, 200),
     ("POST", f"{B}/products", {"title": "The intruder's", "sku": "DL-1"}, 201),
     ("GET", f"{B}/products/<product_id>", None, 404),

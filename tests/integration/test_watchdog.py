@@ -21,7 +21,7 @@ from shared.adapters.firestore.watchdog import FirestoreWatchdogStore
 from shared.domain.bulk import BatchPlan
 from shared.domain.exports import DeliveryStatus, ExportStatus
 from shared.domain.models import BatchRange, JobStatus, JobType
-from shared.domain.tenancy import Scope
+from shared.domain.tenancy import Principal, Role, Scope
 from shared.services.bulk_jobs import BulkJobs
 from shared.services.tasks import ExportTask, WorkerTask
 from shared.services.watchdog import Watchdog, WatchdogPolicy, WatchdogReport
@@ -346,7 +346,7 @@ def test_an_export_whose_runs_keep_vanishing_is_failed_and_announced(h: Jobs, ex
     [notify] = exports.queue.take()
     deliver_now(exports, notify)
     [event] = exports.receiver.events
-    assert event["type"] == "export.failed" and event["export"]["failure_reason"] == reason
+    assert event["event_type"] == "export.failed" and event["payload"]["failure_reason"] == reason
 
 
 def test_a_notification_whose_next_attempt_vanished_is_sent(h: Jobs, exports: ExportHarness) -> None:
@@ -432,3 +432,15 @@ def test_the_watchdog_function_runs_without_the_task_token_and_reports(
     finally:
         monkeypatch.undo()
         wiring.get_settings.cache_clear()
+
+
+def test_a_cancelled_job_is_left_alone(h: Jobs) -> None:
+    job_id = h.create(JobType.BULK_IMPORT, items(120))
+    first, *_lost = h.start(job_id)
+    h.processor.handle(first)
+    h.jobs.cancel(Principal(email="owner@example.com", role=Role.EDITOR, scope=h.scope), job_id)
+    assert h.check() == report()  # its batches' tasks never came: nothing to rescue all the same
+    assert h.check() == report()
+    job = h.job(job_id)
+    assert (job.status, job.processed_items, job.failed_items, job.rescues) == (JobStatus.CANCELLED, 36, 4, 0)
+    assert h.queue.take() == []

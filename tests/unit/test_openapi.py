@@ -64,7 +64,7 @@ def test_operation_ids_are_unique_and_name_a_verb_and_a_resource() -> None:
     ids = [op["operationId"] for _, _, op in operations()]
     assert len(ids) == len(set(ids))
     for op_id in ids:
-        assert re.fullmatch(r"(list|get|create|update|delete|replace)_[a-z]+(_[a-z]+)*", op_id), op_id
+        assert re.fullmatch(r"(list|get|create|update|delete|replace|cancel)_[a-z]+(_[a-z]+)*", op_id), op_id
     assert {"list_bulk_jobs", "get_brand", "list_audit_events", "delete_category", "get_export"} <= set(ids)
 
 
@@ -100,5 +100,17 @@ def test_writes_that_can_conflict_document_409() -> None:
     assert "409" in doc["/api/v1/pim/brands"]["post"]["responses"]
     assert "409" in doc["/api/v1/pim/products/{product_id}"]["put"]["responses"]
     assert "409" in doc["/api/v1/pim/bulk-jobs"]["post"]["responses"]  # an upload not arrived, or used
-    assert "409" not in doc["/api/v1/pim/exports"]["post"]["responses"]
+    assert "409" not in doc["/api/v1/pim/products"]["post"]["responses"]
+    assert "409" in doc["/api/v1/pim/bulk-jobs/{job_id}/cancel"]["post"]["responses"]
+
+
+def test_posts_that_take_an_idempotency_key_document_it() -> None:
+    doc = document()["paths"]
+    for path in ["/api/v1/pim/bulk-jobs", "/api/v1/pim/exports", "/api/v1/pim/uploads"]:
+        op = doc[path]["post"]
+        [header] = [p for p in op["parameters"] if p["name"] == "Idempotency-Key"]
+        assert header["in"] == "header" and not header["required"]
+        assert header["schema"]["maxLength"] == 255
+        assert {"400", "409", "422"} <= set(op["responses"])
+    assert not [p for p in doc["/api/v1/pim/products"]["post"]["parameters"] if p["name"] == "Idempotency-Key"]
     assert "404" in doc["/api/v1/pim/settings/notifications"]["get"]["responses"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ from google.cloud.firestore_v1 import FieldFilter
 
 from shared.adapters.firestore import wire
 from shared.adapters.firestore.base import (
+    AUDIT_EVENTS,
     INDEX,
     TenantRoot,
     decode_cursor,
@@ -20,7 +21,9 @@ from shared.adapters.firestore.base import (
 )
 from shared.adapters.firestore.uploads import UPLOADS
 from shared.adapters.google_errors import translated
+from shared.domain.audit import AuditEvent
 from shared.domain.bulk import BatchPlan, final_status
+from shared.domain.dry_run import DryRunBatch
 from shared.domain.models import BatchRange, BulkJob, ItemError, JobStatus, JobType, Page
 from shared.domain.tenancy import Scope
 from shared.domain.uploads import PlannedFile
@@ -29,6 +32,10 @@ from shared.errors import ConflictError, NotFoundError, StoreRefusedError
 JOB_ERRORS_KEPT = 100
 PLAN_CHUNK = 500  # batch ranges per plan document (about 60 bytes each: far from the 1 MiB limit)
 FINISH_ATTEMPTS = 5
+CANCEL_ATTEMPTS = 20  # each a read and a versioned write; only batches committing meanwhile make one fail
+SKIP_CHUNK = 400
+# The marker of a batch a cancel skipped: it applied and counted nothing.
+SKIPPED = {"processed": 0, "failed": 0, "has_errors": False, "errors": [], "skipped": True}
 UNFINISHED = (JobStatus.PENDING.value, JobStatus.PROCESSING.value)
 # No document was last updated at the epoch's first microsecond (a missing one has no update
 # time at all): a write expecting it can never apply.
@@ -136,6 +143,15 @@ class FirestoreJobStore:
             raise NotFoundError(f"bulk job plan: batch {index} not found")
         return BatchRange.model_validate(snap.get("batches")[index % PLAN_CHUNK])
 
+    def _all_batches(self, job: BulkJob) -> list[BatchRange]:
+        """Every batch of a job: an inline job holds them, an uploaded job's are in its plan
+        documents (none before it is planned)."""
+        if job.planned_batches is None:
+            return job.batches
+        with translated("bulk job plan"):
+            docs = self._jobs.document(job.id).collection("plan").stream()
+            return [BatchRange.model_validate(b) for doc in docs for b in doc.get("batches")]
+
     def error_batches(self, job_id: str) -> Iterator[tuple[int, list[ItemError]]]:
         """Each batch that has failures, in order, with them: streamed, one batch at a time."""
         query = (
@@ -180,7 +196,9 @@ class FirestoreJobStore:
         written = zip(plan.writes, results[1 : 1 + len(plan.writes)], strict=True)  # after the marker
         return {w.doc_id: version for w, version in written if w.kind != "delete"}
 
-    def finish_job_if_done(self, job_id: str, now: datetime) -> BulkJob:
+    def finish_job_if_done(
+        self, job_id: str, now: datetime, outcome: Callable[[BulkJob], dict[str, Any]] | None = None
+    ) -> BulkJob:
         """Flip the job to its final status once every batch is done, exactly once: the write
         expects the version it read (no transaction: the last batches of a job finish together,
         and the emulator's locking transactions time out when they contend), and a job that moved
@@ -200,6 +218,7 @@ class FirestoreJobStore:
                 "completed_at": now,
                 "updated_at": now,
                 "errors": [e.model_dump() for e in errors],
+                **(outcome(job) if outcome else {}),
             }
             try:
                 with translated("bulk job"):
@@ -223,6 +242,79 @@ class FirestoreJobStore:
 
         with translated("bulk job"):
             fail(self._client.transaction())
+
+    def cancel_job(self, job_id: str, audit: Callable[[BulkJob], AuditEvent], now: datetime) -> BulkJob:
+        """Move an unfinished job to CANCELLED (with its audit event, in one write), then take every
+        uncommitted batch's place: a skip marker created where its commit marker would be. A batch
+        commit creates that same marker, so a batch racing the cancel either committed before its
+        skip marker (and is counted) or is rejected whole (and is not): once this returns, the
+        job's counters are final and exact. ConflictError for a finished job."""
+        path = self._root.path("bulk_jobs", job_id)
+        for _ in range(CANCEL_ATTEMPTS):
+            with translated("bulk job"):
+                found = wire.get_all(self._client, [path])
+            if not found:
+                raise NotFoundError("bulk job not found")
+            job = BulkJob.model_validate(found[0].data)
+            if job.status.finished:
+                raise ConflictError(f"the bulk job is already {job.status.value}; only a running job can be cancelled")
+            event = audit(job)
+            changes = {"status": JobStatus.CANCELLED.value, "completed_at": now, "updated_at": now}
+            try:
+                with translated("bulk job"):  # versioned: a batch's counters may move meanwhile
+                    wire.commit(
+                        self._client,
+                        [
+                            wire.update(path, changes, version=found[0].update_time),
+                            wire.create(self._root.path(AUDIT_EVENTS, event.id), event.model_dump(mode="python")),
+                        ],
+                    )
+            except ConflictError:
+                continue
+            break
+        else:
+            raise ConflictError("bulk job: kept changing while being cancelled; try again")
+        self._skip_batches(job_id, self._all_batches(job), now)
+        job = self.get_job(job_id)
+        if job.failed_items:  # the first failures, as a finished job shows them
+            errors = self.job_errors(job_id, JOB_ERRORS_KEPT, None).items
+            with translated("bulk job"):
+                self._jobs.document(job_id).update({"errors": [e.model_dump() for e in errors]})
+            job = job.model_copy(update={"errors": errors})
+        return job
+
+    def _skip_batches(self, job_id: str, batches: list[BatchRange], now: datetime) -> None:
+        done = self.done_batches(job_id)
+        skipped = [
+            wire.create(
+                self._root.path("bulk_jobs", f"{job_id}/batches/{b.index:05d}"),
+                {**SKIPPED, "index": b.index, "first_item": b.first_item, "committed_at": now},
+            )
+            for b in batches
+            if b.index not in done
+        ]
+        for start in range(0, len(skipped), SKIP_CHUNK):
+            chunk = skipped[start : start + SKIP_CHUNK]
+            try:
+                with translated("bulk job batches"):
+                    wire.commit(self._client, chunk)
+            except ConflictError:  # a batch of the chunk committed meanwhile: it stays; the rest one by one
+                for pb in chunk:
+                    try:
+                        with translated("bulk job batch"):
+                            wire.commit(self._client, [pb])
+                    except ConflictError:
+                        pass
+
+    def save_dry_run(self, job_id: str, batch_index: int, judged: DryRunBatch) -> None:
+        # Written before the batch's marker, whole (a redelivery writes it again): the marker says it is final.
+        with translated("bulk job dry run"):
+            self._jobs.document(job_id).collection("dry_run").document(f"{batch_index:05d}").set(judged.model_dump())
+
+    def dry_run_batches(self, job_id: str) -> list[DryRunBatch]:
+        with translated("bulk job dry run"):
+            snaps = self._jobs.document(job_id).collection("dry_run").stream()
+            return [DryRunBatch.model_validate(snap.to_dict()) for snap in snaps]
 
     def claim_rescue(self, job_id: str, stalled_before: datetime, now: datetime) -> BulkJob | None:
         ref = self._jobs.document(job_id)
