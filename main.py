@@ -15,7 +15,10 @@ from functions.products import products
 from functions.taxonomy import brands, categories
 from functions.validation_issues import validation_issues
 from functions.validation_sweep import validation_sweep
+from shared import logs
 from shared.http import framework_error
+
+logs.configure()  # one JSON object per line, as Cloud Logging reads them
 
 # The framework's own answers (a path its router cannot match) in the API's JSON error shape.
 functions_framework.errorhandler(HTTPException)(framework_error)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 import functions_framework
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, RootModel
 
-from shared import wiring
+from shared import logs, wiring
 from shared.domain.models import BulkJobView, ItemError, JobType, Page
 from shared.http import Api, Call, QueryParams, Reply
 
@@ -95,7 +95,9 @@ class PageQuery(QueryParams):
 )
 def create_bulk_job(call: Call) -> Reply:
     body = call.body(BulkJobInput)
-    return wiring.bulk_jobs(call.principal.scope).create(call.principal, body.job_type, body.payload), 200
+    job = wiring.bulk_jobs(call.principal.scope).create(call.principal, body.job_type, body.payload)
+    logs.bind(job_id=job.id)  # the request's own log lines join the job's
+    return job, 200
 
 
 @api.route(
