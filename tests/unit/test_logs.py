@@ -61,11 +61,3 @@ def test_a_line_is_one_json_object_with_severity_trace_and_labels() -> None:
 def test_only_known_labels_are_bound() -> None:
     with pytest.raises(ValueError, match="not a log label"):
         logs.bind(payload="x")
-
-
-def test_a_task_token_names_the_worker_service_as_its_audience_unless_told_otherwise() -> None:
-    from shared.adapters.cloud_tasks import CloudTasksQueue
-
-    url = "https://synq-pim-bulk-job-worker-abc-uc.a.run.app/_tasks/bulk-jobs"
-    assert CloudTasksQueue(None, "q", url).audience == "https://synq-pim-bulk-job-worker-abc-uc.a.run.app"  # type: ignore[arg-type]
-    assert CloudTasksQueue(None, "q", url, audience="https://custom").audience == "https://custom"  # type: ignore[arg-type]
