@@ -34,6 +34,7 @@ mutate: venv  ## mutation testing of the modules that hold the promises (slow; M
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/shellcheck --external-sources infra/*.sh
 
 format: venv
 	$(PY) -m ruff format .

@@ -16,7 +16,10 @@ from functions.taxonomy import brands, categories
 from functions.uploads import uploads
 from functions.validation_issues import validation_issues
 from functions.validation_sweep import validation_sweep
+from shared import logs
 from shared.http import framework_error
+
+logs.configure()  # one JSON object per line, as Cloud Logging reads them
 
 # The framework's own answers (a path its router cannot match) in the API's JSON error shape.
 functions_framework.errorhandler(HTTPException)(framework_error)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 import functions_framework
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, RootModel
 
-from shared import wiring
+from shared import logs, wiring
 from shared.domain.models import BulkJobView, ItemError, JobType, Page
 from shared.errors import FieldProblem, InvalidArgumentError
 from shared.http import Api, Call, Download, QueryParams, Reply, canonical_id
@@ -135,8 +135,11 @@ def create_bulk_job(call: Call) -> Reply:
         )
     if body.upload_id is not None:
         upload_id = canonical_id(body.upload_id, "upload_id")
-        return jobs.create_from_upload(call.principal, body.job_type, upload_id, dry_run=body.dry_run), 200
-    return jobs.create(call.principal, body.job_type, body.payload, dry_run=body.dry_run), 200
+        job = jobs.create_from_upload(call.principal, body.job_type, upload_id, dry_run=body.dry_run)
+    else:
+        job = jobs.create(call.principal, body.job_type, body.payload, dry_run=body.dry_run)
+    logs.bind(job_id=job.id)  # the request's own log lines join the job's
+    return job, 200
 
 
 @api.route(

@@ -7,7 +7,7 @@ from typing import Any
 import functions_framework
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared import wiring
+from shared import logs, wiring
 from shared.domain.exports import ExportFormat, ExportView
 from shared.domain.models import Page
 from shared.http import Api, Call, QueryParams, Reply
@@ -40,7 +40,9 @@ class ListExportsQuery(QueryParams):
 )
 def create_export(call: Call) -> Reply:
     body = call.body(CreateExportRequest)
-    return wiring.exports(call.principal.scope).request(call.principal, body.format), 202
+    export = wiring.exports(call.principal.scope).request(call.principal, body.format)
+    logs.bind(export_id=export.id)  # the request's own log lines join the export's
+    return export, 202
 
 
 @api.route(f"{BASE}/<export_id>", "GET", response=ExportView, summary="One export; a download URL once COMPLETED")

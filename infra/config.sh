@@ -14,6 +14,8 @@ EXPORT_BUCKET=${EXPORT_BUCKET:-$PROJECT-synq-pim-exports}
 EXPORT_RETENTION_DAYS=${EXPORT_RETENTION_DAYS:-30} # export files are deleted after this many days
 EXPORTS_QUEUE=${EXPORTS_QUEUE:-exports}
 UPLOAD_BUCKET=${UPLOAD_BUCKET:-$PROJECT-synq-pim-uploads} # uploaded files of items and their jobs' working copies
+BUCKET_SOFT_DELETE_DAYS=${BUCKET_SOFT_DELETE_DAYS:-0} # 0: deleted files are gone at once; 7-90: kept (billed) that long
+KEEP_GATEWAY_CONFIGS=${KEEP_GATEWAY_CONFIGS:-3} # API Gateway configs kept (the one serving included); older ones are deleted
 SMTP_PASSWORD_SECRET=${SMTP_PASSWORD_SECRET:-} # Secret Manager secret holding SMTP_PASSWORD, if any
 USE_TASK_TOKEN=${USE_TASK_TOKEN:-1}
 TASK_TOKEN_SECRET=${TASK_TOKEN_SECRET:-synq-pim-task-auth-token}
@@ -33,11 +35,66 @@ WATCHDOG_BUDGET_SECONDS=${WATCHDOG_BUDGET_SECONDS:-240} # per run (whole seconds
 TASKS_QUEUE_MAX_ATTEMPTS=${TASKS_QUEUE_MAX_ATTEMPTS:-20}
 EXPORTS_QUEUE_MAX_ATTEMPTS=${EXPORTS_QUEUE_MAX_ATTEMPTS:-10}
 
-RUNTIME_SA=synq-pim-runtime@$PROJECT.iam.gserviceaccount.com     # identity of every function
-TASKS_SA=synq-pim-tasks@$PROJECT.iam.gserviceaccount.com         # Cloud Tasks -> worker (OIDC)
+TASKS_SA=synq-pim-tasks@$PROJECT.iam.gserviceaccount.com         # Cloud Tasks -> workers (OIDC)
 GATEWAY_SA=synq-pim-gateway@$PROJECT.iam.gserviceaccount.com     # API Gateway -> API functions
 SCHEDULER_SA=synq-pim-scheduler@$PROJECT.iam.gserviceaccount.com # Cloud Scheduler -> sweep, watchdog (OIDC)
-RUNTIME_PROJECT_ROLES=(roles/datastore.user roles/cloudtasks.enqueuer)
+# The one runtime account every function used before they got one per role: deploy.sh retires it.
+LEGACY_RUNTIME_SA=synq-pim-runtime@$PROJECT.iam.gserviceaccount.com
+
+# Runtime identities: one service account per function role, holding only what its functions use
+# (RUNTIME_GRANTS below; infra/README.md "IAM" documents the same table, and a test holds the
+# two together). role: account name (@$PROJECT.iam.gserviceaccount.com) and its functions.
+RUNTIME_ROLES=(
+  "api           synq-pim-api           products brands categories audit_logs validation_issues notification_settings"
+  "docs          synq-pim-docs          openapi"
+  "bulk-api      synq-pim-bulk-api      bulk_jobs"
+  "uploads-api   synq-pim-uploads-api   uploads"
+  "exports-api   synq-pim-exports-api   exports"
+  "bulk-worker   synq-pim-bulk-worker   bulk_job_worker"
+  "export-worker synq-pim-export-worker export_worker"
+  "sweep         synq-pim-sweep         validation_sweep"
+  "watchdog      synq-pim-watchdog      job_watchdog"
+)
+# What each role may do: role, kind of resource, resource (the name of the variable holding it;
+# `self` is the role's own account), IAM role. The task-token grants apply when USE_TASK_TOKEN=1,
+# the SMTP password's when SMTP_PASSWORD_SECRET is set.
+RUNTIME_GRANTS=(
+  "api           project -                    roles/datastore.user"
+  "bulk-api      project -                    roles/datastore.user"
+  "bulk-api      bucket  PAYLOAD_BUCKET       roles/storage.objectUser"
+  "bulk-api      queue   TASKS_QUEUE          roles/cloudtasks.enqueuer"
+  "bulk-api      account TASKS_SA             roles/iam.serviceAccountUser"
+  "bulk-api      secret  TASK_TOKEN_SECRET    roles/secretmanager.secretAccessor"
+  "bulk-api      bucket  UPLOAD_BUCKET        roles/storage.objectUser"
+  "uploads-api   project -                    roles/datastore.user"
+  "uploads-api   bucket  UPLOAD_BUCKET        roles/storage.objectUser"
+  "uploads-api   account self                 roles/iam.serviceAccountTokenCreator"
+  "exports-api   project -                    roles/datastore.user"
+  "exports-api   bucket  EXPORT_BUCKET        roles/storage.objectUser"
+  "exports-api   account self                 roles/iam.serviceAccountTokenCreator"
+  "exports-api   queue   EXPORTS_QUEUE        roles/cloudtasks.enqueuer"
+  "exports-api   account TASKS_SA             roles/iam.serviceAccountUser"
+  "exports-api   secret  TASK_TOKEN_SECRET    roles/secretmanager.secretAccessor"
+  "bulk-worker   project -                    roles/datastore.user"
+  "bulk-worker   bucket  PAYLOAD_BUCKET       roles/storage.objectUser"
+  "bulk-worker   queue   TASKS_QUEUE          roles/cloudtasks.enqueuer"
+  "bulk-worker   account TASKS_SA             roles/iam.serviceAccountUser"
+  "bulk-worker   secret  TASK_TOKEN_SECRET    roles/secretmanager.secretAccessor"
+  "bulk-worker   bucket  UPLOAD_BUCKET        roles/storage.objectUser"
+  "export-worker project -                    roles/datastore.user"
+  "export-worker bucket  EXPORT_BUCKET        roles/storage.objectUser"
+  "export-worker account self                 roles/iam.serviceAccountTokenCreator"
+  "export-worker queue   EXPORTS_QUEUE        roles/cloudtasks.enqueuer"
+  "export-worker account TASKS_SA             roles/iam.serviceAccountUser"
+  "export-worker secret  TASK_TOKEN_SECRET    roles/secretmanager.secretAccessor"
+  "export-worker secret  SMTP_PASSWORD_SECRET roles/secretmanager.secretAccessor"
+  "sweep         project -                    roles/datastore.user"
+  "watchdog      project -                    roles/datastore.user"
+  "watchdog      queue   TASKS_QUEUE          roles/cloudtasks.enqueuer"
+  "watchdog      queue   EXPORTS_QUEUE        roles/cloudtasks.enqueuer"
+  "watchdog      account TASKS_SA             roles/iam.serviceAccountUser"
+  "watchdog      secret  TASK_TOKEN_SECRET    roles/secretmanager.secretAccessor"
+)
 
 # The functions NOT behind the gateway: main.py target (= entry point) and function name.
 WORKER_TARGET=bulk_job_worker # Cloud Tasks calls it
@@ -85,4 +142,28 @@ function_name() { # function_name TARGET: bulk_jobs -> synq-pim-bulk-jobs
 api_targets() { # the first word of each API_FUNCTIONS entry, one a line
   local entry
   for entry in "${API_FUNCTIONS[@]}"; do printf '%s\n' "${entry%% *}"; done
+}
+
+role_account() { # role_account ROLE: its service account's email
+  local entry role name
+  for entry in "${RUNTIME_ROLES[@]}"; do
+    read -r role name _ <<<"$entry"
+    if [[ $role == "$1" ]]; then
+      printf '%s@%s.iam.gserviceaccount.com\n' "$name" "$PROJECT"
+      return 0
+    fi
+  done
+  die "no runtime role $1 in RUNTIME_ROLES"
+}
+
+runtime_account() { # runtime_account TARGET: the service account the function of a main.py target runs as
+  local entry role targets
+  for entry in "${RUNTIME_ROLES[@]}"; do
+    read -r role _ targets <<<"$entry"
+    if [[ " $targets " == *" $1 "* ]]; then
+      role_account "$role"
+      return 0
+    fi
+  done
+  die "main.py target $1 has no runtime role in RUNTIME_ROLES (infra/config.sh)"
 }

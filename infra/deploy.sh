@@ -7,6 +7,7 @@
 # --dry-run prints every gcloud command instead of running it (no credentials needed).
 # Settings (environment): see infra/README.md.
 set -euo pipefail
+shopt -s inherit_errexit # a failure inside $(...) stops the script too
 
 usage() { sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
@@ -43,6 +44,7 @@ APIS=(
   artifactregistry.googleapis.com logging.googleapis.com
   firestore.googleapis.com storage.googleapis.com cloudtasks.googleapis.com
   cloudscheduler.googleapis.com secretmanager.googleapis.com
+  iamcredentials.googleapis.com # signBlob: export download URLs are signed through IAM
   apigateway.googleapis.com servicemanagement.googleapis.com servicecontrol.googleapis.com
 )
 
@@ -98,7 +100,11 @@ run gcloud services enable "${APIS[@]}"
 # --- Firestore --------------------------------------------------------------------------------
 step "Firestore (Native mode) database '(default)'"
 if exists gcloud firestore databases describe --database='(default)'; then
-  log "  exists"
+  # A Datastore-mode database answers the same describe, but the app speaks Firestore's API.
+  db_type=$(query FIRESTORE_NATIVE gcloud firestore databases describe --database='(default)' --format='value(type)')
+  [[ $db_type == FIRESTORE_NATIVE ]] ||
+    die "the project's (default) database is $db_type, not FIRESTORE_NATIVE (Firestore in Native mode): the app cannot use it"
+  log "  exists, Native mode"
 else
   run gcloud firestore databases create --database='(default)' --location="$FIRESTORE_LOCATION" --type=firestore-native
 fi
@@ -133,7 +139,9 @@ while IFS=$'\t' read -r -a row; do
   fi
   field_args=()
   for config in "${row[@]:3}"; do field_args+=("--field-config=$config"); done
-  run_tolerating 'already exists' gcloud firestore indexes composite create --database='(default)' \
+  # Firestore answers a burst of index creations with 409/ABORTED ("too much contention"): retried.
+  run_retrying 'already exists' 'ABORTED|contention|409|concurrent' \
+    gcloud firestore indexes composite create --database='(default)' \
     --collection-group="${row[1]}" --query-scope="${row[2]}" "${field_args[@]}" --async
 done <<<"$index_lines"
 
@@ -154,7 +162,18 @@ for group in idempotency_keys idempotency_key_parts; do
 done
 
 # --- Cloud Storage ----------------------------------------------------------------------------
-ensure_bucket() { # ensure_bucket NAME LIFECYCLE_FILE: uniform access, no public access, lifecycle
+# Soft delete keeps deleted objects (billed) for a while; new buckets get 7 days unless told.
+# Payloads and export files are deleted by lifecycle on purpose and an export can be run again,
+# so the default is none (BUCKET_SOFT_DELETE_DAYS=0); 7-90 keeps them that many days.
+[[ $BUCKET_SOFT_DELETE_DAYS =~ ^[0-9]{1,2}$ ]] || die "BUCKET_SOFT_DELETE_DAYS must be 0 (none) or 7-90"
+if ((BUCKET_SOFT_DELETE_DAYS == 0)); then
+  soft_delete_flags=(--clear-soft-delete)
+elif ((BUCKET_SOFT_DELETE_DAYS >= 7 && BUCKET_SOFT_DELETE_DAYS <= 90)); then
+  soft_delete_flags=(--soft-delete-duration="${BUCKET_SOFT_DELETE_DAYS}d")
+else
+  die "BUCKET_SOFT_DELETE_DAYS must be 0 (none) or 7-90"
+fi
+ensure_bucket() { # ensure_bucket NAME LIFECYCLE_FILE: uniform access, no public access, lifecycle, soft delete
   if exists gcloud storage buckets describe "gs://$1"; then
     log "  exists"
   else
@@ -162,7 +181,7 @@ ensure_bucket() { # ensure_bucket NAME LIFECYCLE_FILE: uniform access, no public
       --uniform-bucket-level-access --public-access-prevention
   fi
   run gcloud storage buckets update "gs://$1" --uniform-bucket-level-access \
-    --public-access-prevention --lifecycle-file="$2"
+    --public-access-prevention --lifecycle-file="$2" "${soft_delete_flags[@]}"
 }
 step "Payload bucket gs://$PAYLOAD_BUCKET (uniform access, no public access, lifecycle)"
 ensure_bucket "$PAYLOAD_BUCKET" "$INFRA_DIR/payload-bucket-lifecycle.json"
@@ -200,7 +219,7 @@ ensure_queue "$EXPORTS_QUEUE" --max-attempts="$EXPORTS_QUEUE_MAX_ATTEMPTS" --min
   --max-dispatches-per-second=20 --max-concurrent-dispatches=20
 
 # --- service accounts and IAM -----------------------------------------------------------------
-step "Service accounts"
+step "Service accounts: one per function role, and the invokers"
 ensure_service_account() {
   local email=$1 display=$2
   if exists gcloud iam service-accounts describe "$email"; then
@@ -209,26 +228,14 @@ ensure_service_account() {
     run gcloud iam service-accounts create "${email%%@*}" --display-name="$display"
   fi
 }
-ensure_service_account "$RUNTIME_SA" "Synq PIM functions (runtime)"
-ensure_service_account "$TASKS_SA" "Synq PIM Cloud Tasks invoker (worker only)"
+for entry in "${RUNTIME_ROLES[@]}"; do
+  read -r role _ targets <<<"$entry"
+  account=$(role_account "$role")
+  ensure_service_account "$account" "Synq PIM runtime: $role ($targets)"
+done
+ensure_service_account "$TASKS_SA" "Synq PIM Cloud Tasks invoker (workers only)"
 ensure_service_account "$GATEWAY_SA" "Synq PIM API Gateway backend auth"
 ensure_service_account "$SCHEDULER_SA" "Synq PIM Cloud Scheduler invoker (sweep and watchdog only)"
-
-step "IAM: what the functions' runtime service account may do"
-for role in "${RUNTIME_PROJECT_ROLES[@]}"; do
-  run_retry gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$RUNTIME_SA" \
-    --role="$role" --condition=None --format=none
-done
-for bucket in "$PAYLOAD_BUCKET" "$EXPORT_BUCKET" "$UPLOAD_BUCKET"; do
-  run_retry gcloud storage buckets add-iam-policy-binding "gs://$bucket" \
-    --member="serviceAccount:$RUNTIME_SA" --role=roles/storage.objectAdmin --format=none
-done
-# Download URLs are signed through IAM (signBlob) as the runtime account itself.
-run_retry gcloud iam service-accounts add-iam-policy-binding "$RUNTIME_SA" \
-  --member="serviceAccount:$RUNTIME_SA" --role=roles/iam.serviceAccountTokenCreator --format=none
-# Creating a task that carries an OIDC token of TASKS_SA requires actAs on TASKS_SA.
-run_retry gcloud iam service-accounts add-iam-policy-binding "$TASKS_SA" \
-  --member="serviceAccount:$RUNTIME_SA" --role=roles/iam.serviceAccountUser --format=none
 
 # --- task token secret ------------------------------------------------------------------------
 secret_flags=()
@@ -242,8 +249,6 @@ if [[ $USE_TASK_TOKEN == 1 ]]; then
     run gcloud secrets create "$TASK_TOKEN_SECRET" --replication-policy=automatic --data-file="$token_file"
     rm -f "$token_file"
   fi
-  run_retry gcloud secrets add-iam-policy-binding "$TASK_TOKEN_SECRET" \
-    --member="serviceAccount:$RUNTIME_SA" --role=roles/secretmanager.secretAccessor --format=none
   secret_flags=(--set-secrets="TASK_AUTH_TOKEN=$TASK_TOKEN_SECRET:latest")
 else
   step "Task token secret skipped (USE_TASK_TOKEN=$USE_TASK_TOKEN)"
@@ -251,8 +256,6 @@ fi
 # The export worker sends the emails, so it alone reads the SMTP password.
 export_worker_flags=(${secret_flags[@]+"${secret_flags[@]}"})
 if [[ -n $SMTP_PASSWORD_SECRET ]]; then
-  run_retry gcloud secrets add-iam-policy-binding "$SMTP_PASSWORD_SECRET" \
-    --member="serviceAccount:$RUNTIME_SA" --role=roles/secretmanager.secretAccessor --format=none
   mail_secret="SMTP_PASSWORD=$SMTP_PASSWORD_SECRET:latest"
   # One --set-secrets flag carries every secret of the function.
   if [[ $USE_TASK_TOKEN == 1 ]]; then
@@ -261,6 +264,44 @@ if [[ -n $SMTP_PASSWORD_SECRET ]]; then
     export_worker_flags=(--set-secrets="$mail_secret")
   fi
 fi
+
+step "IAM: what each runtime account may do (RUNTIME_GRANTS in infra/config.sh), and nothing more"
+# grant ROLE KIND RESOURCE_VAR IAM_ROLE: one line of RUNTIME_GRANTS.
+grant() {
+  local member resource
+  member=serviceAccount:$(role_account "$1")
+  if [[ $3 == self ]]; then resource=$(role_account "$1"); elif [[ $3 != - ]]; then resource=${!3:-}; fi
+  case $2 in
+    project)
+      run_retry gcloud projects add-iam-policy-binding "$PROJECT" --member="$member" --role="$4" \
+        --condition=None --format=none
+      ;;
+    bucket)
+      run_retry gcloud storage buckets add-iam-policy-binding "gs://$resource" --member="$member" --role="$4" \
+        --format=none
+      ;;
+    queue)
+      run_retry gcloud tasks queues add-iam-policy-binding "$resource" --location="$REGION" --member="$member" \
+        --role="$4" --format=none
+      ;;
+    account)
+      run_retry gcloud iam service-accounts add-iam-policy-binding "$resource" --member="$member" --role="$4" \
+        --format=none
+      ;;
+    secret)
+      run_retry gcloud secrets add-iam-policy-binding "$resource" --member="$member" --role="$4" --format=none
+      ;;
+    *) die "RUNTIME_GRANTS: unknown kind of resource $2" ;;
+  esac
+}
+for entry in "${RUNTIME_GRANTS[@]}"; do
+  read -r role kind resource iam_role <<<"$entry"
+  if [[ $resource == TASK_TOKEN_SECRET && $USE_TASK_TOKEN != 1 ]] ||
+    [[ $resource == SMTP_PASSWORD_SECRET && -z $SMTP_PASSWORD_SECRET ]]; then
+    continue
+  fi
+  grant "$role" "$kind" "$resource" "$iam_role"
+done
 
 # --- sources ----------------------------------------------------------------------------------
 step "Staging a clean copy of the sources (main.py, functions/, shared/, requirements.txt)"
@@ -283,8 +324,11 @@ write_env_file() {
     printf 'UPLOAD_BUCKET: "%s"\n' "$UPLOAD_BUCKET"
     printf 'EXPORTS_QUEUE: "%s"\n' "$EXPORTS_QUEUE"
     [[ -z ${EXPORT_WORKER_URL:-} ]] || printf 'EXPORT_WORKER_URL: "%s"\n' "$EXPORT_WORKER_URL"
+    # The audience of the tasks' OIDC tokens: the worker's service URL, which Cloud Run accepts.
+    [[ -z ${EXPORT_WORKER_AUDIENCE:-} ]] || printf 'EXPORT_WORKER_AUDIENCE: "%s"\n' "$EXPORT_WORKER_AUDIENCE"
     printf 'TASKS_SERVICE_ACCOUNT: "%s"\n' "$TASKS_SA"
     [[ -z $worker_url ]] || printf 'WORKER_URL: "%s"\n' "$worker_url"
+    [[ -z ${WORKER_AUDIENCE:-} ]] || printf 'WORKER_AUDIENCE: "%s"\n' "$WORKER_AUDIENCE"
     printf 'AUTH_ISSUER: "%s"\n' "$AUTH_ISSUER"
     printf 'AUTH_AUDIENCE: "%s"\n' "$AUTH_AUDIENCE"
     printf 'AUTH_JWKS_URL: "%s"\n' "$AUTH_JWKS_URL"
@@ -296,11 +340,21 @@ write_env_file() {
   } >"$file"
 }
 
+# Ingress: the API functions are called by API Gateway, which is not internal traffic. Cloud
+# Tasks and Cloud Scheduler of the same project calling a function's run.app URL are internal
+# traffic (Cloud Run's ingress documentation), so their targets take nothing from anywhere else.
+ingress_of() { # ingress_of TARGET
+  if api_targets | grep -qx -- "$1"; then echo all; else echo internal-only; fi
+}
+
 # deploy_function NAME ENTRY_POINT MEMORY TIMEOUT MAX_INSTANCES WORKER_URL AUTH_HEADER [extra flags...]
+# It runs as the service account of its target's role (RUNTIME_ROLES).
 deploy_function() {
   local name=$1 entry=$2 memory=$3 timeout=$4 max_instances=$5 worker_url=$6 auth_header=$7
   shift 7
-  local env_file=$WORK/env-$name.yaml
+  local env_file=$WORK/env-$name.yaml account ingress
+  account=$(runtime_account "$entry")
+  ingress=$(ingress_of "$entry")
   write_env_file "$env_file" "$worker_url" "$auth_header"
   if [[ $(<"$env_file") != "${LAST_ENV_SHOWN:-}" ]]; then
     log "  runtime environment (--env-vars-file):"
@@ -310,7 +364,7 @@ deploy_function() {
     log "  runtime environment: as above"
   fi
   local flags=(--gen2 --region="$REGION" --runtime=python311 --source="$SRC_DIR" --entry-point="$entry"
-    --trigger-http --no-allow-unauthenticated --ingress-settings=all --service-account="$RUNTIME_SA"
+    --trigger-http --no-allow-unauthenticated --ingress-settings="$ingress" --service-account="$account"
     --env-vars-file="$env_file" --memory="$memory" --timeout="$timeout" --max-instances="$max_instances")
   if [[ -n $BUILD_SERVICE_ACCOUNT ]]; then
     flags+=(--build-service-account="projects/$PROJECT/serviceAccounts/$BUILD_SERVICE_ACCOUNT")
@@ -331,26 +385,31 @@ grant_invoker() { # grant_invoker FUNCTION SERVICE_ACCOUNT (the gen2 function's 
     --member="serviceAccount:$2" --role=roles/run.invoker --format=none
 }
 
-# deploy_worker NAME ENTRY_POINT PATH TIMEOUT MAX_INSTANCES URL_VAR [extra flags...]: a Cloud Tasks
-# target, private. Its own URL is part of its environment, so the first deployment only learns it.
+# deploy_worker NAME ENTRY_POINT PATH TIMEOUT MAX_INSTANCES URL_VAR AUDIENCE_VAR [extra flags...]: a
+# Cloud Tasks target, private. Its own URL is part of its environment, so the first deployment only
+# learns it.
 deploy_worker() {
-  local name=$1 entry=$2 path=$3 timeout=$4 max_instances=$5 url_var=$6
-  shift 6
+  local name=$1 entry=$2 path=$3 timeout=$4 max_instances=$5 url_var=$6 audience_var=$7 service_url
+  shift 7
   step "Function $name (Cloud Tasks target, private; deployed first for its URL)"
   if ! exists gcloud functions describe "$name" --region="$REGION"; then
     log "  first deployment: deploy once to learn the URL, then again with $url_var set"
     deploy_function "$name" "$entry" 1Gi "$timeout" "$max_instances" "$WORKER_URL" "" "$@"
   fi
-  printf -v "$url_var" '%s' "$(function_url "$name")$path"
-  log "  $url_var=${!url_var}"
+  # A plain assignment, so that a failed lookup stops the script (errexit ignores a failure
+  # inside a substitution that is only an argument).
+  service_url=$(function_url "$name")
+  printf -v "$url_var" '%s' "$service_url$path"
+  printf -v "$audience_var" '%s' "$service_url"
+  log "  $url_var=${!url_var} $audience_var=${!audience_var}"
   deploy_function "$name" "$entry" 1Gi "$timeout" "$max_instances" "$WORKER_URL" "" "$@"
   grant_invoker "$name" "$TASKS_SA"
 }
-WORKER_URL="" EXPORT_WORKER_URL=""
-deploy_worker "$FN_WORKER" "$WORKER_TARGET" "$WORKER_PATH" 540s 100 WORKER_URL \
+WORKER_URL="" EXPORT_WORKER_URL="" WORKER_AUDIENCE="" EXPORT_WORKER_AUDIENCE=""
+deploy_worker "$FN_WORKER" "$WORKER_TARGET" "$WORKER_PATH" 540s 100 WORKER_URL WORKER_AUDIENCE \
   ${secret_flags[@]+"${secret_flags[@]}"}
 deploy_worker "$FN_EXPORT_WORKER" "$EXPORT_WORKER_TARGET" "$EXPORT_WORKER_PATH" "${EXPORT_WORKER_TIMEOUT_SECONDS}s" 20 \
-  EXPORT_WORKER_URL ${export_worker_flags[@]+"${export_worker_flags[@]}"}
+  EXPORT_WORKER_URL EXPORT_WORKER_AUDIENCE ${export_worker_flags[@]+"${export_worker_flags[@]}"}
 
 # The API functions: each main.py target is its own function, behind the gateway. Only those that
 # enqueue work (ENQUEUING_TARGETS) get the task token.
@@ -460,10 +519,37 @@ GATEWAY_HOST=$(query "$GATEWAY_ID-HASH.uc.gateway.dev" \
   gcloud api-gateway gateways describe "$GATEWAY_ID" --location="$GATEWAY_REGION" \
   --format='value(defaultHostname)')
 
+step "API Gateway: pruning old api configs (keeping the newest $KEEP_GATEWAY_CONFIGS; an api holds 100 at most)"
+[[ $KEEP_GATEWAY_CONFIGS =~ ^[1-9][0-9]?$ ]] || die "KEEP_GATEWAY_CONFIGS must be 1-99"
+configs=$(query "" gcloud api-gateway api-configs list --api="$API_ID" --sort-by=~createTime \
+  --format='value(name.basename())')
+kept=0
+for config in $configs; do
+  if [[ $config == "$API_CONFIG" ]] || ((kept < KEEP_GATEWAY_CONFIGS - 1)); then
+    [[ $config == "$API_CONFIG" ]] || kept=$((kept + 1))
+    continue
+  fi
+  # A config a gateway still serves cannot be deleted: that refusal is no reason to stop.
+  run_tolerating 'not found|NOT_FOUND|in use|FAILED_PRECONDITION' \
+    gcloud api-gateway api-configs delete "$config" --api="$API_ID"
+done
+
+# Before each function had its own account, all of them ran as one with project-wide roles.
+step "Retiring the former shared runtime account $LEGACY_RUNTIME_SA (if present)"
+if exists gcloud iam service-accounts describe "$LEGACY_RUNTIME_SA"; then
+  for role in roles/datastore.user roles/cloudtasks.enqueuer; do
+    run_tolerating 'not found|NOT_FOUND|does not exist|Policy binding' gcloud projects remove-iam-policy-binding \
+      "$PROJECT" --member="serviceAccount:$LEGACY_RUNTIME_SA" --role="$role" --condition=None --format=none
+  done
+  run_tolerating 'not found|NOT_FOUND' gcloud iam service-accounts delete "$LEGACY_RUNTIME_SA"
+else
+  log "  none"
+fi
+
 step "Done$(is_dry && echo ' (dry run: nothing was changed)')"
 log "  API:        https://$GATEWAY_HOST/api/v1/pim   (spec: https://$GATEWAY_HOST/api/v1/pim/openapi.json)"
-log "  Worker:     $WORKER_URL   (private: only $TASKS_SA may invoke it)"
-log "  Exports:    $EXPORT_WORKER_URL   (private: only $TASKS_SA may invoke it)"
+log "  Worker:     $WORKER_URL   (internal ingress; only $TASKS_SA may invoke it; token audience $WORKER_AUDIENCE)"
+log "  Exports:    $EXPORT_WORKER_URL   (internal ingress; only $TASKS_SA may invoke it; token audience $EXPORT_WORKER_AUDIENCE)"
 log "  Sweep:      $SWEEP_URL   (private: job $SWEEP_JOB, '$SWEEP_SCHEDULE' $SWEEP_TIME_ZONE, as $SCHEDULER_SA)"
 log "  Watchdog:   $WATCHDOG_URL   (private: job $WATCHDOG_JOB, '$WATCHDOG_SCHEDULE' $SWEEP_TIME_ZONE, as $SCHEDULER_SA)"
 log "  Buckets:    gs://$PAYLOAD_BUCKET gs://$EXPORT_BUCKET   Queues: $TASKS_QUEUE $EXPORTS_QUEUE ($REGION)"

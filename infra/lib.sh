@@ -51,22 +51,41 @@ run() {
 # Run a command, treating an error whose message matches the regex $1 as success
 # (e.g. "already exists" when creating, "not found" when deleting).
 run_tolerating() {
-  local pattern=$1 output status=0
+  local pattern=$1
   shift
+  run_retrying "$pattern" 'a^' "$@" # a^ matches nothing: no retries
+}
+
+# run_retrying OK_PATTERN RETRY_PATTERN CMD...: run a command; an error matching the regex
+# OK_PATTERN counts as success, one matching RETRY_PATTERN (contention, a concurrent change) is
+# retried with growing waits (RETRY_WAIT_SECONDS, doubling, at most 60 s: 5, 10, 20, 40, 60,
+# 60 s by default), any other stops the script.
+run_retrying() {
+  local ok=$1 retry=$2 output status wait attempt
+  shift 2
   _with_defaults "$@"
   _show '+' "${CMD[@]}"
   is_dry && return 0
-  output=$("${CMD[@]}" 2>&1) || status=$?
-  if ((status == 0)); then
-    [[ -n $output ]] && printf '%s\n' "$output" >&3
-    return 0
-  fi
-  if grep -qiE -- "$pattern" <<<"$output"; then
-    log "    (tolerated: $(grep -iE -m1 -- "$pattern" <<<"$output"))"
-    return 0
-  fi
-  printf '%s\n' "$output" >&2
-  return "$status"
+  for attempt in 1 2 3 4 5 6 7; do
+    status=0
+    output=$("${CMD[@]}" 2>&1) || status=$?
+    if ((status == 0)); then
+      [[ -z $output ]] || printf '%s\n' "$output" >&3
+      return 0
+    fi
+    if grep -qiE -- "$ok" <<<"$output"; then
+      log "    (tolerated: $(grep -iE -m1 -- "$ok" <<<"$output"))"
+      return 0
+    fi
+    if ((attempt == 7)) || ! grep -qiE -- "$retry" <<<"$output"; then
+      printf '%s\n' "$output" >&2
+      return "$status"
+    fi
+    wait=$((${RETRY_WAIT_SECONDS:-5} << (attempt - 1)))
+    ((wait <= 60)) || wait=60
+    log "    (attempt $attempt: $(grep -iE -m1 -- "$retry" <<<"$output"); retrying in ${wait}s)"
+    sleep "$wait"
+  done
 }
 
 # Run a command, retrying a few times: new service accounts take a while to be visible to IAM.

@@ -7,6 +7,7 @@
 # (and, without --delete-indexes, its composite indexes and index exemptions) and the enabled APIs.
 # A deleted Cloud Tasks queue's name cannot be reused for about 7 days.
 set -euo pipefail
+shopt -s inherit_errexit # a failure inside $(...) stops the script too
 
 usage() { sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
@@ -66,11 +67,22 @@ run_tolerating "$GONE|matched no objects" gcloud storage rm --recursive "gs://$E
 run_tolerating "$GONE|matched no objects" gcloud storage rm --recursive "gs://$UPLOAD_BUCKET"
 
 step "IAM bindings and service accounts"
-for role in "${RUNTIME_PROJECT_ROLES[@]}"; do
-  run_tolerating "$GONE" gcloud projects remove-iam-policy-binding "$PROJECT" \
-    --member="serviceAccount:$RUNTIME_SA" --role="$role" --condition=None --format=none
+# Project-level grants outlive their account as "deleted:" members: removed first. The grants on
+# buckets, queues, secrets and accounts go with those resources.
+for entry in "${RUNTIME_GRANTS[@]}"; do
+  read -r role kind _ iam_role <<<"$entry"
+  [[ $kind == project ]] || continue
+  account=$(role_account "$role")
+  run_tolerating "$GONE|Policy binding" gcloud projects remove-iam-policy-binding "$PROJECT" \
+    --member="serviceAccount:$account" --role="$iam_role" --condition=None --format=none
 done
-for sa in "$SCHEDULER_SA" "$GATEWAY_SA" "$TASKS_SA" "$RUNTIME_SA"; do
+runtime_accounts=()
+for entry in "${RUNTIME_ROLES[@]}"; do
+  read -r role _ <<<"$entry"
+  account=$(role_account "$role")
+  runtime_accounts+=("$account")
+done
+for sa in "$SCHEDULER_SA" "$GATEWAY_SA" "$TASKS_SA" "${runtime_accounts[@]}" "$LEGACY_RUNTIME_SA"; do
   run_tolerating "$GONE" gcloud iam service-accounts delete "$sa"
 done
 

@@ -34,7 +34,7 @@ class LocalMailServer:
         self._controller.stop()
 
     def env(self) -> dict[str, str]:
-        return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.port)}
+        return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.port), "SMTP_STARTTLS": "false"}  # plain, local
 
     def messages(self) -> list[Message]:
         return read(self.mail_dir)

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -148,9 +149,10 @@ class LocalStack:
         self._wait_healthy()
 
     def _serve(self, name: str, source: Path, target: str, port: int) -> None:
-        """One functions-framework process (gunicorn), as Cloud Functions runs a function."""
+        """One functions-framework process (gunicorn), as Cloud Functions runs a function. Its
+        log lines (JSON, as production writes them) go to `logs/NAME.log` as they are, and, unless
+        quiet, to the terminal in a readable form."""
         env = {**os.environ, **self.env(), "PYTHONPATH": str(ROOT)}
-        out = open(self.state_dir / "logs" / f"{name}.log", "ab") if self.quiet else None  # noqa: SIM115
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -168,10 +170,12 @@ class LocalStack:
             env=env,
             cwd=ROOT,
             start_new_session=True,
-            stdout=out,
-            stderr=subprocess.STDOUT if out else None,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         self._stack.callback(_stop_group, proc)
+        log_file = self.state_dir / "logs" / f"{name}.log"
+        threading.Thread(target=_pump, args=(proc, log_file, None if self.quiet else name), daemon=True).start()
         self.functions[name] = proc
         wait_for_port(port, 30, proc)
 
@@ -197,6 +201,30 @@ class LocalStack:
                 pass
             time.sleep(0.2)
         raise RuntimeError("the local stack did not become healthy within 30s")
+
+
+def _pump(proc: subprocess.Popen[bytes], log_file: Path, terminal_name: str | None) -> None:
+    """Copy a process's output to its log file unchanged and, when named, to the terminal readably."""
+    assert proc.stdout is not None
+    with open(log_file, "ab") as out:
+        for raw in proc.stdout:
+            out.write(raw)
+            out.flush()
+            if terminal_name:
+                print(f"{terminal_name}: {readable(raw.decode(errors='replace').rstrip())}", flush=True)
+
+
+def readable(line: str) -> str:
+    """A JSON log line as `SEVERITY message [label=value ...]`; any other line as it is."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(entry, dict) or "message" not in entry:
+        return line
+    labels = entry.get("logging.googleapis.com/labels") or {}
+    tail = " ".join(f"{k}={v}" for k, v in labels.items() if k != "request_id")
+    return f"{entry.get('severity', 'DEFAULT'):<7} {entry['message']}" + (f"  [{tail}]" if tail else "")
 
 
 def _stop_group(proc: subprocess.Popen[bytes]) -> None:

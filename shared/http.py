@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, RootModel, ValidationError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter, Map, Rule, UUIDConverter
 
-from shared import strict_json
+from shared import logs, strict_json
 from shared.auth import authenticate
 from shared.domain import idempotency
 from shared.domain.tenancy import Principal, Role
@@ -181,14 +181,18 @@ class Api:
         return register
 
     def __call__(self, request: flask.Request) -> flask.Response:
-        request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
-        with bounded_body(request):
-            return self._respond(request, request_id)
+        with logs.request_context(request.headers) as request_id, bounded_body(request):
+            response = self._respond(request, request_id)
+            # The path only: ids are all a path holds; a query string may hold anything.
+            log.info("%s %s: %s", request.method, request.path, response.status_code)
+            return response
 
     def _respond(self, request: flask.Request, request_id: str) -> flask.Response:
         try:
             route, args = self._match(request)
+            logs.bind(**{name: args[name] for name in ("job_id", "export_id") if name in args})
             principal = authenticate(request.headers, _verifier(), get_settings().auth_header)
+            logs.bind(tenant_id=principal.scope.tenant_id, org_id=principal.scope.org_id)
             if route.write and not principal.role.can_write:
                 raise PermissionDeniedError(f"role {principal.role.value} may only read")
             if route.admin and principal.role is not Role.ADMIN:
@@ -374,7 +378,8 @@ def task_handler(
     Cloud Scheduler targets, which IAM alone guards (a job would carry the token in plain sight)."""
 
     def handle(request: flask.Request) -> flask.Response:
-        with bounded_body(request):
+        # The trace and request id of the request that queued the task (see shared/logs.py).
+        with logs.request_context(request.headers), bounded_body(request):
             return _handle(request)
 
     def _handle(request: flask.Request) -> flask.Response:
@@ -385,7 +390,10 @@ def task_handler(
         attempt = delivery_attempt(request.headers)
         try:
             task = parse_body(request, model)
-            return _json({"outcome": run(task, attempt)}, 200)
+            logs.bind(**logs.labels_of(task))
+            outcome = run(task, attempt)
+            log.info("task %s (attempt %s): %s", getattr(task, "kind", model.__name__), attempt, outcome)
+            return _json({"outcome": outcome}, 200)
         except (InvalidArgumentError, PayloadTooLargeError, UnsupportedMediaTypeError, PermanentTaskError) as exc:
             log.error("task abandoned (attempt %s): %s", attempt, exc.message)
             return _json({"outcome": "abandoned", "reason": exc.message}, 200)

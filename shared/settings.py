@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     tasks_service_account: str | None = Field(
         None, description="Service account whose OIDC token Cloud Tasks attaches to worker calls."
     )
+    worker_audience: str | None = Field(
+        None,
+        description="Audience of the OIDC token Cloud Tasks attaches to bulk-job tasks: the worker's service "
+        "URL (unset: the scheme and host of WORKER_URL).",
+    )
     task_auth_token: str | None = Field(
         None, description="Shared secret the worker requires in X-Synq-Task-Token (unset: not checked)."
     )
@@ -74,6 +79,11 @@ class Settings(BaseSettings):
     export_worker_url: str = Field(
         "http://127.0.0.1:8081/_tasks/exports", description="URL Cloud Tasks calls to run exports and notify."
     )
+    export_worker_audience: str | None = Field(
+        None,
+        description="Audience of the OIDC token on export tasks: the export worker's service URL (unset: the "
+        "scheme and host of EXPORT_WORKER_URL).",
+    )
     export_max_attempts: int = Field(3, ge=1, description="Runs of one export before it is marked FAILED.")
     export_url_ttl_seconds: int = Field(
         3600, ge=60, le=7 * 24 * 3600, description="Life of an export's signed download URL (V4: 7 days at most)."
@@ -98,10 +108,13 @@ class Settings(BaseSettings):
         "in production a webhook URL must be https and resolve to public addresses).",
     )
     smtp_host: str | None = Field(None, description="Mail server for email notifications (unset: email fails).")
-    smtp_port: int = Field(25, description="Mail server port; 465 means implicit TLS.")
+    # 587 (submission) with STARTTLS: Google Cloud blocks outbound port 25.
+    smtp_port: int = Field(587, description="Mail server port; 465 means implicit TLS.")
     smtp_username: str | None = Field(None, description="Mail server login, if it needs one.")
     smtp_password: str | None = Field(None, description="Mail server password.")
-    smtp_starttls: bool = Field(False, description="Upgrade the mail connection with STARTTLS.")
+    smtp_starttls: bool = Field(
+        True, description="Upgrade the mail connection with STARTTLS (refused for good if the server lacks it)."
+    )
     mail_from: str = Field("Synq PIM <no-reply@synq.local>", description="From address of notification emails.")
 
     # --- the job watchdog (scheduled): jobs and exports whose tasks were lost ---

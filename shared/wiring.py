@@ -77,25 +77,32 @@ def token_verifier() -> TokenVerifier:
     return TokenVerifier(get_settings())
 
 
-def task_queue(
-    queue: str | None = None, worker_url: str | None = None, dispatch_deadline: timedelta | None = None
-) -> CloudTasksQueue:
-    """The bulk-job queue by default; the exports queue with its own worker URL when named."""
+def task_queue() -> CloudTasksQueue:
+    """The bulk-job queue."""
     s = get_settings()
-    return CloudTasksQueue(
-        tasks_client(),
-        tasks_v2.CloudTasksClient.queue_path(s.gcp_project, s.tasks_location, queue or s.tasks_queue),
-        worker_url or s.worker_url,
-        service_account=s.tasks_service_account,
-        task_token=s.task_auth_token,
-        dispatch_deadline=dispatch_deadline,
-    )
+    return _queue(s.tasks_queue, s.worker_url, s.worker_audience)
 
 
 def export_queue() -> CloudTasksQueue:
+    """The exports queue. Cloud Tasks waits 10 minutes for an answer by default; an export run may
+    take longer."""
     s = get_settings()
-    # Cloud Tasks waits 10 minutes for an answer by default; an export run may take longer.
-    return task_queue(s.exports_queue, s.export_worker_url, EXPORT_DISPATCH_DEADLINE)
+    return _queue(s.exports_queue, s.export_worker_url, s.export_worker_audience, EXPORT_DISPATCH_DEADLINE)
+
+
+def _queue(
+    queue: str, worker_url: str, audience: str | None, dispatch_deadline: timedelta | None = None
+) -> CloudTasksQueue:
+    s = get_settings()
+    return CloudTasksQueue(
+        tasks_client(),
+        tasks_v2.CloudTasksClient.queue_path(s.gcp_project, s.tasks_location, queue),
+        worker_url,
+        service_account=s.tasks_service_account,
+        task_token=s.task_auth_token,
+        dispatch_deadline=dispatch_deadline,
+        audience=audience,
+    )
 
 
 @cache

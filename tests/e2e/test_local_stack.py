@@ -3,6 +3,7 @@ gateway under functions-framework (gunicorn), and Cloud Tasks delivering to the 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Iterator
@@ -43,6 +44,17 @@ def test_an_import_submitted_over_http_completes_with_exact_counts(api: SynqClie
 
     events = api.list_audit_events(action="product.created", limit=10_000)
     assert sum(1 for e in events if e["job_id"] == job.id) == 2499  # exactly one event per product created
+
+    # The worker process logged the job as production would: JSON lines, labelled with the job.
+    def job_lines() -> list[dict[str, Any]] | None:
+        lines = (stack.state_dir / "logs" / "worker.log").read_text().splitlines()
+        entries = [json.loads(line) for line in lines if line.startswith("{")]
+        mine = [e for e in entries if e.get("logging.googleapis.com/labels", {}).get("job_id") == job_id]
+        return mine or None
+
+    lines = wait_until(job_lines, timeout=10)
+    assert all(e["severity"] in ("INFO", "WARNING") and e["message"] for e in lines)  # WARNING: a batch retried
+    assert all(e["logging.googleapis.com/labels"]["tenant_id"] == session.headers["X-Tenant-ID"] for e in lines)
 
 
 def test_an_export_is_announced_by_email_and_signed_webhook_and_downloads(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from google.cloud import firestore
-from google.cloud.firestore_v1 import FieldFilter
 
+from shared.adapters.firestore import queries
 from shared.adapters.firestore.base import AUDIT_EVENTS, TenantRoot, newest_first, newest_first_page
 from shared.adapters.google_errors import translated
 from shared.domain.audit import AuditEvent
@@ -19,8 +19,6 @@ class FirestoreAuditStore:
         self._events = TenantRoot(client, scope).collection(AUDIT_EVENTS)
 
     def list_events(self, filters: dict[str, str], limit: int, cursor: str | None) -> Page[AuditEvent]:
-        query = self._events
-        for field, value in sorted(filters.items()):
-            query = query.where(filter=FieldFilter(field, "==", value))
         with translated("audit log"):
-            return newest_first_page(AuditEvent, newest_first(query, limit, cursor), limit)
+            docs = newest_first(queries.AUDIT_EVENTS, self._events, limit, cursor, filters)
+            return newest_first_page(AuditEvent, docs, limit)

@@ -8,13 +8,14 @@ import binascii
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
 from google.cloud import firestore
 
 from shared.adapters.firestore import wire
+from shared.adapters.firestore.queries import NEWEST_FIRST, IndexedQuery
 from shared.adapters.google_errors import translated
 from shared.domain.audit import AuditEvent
 from shared.domain.catalog import Collection, Write
@@ -114,11 +115,14 @@ def prefetched(items: Iterator[T], batch: int = 200, depth: int = 4) -> Iterator
         stop.set()
 
 
-def newest_first(query: Any, limit: int, cursor: str | None) -> list[Any]:
-    """Up to `limit + 1` documents, newest first, so the caller knows whether more follow."""
-    query = query.order_by("created_at", direction=firestore.Query.DESCENDING).order_by(
-        "id", direction=firestore.Query.DESCENDING
-    )
+def newest_first(
+    declared: IndexedQuery, source: Any, limit: int, cursor: str | None, equals: Mapping[str, Any] | None = None
+) -> list[Any]:
+    """Up to `limit + 1` documents of a query ordered newest first, so the caller knows whether
+    more follow."""
+    if declared.order != NEWEST_FIRST:
+        raise ValueError(f"{declared.collection_group}: not a newest-first query")
+    query = declared.build(source, equals or {})
     if cursor:
         created_at, doc_id = decode_cursor(cursor, TIME, TEXT)
         query = query.start_after({"created_at": created_at, "id": doc_id})

@@ -8,7 +8,7 @@ from typing import Any
 from google.cloud import firestore
 from google.cloud.firestore_v1 import FieldFilter
 
-from shared.adapters.firestore import wire
+from shared.adapters.firestore import queries, wire
 from shared.adapters.firestore.base import (
     TEXT,
     TenantRoot,
@@ -63,13 +63,13 @@ class FirestoreCatalogStore:
 
     def list_products(self, limit: int, cursor: str | None) -> Page[Product]:
         with translated("products"):
-            return newest_first_page(
-                Product, newest_first(self._root.collection(Collection.PRODUCTS), limit, cursor), limit
-            )
+            docs = newest_first(queries.PRODUCTS, self._root.collection(Collection.PRODUCTS), limit, cursor)
+            return newest_first_page(Product, docs, limit)
 
     def list_by_name(self, collection: Collection, limit: int, cursor: str | None) -> Page[Any]:
         """Brands or categories sorted by name, then id."""
-        query = self._root.collection(collection).order_by("name").order_by("id")
+        by_name = queries.BRANDS_BY_NAME if collection == Collection.BRANDS else queries.CATEGORIES_BY_NAME
+        query = by_name.build(self._root.collection(collection), {})
         if cursor:
             name, doc_id = decode_cursor(cursor, TEXT, TEXT)
             query = query.start_after({"name": name, "id": doc_id})

@@ -9,6 +9,7 @@ from typing import Any
 from google.cloud import firestore
 from google.cloud.firestore_v1 import FieldFilter
 
+from shared.adapters.firestore import queries
 from shared.adapters.firestore.base import TenantRoot, in_id_order, newest_first, newest_first_page, prefetched
 from shared.adapters.firestore.quality import SUMMARIES
 from shared.adapters.google_errors import translated
@@ -43,7 +44,7 @@ class FirestoreExportStore:
 
     def list(self, limit: int, cursor: str | None) -> Page[Export]:
         with translated("exports"):
-            return newest_first_page(Export, newest_first(self._exports, limit, cursor), limit)
+            return newest_first_page(Export, newest_first(queries.EXPORTS, self._exports, limit, cursor), limit)
 
     def begin(self, export_id: str, now: datetime) -> Export:
         def begin(e: Export) -> dict[str, Any] | None:

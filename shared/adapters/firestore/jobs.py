@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from google.cloud import firestore
-from google.cloud.firestore_v1 import FieldFilter
 
-from shared.adapters.firestore import wire
+from shared.adapters.firestore import queries, wire
 from shared.adapters.firestore.base import (
     AUDIT_EVENTS,
     INDEX,
@@ -79,9 +78,9 @@ class FirestoreJobStore:
         return BulkJob.model_validate(snap.to_dict())
 
     def list_jobs(self, job_type: JobType, limit: int, cursor: str | None) -> Page[BulkJob]:
-        query = self._jobs.where(filter=FieldFilter("job_type", "==", job_type.value))
         with translated("bulk jobs"):
-            return newest_first_page(BulkJob, newest_first(query, limit, cursor), limit)
+            docs = newest_first(queries.JOBS_OF_TYPE, self._jobs, limit, cursor, {"job_type": job_type.value})
+            return newest_first_page(BulkJob, docs, limit)
 
     def start_job(self, job_id: str, now: datetime, planned: PlannedFile | None = None) -> BulkJob:
         ref = self._jobs.document(job_id)
@@ -344,13 +343,8 @@ class FirestoreJobStore:
     def job_errors(self, job_id: str, limit: int, cursor: str | None) -> Page[ItemError]:
         # The cursor is (last item index returned, its batch): a page starts at that batch.
         after, from_batch = decode_cursor(cursor, INDEX, INDEX) if cursor else [-1, 0]
-        query = (
-            self._jobs.document(job_id)
-            .collection("batches")
-            .where(filter=FieldFilter("has_errors", "==", True))
-            .where(filter=FieldFilter("index", ">=", from_batch))
-            .order_by("index")
-        )
+        batches = self._jobs.document(job_id).collection("batches")
+        query = queries.BATCHES_WITH_ERRORS.build(batches, {"has_errors": True}, range_filter=(">=", from_batch))
         found: list[tuple[int, ItemError]] = []
         with translated("bulk job errors"):
             for snap in query.stream():

@@ -17,9 +17,8 @@ from itertools import islice
 from typing import Any
 
 from google.cloud import firestore
-from google.cloud.firestore_v1 import FieldFilter
 
-from shared.adapters.firestore import wire
+from shared.adapters.firestore import queries, wire
 from shared.adapters.firestore.base import TenantRoot, in_id_order, newest_first, newest_first_page
 from shared.adapters.google_errors import translated
 from shared.domain.catalog import Collection, Product
@@ -120,8 +119,6 @@ class FirestoreIssueStore:
         return (s.id for s in in_id_order(self._summaries, after, fields=["product_id"]))
 
     def list_issues(self, filters: dict[str, str], limit: int, cursor: str | None) -> Page[ValidationIssue]:
-        query = self._issues.where(filter=FieldFilter("resolved", "==", False))
-        for field, value in sorted(filters.items()):
-            query = query.where(filter=FieldFilter(field, "==", value))
         with translated("validation issues"):
-            return newest_first_page(ValidationIssue, newest_first(query, limit, cursor), limit)
+            docs = newest_first(queries.OPEN_ISSUES, self._issues, limit, cursor, {"resolved": False, **filters})
+            return newest_first_page(ValidationIssue, docs, limit)

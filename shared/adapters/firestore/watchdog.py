@@ -8,16 +8,15 @@ from datetime import datetime
 from typing import Any
 
 from google.cloud import firestore
-from google.cloud.firestore_v1 import FieldFilter
 
-from shared.adapters.firestore.exports import EXPORTS
+from shared.adapters.firestore import queries
+from shared.adapters.firestore.queries import IndexedQuery
 from shared.adapters.google_errors import translated
 from shared.domain.exports import DeliveryStatus, ExportStatus
 from shared.domain.models import JobStatus
 from shared.domain.tenancy import Scope
 from shared.services.watchdog import Stalled
 
-BULK_JOBS = "bulk_jobs"
 PAGE = 100
 
 
@@ -30,27 +29,25 @@ class FirestoreWatchdogStore:
 
     def stalled_jobs(self, before: datetime) -> Iterator[Stalled]:
         statuses = [JobStatus.PENDING.value, JobStatus.PROCESSING.value]
-        return self._stalled(BULK_JOBS, FieldFilter("status", "in", statuses), before)
+        return self._stalled(queries.STALLED_JOBS, {"status": statuses}, before)
 
     def stalled_exports(self, before: datetime) -> Iterator[Stalled]:
         statuses = [ExportStatus.QUEUED.value, ExportStatus.RUNNING.value]
-        return self._stalled(EXPORTS, FieldFilter("status", "in", statuses), before)
+        return self._stalled(queries.STALLED_EXPORTS, {"status": statuses}, before)
 
     def stalled_notifications(self, before: datetime) -> Iterator[Stalled]:
-        return self._stalled(EXPORTS, FieldFilter("notification.status", "==", DeliveryStatus.PENDING.value), before)
+        pending = DeliveryStatus.PENDING.value
+        return self._stalled(queries.STALLED_NOTIFICATIONS, {"notification.status": pending}, before)
 
-    def _stalled(self, group: str, status: FieldFilter, before: datetime) -> Iterator[Stalled]:
+    def _stalled(self, declared: IndexedQuery, status: dict[str, Any], before: datetime) -> Iterator[Stalled]:
         """Oldest first, a page per query: a stream held open while records are rescued could
         outlive its deadline. Only the few fields needed are read, never payloads."""
         query = (
-            self._client.collection_group(group)
-            .where(filter=status)
-            .where(filter=FieldFilter("updated_at", "<", before))
-            .order_by("updated_at")
-            .order_by("__name__")
+            declared.build(self._client, status, range_filter=("<", before))
             .select(["tenant_id", "org_id", "updated_at"])
             .limit(PAGE)
         )
+        group = declared.collection_group
         last: Any = None
         while True:
             with translated(group):
