@@ -35,7 +35,7 @@ def test_the_stack_reports_healthy_and_serves_its_openapi(stack: LocalStack) -> 
     assert "/api/v1/pim/bulk-jobs" in spec["paths"]
 
 
-def test_an_import_submitted_over_http_completes_with_exact_counts(api: SynqClient) -> None:
+def test_an_import_submitted_over_http_completes_with_exact_counts(stack: LocalStack, api: SynqClient) -> None:
     payload = [{"title": f"E2E {i}", "sku": f"E2E-{i}", "description": "d"} for i in range(2500)]
     payload[42] = {"sku": "missing title"}
     job = run_import(api, payload)
@@ -49,12 +49,12 @@ def test_an_import_submitted_over_http_completes_with_exact_counts(api: SynqClie
     def job_lines() -> list[dict[str, Any]] | None:
         lines = (stack.state_dir / "logs" / "worker.log").read_text().splitlines()
         entries = [json.loads(line) for line in lines if line.startswith("{")]
-        mine = [e for e in entries if e.get("logging.googleapis.com/labels", {}).get("job_id") == job_id]
+        mine = [e for e in entries if e.get("logging.googleapis.com/labels", {}).get("job_id") == job.id]
         return mine or None
 
     lines = wait_until(job_lines, timeout=10)
     assert all(e["severity"] in ("INFO", "WARNING") and e["message"] for e in lines)  # WARNING: a batch retried
-    assert all(e["logging.googleapis.com/labels"]["tenant_id"] == session.headers["X-Tenant-ID"] for e in lines)
+    assert all(e["logging.googleapis.com/labels"]["tenant_id"] == api.http.headers["X-Tenant-ID"] for e in lines)
 
 
 def test_an_export_is_announced_by_email_and_signed_webhook_and_downloads(

@@ -153,11 +153,8 @@ class FirestoreJobStore:
 
     def error_batches(self, job_id: str) -> Iterator[tuple[int, list[ItemError]]]:
         """Each batch that has failures, in order, with them: streamed, one batch at a time."""
-        query = (
-            self._jobs.document(job_id)
-            .collection("batches")
-            .where(filter=FieldFilter("has_errors", "==", True))
-            .order_by("index")
+        query = queries.BATCHES_WITH_ERRORS.build(
+            self._jobs.document(job_id).collection("batches"), {"has_errors": True}
         )
         with translated("bulk job errors"):
             for snap in query.stream():
