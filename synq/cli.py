@@ -45,7 +45,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 out = Console(soft_wrap=True)  # results: never wrapped, so pipes and scripts read whole lines
-term = Console(stderr=True)  # progress, prompts, errors
+term = Console(stderr=True, soft_wrap=True)  # progress, prompts, errors
 
 
 class Severity(StrEnum):

@@ -191,17 +191,10 @@ class SynqClient:
 
     def send_upload(self, upload: Upload, file: IO[bytes], on_bytes: Callable[[int], None] = lambda _: None) -> None:
         """The file's bytes straight to storage, at the signed URL the API gave (no token: the URL
-        is the permission)."""
-
-        def chunks() -> Iterator[bytes]:
-            while chunk := file.read(CHUNK):
-                on_bytes(len(chunk))
-                yield chunk
-
-        size = os.fstat(file.fileno()).st_size
-        headers = {**upload.headers, "Content-Length": str(size)}
+        is the permission), streamed with its length declared."""
+        body = _CountingReader(file, os.fstat(file.fileno()).st_size, on_bytes)
         try:
-            resp = requests.request(upload.method, upload.upload_url, data=chunks(), headers=headers, timeout=300)
+            resp = requests.request(upload.method, upload.upload_url, data=body, headers=upload.headers, timeout=300)
         except requests.RequestException as exc:
             raise SynqError(f"upload to storage failed: {type(exc).__name__}", "UPLOAD_FAILED") from exc
         if resp.status_code >= 300:
@@ -313,6 +306,22 @@ class SynqClient:
                 raise _error(resp)
             return resp
         raise AssertionError("unreachable")  # the last attempt returns or raises
+
+
+class _CountingReader:
+    """A file as a request body: its length known (so it is sent with Content-Length, not
+    chunked), each read told to `on_bytes`."""
+
+    def __init__(self, file: IO[bytes], size: int, on_bytes: Callable[[int], None]) -> None:
+        self.file, self.size, self.on_bytes = file, size, on_bytes
+
+    def __len__(self) -> int:
+        return self.size
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.file.read(n)
+        self.on_bytes(len(chunk))
+        return chunk
 
 
 def _backoff(attempt: int, retry_after: str | None) -> float:

@@ -134,3 +134,70 @@ def test_a_file_of_unknown_kind_is_refused_before_any_call(synq: Any, tmp_path: 
     file.write_bytes(b"PK")
     refused = synq("import", str(file))
     assert refused.returncode == 2 and "must end in .csv, .jsonl, .ndjson, .json" in refused.stderr
+
+
+def test_a_csv_with_bad_rows_is_uploaded_and_its_errors_come_back_as_a_csv_to_fix(synq: Any, tmp_path: Path) -> None:
+    file = tmp_path / "supplier-feed.csv"
+    rows = [{"title": f"Feed {i}", "sku": f"FEED-{i}", "attributes.color": "red"} for i in range(300)]
+    rows[10]["title"] = ""  # an empty cell is "not given": an import without a title
+    rows[250]["title"] = ""
+    with file.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["title", "sku", "attributes.color"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+    done = synq("import", str(file), "--wait", "--json")
+    assert done.returncode == EXIT_ITEMS_FAILED, done.stderr
+    job = json.loads(done.stdout)
+    assert (job["status"], job["total_items"], job["processed_items"], job["failed_items"]) == (
+        "COMPLETED",
+        300,
+        298,
+        2,
+    )
+    assert job["source"]["format"] == "CSV" and job["source"]["filename"] == "supplier-feed.csv"
+    errors_file = tmp_path / "supplier-feed.errors.csv"
+    assert f"fix them in {errors_file}" in done.stderr
+    with errors_file.open(newline="") as f:
+        failed = list(csv.DictReader(f))
+    assert [(r["sku"], r["line"], r["error_code"]) for r in failed] == [
+        ("FEED-10", "12", "INVALID_ITEM"),  # the header is line 1
+        ("FEED-250", "252", "INVALID_ITEM"),
+    ]
+
+    for row in failed:  # fixed as a merchant would, in the file the command saved
+        row["title"] = f"Fixed {row['sku']}"
+    with errors_file.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(failed[0]))
+        writer.writeheader()
+        writer.writerows(failed)
+    again = synq("import", str(errors_file), "--wait", "--json")
+    assert again.returncode == 0, again.stderr
+    assert (json.loads(again.stdout)["processed_items"], json.loads(again.stdout)["failed_items"]) == (2, 0)
+    skus = {p["sku"] for p in json.loads(synq("products", "--json", "--limit", "1000").stdout)}
+    assert skus == {f"FEED-{i}" for i in range(300)}
+
+
+def test_a_dry_run_reports_and_changes_nothing(synq: Any, tmp_path: Path) -> None:
+    file = tmp_path / "products.jsonl"
+    file.write_text("".join(json.dumps(p) + "\n" for p in products(30)) + "not json\n")
+    done = synq("import", str(file), "--dry-run", "--wait", "--json")
+    job = json.loads(done.stdout)
+    assert done.returncode == EXIT_ITEMS_FAILED, done.stderr
+    assert (job["status"], job["dry_run_report"]["creates"], job["failed_items"]) == ("COMPLETED", 30, 1)
+    assert json.loads(synq("products", "--json").stdout) == []
+
+
+def test_a_running_job_is_cancelled_and_a_finished_one_cannot_be(synq: Any, tmp_path: Path) -> None:
+    file = tmp_path / "products.json"
+    file.write_text(json.dumps(products(3000)))  # 13 batches: far from done when the cancel arrives
+    job_id = synq("import", str(file)).stdout.strip()
+    cancelled = synq("cancel", job_id)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert cancelled.stdout.startswith(f"BULK_IMPORT {job_id} CANCELLED: ")
+    job = json.loads(synq("job", job_id, "--json").stdout)
+    listed = json.loads(synq("products", "--json", "--limit", "5000").stdout)
+    # What the cancel left applied is exactly what the job says it applied.
+    assert (job["status"], job["processed_items"]) == ("CANCELLED", len(listed))
+    refused = synq("cancel", job_id)
+    assert refused.returncode == 1 and "only a running job can be cancelled (HTTP 409" in refused.stderr
