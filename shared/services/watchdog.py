@@ -21,6 +21,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
+from shared import logs
 from shared.domain.bulk import not_applied
 from shared.domain.exports import Delivery, DeliveryStatus, Export, ExportStatus
 from shared.domain.models import BulkJob, JobStatus
@@ -99,18 +100,22 @@ class Watchdog:
         now = self.clock()
         report = WatchdogReport()
         job_cutoff, export_cutoff = now - self.policy.job_stall, now - self.policy.export_stall
-        passes: list[tuple[Callable[[datetime], Iterator[Stalled]], Rescue, datetime]] = [
-            (self.store.stalled_jobs, self._job, job_cutoff),
-            (self.store.stalled_exports, self._export, export_cutoff),
-            (self.store.stalled_notifications, self._notification, job_cutoff),
+        # Each pass: what finds the records, what rescues one, the cutoff, and the log label of its id.
+        passes: list[tuple[Callable[[datetime], Iterator[Stalled]], Rescue, datetime, str]] = [
+            (self.store.stalled_jobs, self._job, job_cutoff, "job_id"),
+            (self.store.stalled_exports, self._export, export_cutoff, "export_id"),
+            (self.store.stalled_notifications, self._notification, job_cutoff, "export_id"),
         ]
-        for find, rescue, cutoff in passes:
+        for find, rescue, cutoff, label in passes:
             for stalled in find(cutoff):
-                try:
-                    rescue(stalled, cutoff, report)
-                except Exception:  # one record's trouble must not block those after it
-                    log.exception("watchdog could not handle %s; the next run tries again", stalled)
-                    report.errors += 1
+                # A record's lines carry its labels, so they join the record's own in the logs.
+                scope = stalled.scope
+                with logs.labelled(tenant_id=scope.tenant_id, org_id=scope.org_id, **{label: stalled.record_id}):
+                    try:
+                        rescue(stalled, cutoff, report)
+                    except Exception:  # one record's trouble must not block those after it
+                        log.exception("watchdog could not handle %s; the next run tries again", stalled)
+                        report.errors += 1
                 if self.timer() > deadline:  # checked after a record: every run makes progress
                     report.status = "paused"
                     return report

@@ -6,6 +6,7 @@ moves, and two checks at once act once."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -444,3 +445,20 @@ def test_a_cancelled_job_is_left_alone(h: Jobs) -> None:
     job = h.job(job_id)
     assert (job.status, job.processed_items, job.failed_items, job.rescues) == (JobStatus.CANCELLED, 36, 4, 0)
     assert h.queue.take() == []
+
+
+def test_a_rescue_is_logged_with_the_labels_of_the_job_it_rescued(h: Jobs, scope: Scope) -> None:
+    from tests.integration.test_logs import Lines
+
+    job_id = h.create(JobType.BULK_IMPORT, items(3))
+    h.queue.take()  # the start task is lost
+    root, lines = logging.getLogger(), Lines()
+    root.addHandler(lines)
+    try:
+        assert h.check(JOB_STALL + SECOND) == report(jobs_rescued=1)
+    finally:
+        root.removeHandler(lines)
+    [rescued] = [e for e in lines.entries() if "start task lost" in e["message"]]
+    assert rescued["severity"] == "WARNING"
+    labels = rescued["logging.googleapis.com/labels"]
+    assert (labels["job_id"], labels["tenant_id"], labels["org_id"]) == (job_id, scope.tenant_id, scope.org_id)

@@ -334,3 +334,52 @@ def test_an_error_that_is_neither_tolerated_nor_contention_stops_at_once() -> No
         "run_tolerating 'already exists' exists_already; echo ok"
     )
     assert tolerated.returncode == 0 and tolerated.stdout.splitlines()[-1] == "ok"
+
+
+# --- for real, against a stand-in gcloud --------------------------------------------------------
+FAKE_GCLOUD = """#!/usr/bin/env bash
+# Records each call; answers the lookups deploy.sh makes from the environment, succeeds otherwise.
+printf '%s\\n' "$*" >>"$GCLOUD_CALLS"
+case "$*" in
+  "auth list"*) echo deployer@example.com ;;
+  *"--format=value(type)"*) echo "$FAKE_DATABASE_TYPE" ;;
+  *"--format=value(serviceConfig.uri)"*) echo "$FAKE_FUNCTION_URL" ;;
+esac
+"""
+
+
+def deploy_against_fake_gcloud(tmp_path: Path, **answers: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gcloud").write_text(FAKE_GCLOUD)
+    (bin_dir / "gcloud").chmod(0o755)
+    calls = tmp_path / "calls"
+    calls.touch()
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        "TMPDIR": str(tmp_path),
+        "PYTHON": sys.executable,
+        "PROJECT": PROJECT,
+        "REGION": REGION,
+        "GCLOUD_CALLS": str(calls),
+        **answers,
+    }
+    done = subprocess.run(
+        ["bash", str(INFRA / "deploy.sh")], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False
+    )
+    return done, calls.read_text().splitlines()
+
+
+def test_a_datastore_mode_database_stops_the_deployment_before_anything_is_built(tmp_path: Path) -> None:
+    done, calls = deploy_against_fake_gcloud(tmp_path, FAKE_DATABASE_TYPE="DATASTORE_MODE", FAKE_FUNCTION_URL="x")
+    assert done.returncode != 0 and "not FIRESTORE_NATIVE" in done.stderr
+    assert not [c for c in calls if "indexes" in c or "functions deploy" in c]
+
+
+def test_a_function_url_that_cannot_be_read_stops_the_deployment(tmp_path: Path) -> None:
+    done, calls = deploy_against_fake_gcloud(tmp_path, FAKE_DATABASE_TYPE="FIRESTORE_NATIVE", FAKE_FUNCTION_URL="")
+    assert done.returncode != 0 and "could not read the URL of function synq-pim-bulk-job-worker" in done.stderr
+    # The worker already existed (describe succeeded), so nothing was deployed with a URL of just a path.
+    assert [c for c in calls if c.startswith("functions describe")]
+    assert not [c for c in calls if c.startswith("functions deploy")]
