@@ -344,7 +344,13 @@ write_env_file() {
 # Tasks and Cloud Scheduler of the same project calling a function's run.app URL are internal
 # traffic (Cloud Run's ingress documentation), so their targets take nothing from anywhere else.
 ingress_of() { # ingress_of TARGET
-  if api_targets | grep -qx -- "$1"; then echo all; else echo internal-only; fi
+  # No `api_targets | grep -q`: grep leaving at the first match can kill the writer with SIGPIPE,
+  # and under pipefail the pipeline then fails, making an API function internal-only at random.
+  local entry
+  for entry in "${API_FUNCTIONS[@]}"; do
+    [[ ${entry%% *} == "$1" ]] && { echo all; return; }
+  done
+  echo internal-only
 }
 
 # deploy_function NAME ENTRY_POINT MEMORY TIMEOUT MAX_INSTANCES WORKER_URL AUTH_HEADER [extra flags...]
