@@ -272,8 +272,9 @@ def _follow(api: SynqClient, job: Job) -> Job:
 
             return api.wait_for_job(job.id, show)
     except KeyboardInterrupt:
-        if Confirm.ask(f"\ncancel job {job.id}?", console=term, default=False):
-            cancelled = api.cancel_job(job.id)
+        if Confirm.ask(f"cancel job {job.id}?", console=term, default=False):
+            with term.status("cancelling: batches already applied stay applied..."):
+                cancelled = api.cancel_job(job.id)
             term.print(_summary(cancelled))
         else:
             term.print(f"the job goes on; follow it with: synq job {job.id}")
