@@ -354,6 +354,7 @@ class Change:
 
     write: Write
     event: AuditEvent
+    product: Product | None = None  # the product a create makes, as a model (spares re-reading it)
 
 
 def create_product(fields: ProductFields, product_id: str, ctx: ChangeContext, event_id: str | None = None) -> Change:
@@ -373,7 +374,7 @@ def create_product(fields: ProductFields, product_id: str, ctx: ChangeContext, e
     event = ctx.event(
         ResourceType.PRODUCT, Verb.CREATED, product_id, None, product.model_dump(mode="json"), event_id=event_id
     )
-    return Change(Write("create", Collection.PRODUCTS, product_id, document), event)
+    return Change(Write("create", Collection.PRODUCTS, product_id, document), event, product)
 
 
 def update_product(

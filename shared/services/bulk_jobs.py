@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.domain.bulk import parse_payload, split_payload
+from shared.domain.bulk import items_per_batch, parse_payload, split_payload
 from shared.domain.models import BulkJob, BulkJobView, ItemError, JobStatus, JobType, Page
 from shared.domain.tenancy import Principal
 from shared.errors import UnavailableError
@@ -36,7 +36,9 @@ class BulkJobs:
 
     def create(self, actor: Principal, job_type: JobType, payload: Any) -> BulkJobView:
         items = parse_payload(job_type, payload, self.limits.max_job_items)
-        split = split_payload(items, self.limits.batch_max_items, self.limits.batch_max_bytes)
+        split = split_payload(
+            items, items_per_batch(job_type, self.limits.batch_max_items), self.limits.batch_max_bytes
+        )
         scope = actor.scope
         job_id = str(uuid.uuid4())
         now = self.clock()

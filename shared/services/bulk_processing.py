@@ -17,16 +17,17 @@ from shared.domain.audit import ChangeContext
 from shared.domain.bulk import (
     BatchInputs,
     ids_to_read,
-    not_applied,
+    items_that_fit,
     parse_batch_slice,
     plan_batch,
     references_to_read,
+    remaining,
     touched_ids,
 )
 from shared.domain.catalog import Collection, Product, References
-from shared.domain.models import BatchRange, BulkJob, JobStatus
-from shared.errors import NotFoundError, PermanentTaskError, SynqError
-from shared.services.batch_commit import commit_batch
+from shared.domain.models import BatchPart, BatchRange, BulkJob, JobStatus
+from shared.errors import ConflictError, NotFoundError, PermanentTaskError, SynqError
+from shared.services.batch_commit import commit_batch, not_applied_after_parts
 from shared.services.ports import CatalogStore, JobStore, PayloadStore, TaskQueue
 from shared.services.quality import Quality
 from shared.services.tasks import WorkerTask, batch_task_name
@@ -88,26 +89,73 @@ class BulkJobProcessor:
         except (NotFoundError, ValueError) as exc:
             self.jobs.fail_job(job.id, f"the stored payload is unreadable (batch {index})", self.clock())
             raise PermanentTaskError(f"payload of job {job.id} unreadable: {exc}") from exc
-        outcome = "already committed"
-        known: dict[str, tuple[Product, object]] = {}
+        outcome, whole = "already committed", False
+        created: Created = {}
         if not self.jobs.batch_done(job.id, index):
-            now = self.clock()
-            ctx = ChangeContext(job.tenant_id, job.org_id, job.created_by, now, job_id=job.id)
-            plan = plan_batch(job.job_type, items, batch.first_item, self._read_inputs(job, items), ctx)
-            plan, versions = commit_batch(self.jobs, job.id, batch, plan, now)  # less what the store refuses
-            outcome = "committed" if versions is not None else "already committed (concurrent delivery)"
-            # What this delivery just wrote need not be read back to be judged.
-            known = {
-                w.doc_id: (Product.model_validate(w.data), versions[w.doc_id])
-                for w in plan.writes
-                if versions and w.kind == "create"
-            }
-            log.info("job %s batch %s %s: %s ok, %s failed", job.id, index, outcome, plan.processed, len(plan.errors))
-        # Evaluation follows every delivery, a redelivered one too: if the first died after its
-        # commit, this is where the batch's products get judged. It is idempotent.
-        self.quality.evaluate(touched_ids(job.job_type, job.id, items, batch.first_item), known)
+            outcome, created, whole = self._commit(job, batch, items)
+        if whole and created:
+            # Committed here with their first records: only a SKU held by another product too
+            # is left to judge (and the products holding it).
+            self.quality.judge_duplicates(created)
+        else:
+            # Evaluation follows every other delivery, a redelivered one too: if the first died
+            # after its commit, this is where the batch's products get judged. It is idempotent.
+            self.quality.evaluate(touched_ids(job.job_type, job.id, items, batch.first_item), created, recorded=True)
         self.jobs.finish_job_if_done(job.id, self.clock())
         return f"batch {outcome}"
+
+    def _commit(self, job: BulkJob, batch: BatchRange, items: list[Any]) -> tuple[str, Created, bool]:
+        """Plan and commit the batch: in one atomic write, or, if its writes do not fit one commit
+        (500 writes, 10 MiB), in several, each a leading part of the items left, with a marker
+        that makes it happen once. Returns the outcome, the products created here with their
+        versions, and whether this delivery committed the whole batch itself."""
+        now = self.clock()
+        ctx = ChangeContext(job.tenant_id, job.org_id, job.created_by, now, job_id=job.id)
+        earlier: list[BatchPart] = []
+        created: Created = {}
+        whole = True
+        processed = failed = 0
+        while True:
+            start = remaining(batch, earlier).first_item
+            rest = items[start - batch.first_item :]
+            inputs = self._read_inputs(job, rest)
+            count = len(rest)
+            plan = plan_batch(job.job_type, rest, start, inputs, ctx)
+            while (fit := items_that_fit(plan, start, count)) < count:
+                count = fit
+                plan = plan_batch(job.job_type, rest[:count], start, inputs, ctx)
+            plan.earlier = earlier
+            last = count == len(rest)
+            try:  # less what the store refuses
+                plan, versions = commit_batch(self.jobs, job.id, batch, plan, now, None if last else start + count)
+            except ConflictError:
+                parts = self.jobs.batch_parts(job.id, batch.index)
+                if len(parts) <= len(earlier):
+                    raise  # a product changed between our read and our write: retry the batch
+                earlier, whole = parts, False  # another delivery got further: go on after it
+                continue
+            if versions is None:
+                return "already committed (concurrent delivery)", created, False
+            # What this delivery just wrote need not be read back to be judged.
+            created.update({r.product.id: (r.product, versions[r.product.id]) for r in plan.first_records()})
+            processed, failed = processed + plan.processed, failed + len(plan.errors)
+            if last:
+                parts_note = f" in {len(earlier) + 1} parts" if earlier else ""
+                log.info(
+                    "job %s batch %s committed%s: %s ok, %s failed", job.id, batch.index, parts_note, processed, failed
+                )
+                return "committed", created, whole
+            earlier = [
+                *earlier,
+                BatchPart(
+                    part=len(earlier),
+                    first_item=start,
+                    end_item=start + count,
+                    processed=plan.processed,
+                    failed=len(plan.errors),
+                    errors=plan.errors,
+                ),
+            ]
 
     def _fail_start(self, job: BulkJob, why: str) -> str:
         """Batches the start managed to queue find the job FAILED and do nothing."""
@@ -124,9 +172,8 @@ class BulkJobProcessor:
             items: list[Any] | None = parse_batch_slice(self.payloads.read(job.payload_object, batch.start, batch.end))
         except (SynqError, ValueError):
             items = None
-        committed = self.jobs.commit_batch(
-            job.id, batch, not_applied(job.job_type, batch, items, f"the batch failed {why}"), self.clock()
-        )
+        plan = not_applied_after_parts(self.jobs, job, batch, items, f"the batch failed {why}")
+        committed = self.jobs.commit_batch(job.id, batch, plan, self.clock())
         self.jobs.finish_job_if_done(job.id, self.clock())
         return "batch not applied (attempts exhausted)" if committed is not None else "batch already committed"
 
@@ -139,6 +186,9 @@ class BulkJobProcessor:
                 categories=frozenset(self.catalog.get_many(Collection.CATEGORIES, category_ids)),
             ),
         )
+
+
+Created = dict[str, tuple[Product, object]]
 
 
 def _why(exc: Exception, attempt: int) -> str:
