@@ -211,7 +211,10 @@ def write_cost(plan: BatchPlan, position: int) -> tuple[int, int]:
     w, event = plan.writes[position], plan.events[position]
     records = plan.records[position] if position < len(plan.records) else None
     named = NAME_ALLOWANCE + DOCUMENT_OVERHEAD
-    size = document_size(w.data) + named + EVENT_FIXED_BYTES + fields_change_size(event.changes)
+    if w.size is not None and w.kind == "create":  # measured when planned; its event holds the same values
+        size = 2 * w.size + named + EVENT_FIXED_BYTES
+    else:
+        size = document_size(w.data) + named + EVENT_FIXED_BYTES + fields_change_size(event.changes)
     if records is None:
         return 2, size
     issues = sum(value_size(c.data) for c in records.changes)
