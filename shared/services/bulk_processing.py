@@ -1,8 +1,11 @@
 """The bulk-job worker's use case: what one Cloud Tasks delivery does.
 
-Delivery is at least once, possibly concurrent. A batch is one atomic write (products, its
-completion marker, the job's counters), so a redelivery either finds the marker and does nothing,
-or finds nothing written and does the whole batch; two racing deliveries cannot both commit.
+Delivery is at least once, possibly concurrent. A batch is one atomic write (products, their
+audit events and first evaluation records, its completion marker, the job's counters), so a
+redelivery either finds the marker and does nothing, or finds nothing written and does the whole
+batch; two racing deliveries cannot both commit. A batch too large for one commit is several
+atomic writes, each a leading part of it behind a marker of its own, and a redelivery goes on
+after the parts already committed.
 """
 
 from __future__ import annotations
