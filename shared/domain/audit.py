@@ -108,7 +108,7 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[st
     before, after = before or {}, after or {}
     names = (before.keys() | after.keys()) - UNTRACKED
     return {
-        n: FieldChange(before=before.get(n), after=after.get(n))
+        n: FieldChange.model_construct(before=before.get(n), after=after.get(n))  # any values: nothing to check
         for n in sorted(names)
         if before.get(n) != after.get(n) and not (_empty(before.get(n)) and _empty(after.get(n)))
     }

@@ -30,7 +30,18 @@ from shared.domain.catalog import (
     stored_product,
     update_product,
 )
-from shared.domain.models import BatchRange, ItemError, JobStatus, JobType
+from shared.domain.models import BatchPart, BatchRange, ItemError, JobStatus, JobType
+from shared.domain.quality import FirstRecords, first_records
+from shared.domain.sizes import (
+    COMMIT_BYTES_BUDGET,
+    COMMIT_BYTES_RESERVE,
+    DOCUMENT_OVERHEAD,
+    MAX_COMMIT_WRITES,
+    NAME_ALLOWANCE,
+    document_size,
+    fields_change_size,
+    value_size,
+)
 from shared.errors import FieldProblem, InvalidArgumentError
 
 MAX_SHAPE_PROBLEMS = 20
@@ -149,14 +160,23 @@ class BatchPlan:
     items: list[list[int]] = field(default_factory=list)
     # The line each item of an uploaded file starts on, by index: what its failure names.
     lines: dict[int, int] = field(default_factory=dict)
+    # Per write, the first evaluation records of the product it creates (None for other writes),
+    # committed with it.
+    records: list[FirstRecords | None] = field(default_factory=list)
+    # The parts of the batch committed before this plan's items, when it did not fit one commit.
+    earlier: list[BatchPart] = field(default_factory=list)
 
     def lined(self, errors: list[ItemError]) -> list[ItemError]:
         return [e.model_copy(update={"line": self.lines.get(e.index)}) for e in errors]
 
-    def add(self, change: Change, indices: list[int]) -> None:
+    def add(self, change: Change, indices: list[int], records: FirstRecords | None = None) -> None:
         self.writes.append(change.write)
         self.events.append(change.event)
         self.items.append(indices)
+        self.records.append(records)
+
+    def first_records(self) -> list[FirstRecords]:
+        return [r for r in self.records if r is not None]
 
     def without(self, refused: dict[int, str]) -> BatchPlan:
         """This plan less the writes the store refused (by position, with the store's reason):
@@ -179,7 +199,59 @@ class BatchPlan:
             processed=self.processed - len(errors),
             items=[self.items[i] for i in kept],
             lines=self.lines,
+            records=[self.records[i] for i in kept if i < len(self.records)],
+            earlier=self.earlier,
         )
+
+
+# A batch's commit also creates its part's marker and, with its last part, the batch's marker and
+# the job's counters; one write is kept spare.
+COMMIT_FIXED_WRITES = 4
+EVENT_FIXED_BYTES = 600  # an event's ids, actor, action and times, generously
+RECORD_FIXED_BYTES = 300  # a summary's or an SKU-index entry's own fields
+
+
+def write_cost(plan: BatchPlan, position: int) -> tuple[int, int]:
+    """What one of the plan's writes takes of a commit, with its audit event and its records:
+    (writes, estimated request bytes)."""
+    w, event = plan.writes[position], plan.events[position]
+    records = plan.records[position] if position < len(plan.records) else None
+    named = NAME_ALLOWANCE + DOCUMENT_OVERHEAD
+    if w.size is not None and w.kind == "create":  # measured when planned; its event holds the same values
+        size = 2 * w.size + named + EVENT_FIXED_BYTES
+    else:
+        size = document_size(w.data) + named + EVENT_FIXED_BYTES + fields_change_size(event.changes)
+    if records is None:
+        return 2, size
+    issues = sum(value_size(c.data) for c in records.changes)
+    # Each issue is written once as its record and once in the summary's open issues.
+    size += 2 * issues + len(records.changes) * named + (1 + len(records.summary.skus)) * (named + RECORD_FIXED_BYTES)
+    return 2 + records.writes, size
+
+
+def items_that_fit(plan: BatchPlan, first_index: int, item_count: int) -> int:
+    """How many of the plan's leading items (from `first_index`) one commit can carry within 500
+    writes and 10 MiB: `item_count` when the whole plan fits, at least one otherwise."""
+    writes, size = COMMIT_FIXED_WRITES, COMMIT_BYTES_RESERVE
+    if len(plan.items) < len(plan.writes):
+        return item_count  # a plan that does not say which items its writes carry is never cut
+    for position in sorted(range(len(plan.writes)), key=lambda i: min(plan.items[i])):
+        more_writes, more_bytes = write_cost(plan, position)
+        writes, size = writes + more_writes, size + more_bytes
+        if writes > MAX_COMMIT_WRITES or size > COMMIT_BYTES_BUDGET:
+            return max(1, min(plan.items[position]) - first_index)
+    return item_count
+
+
+# Most writes an item makes: a product, its audit event, and for a product created its first
+# quality summary and its SKU-index entry (issue records vary; a batch that has more is
+# committed in parts).
+WRITES_PER_ITEM = {JobType.BULK_IMPORT: 4, JobType.BULK_UPDATE: 2, JobType.BULK_DELETE: 2}
+
+
+def items_per_batch(job_type: JobType, max_items: int) -> int:
+    """Items a batch of this job type holds, so that its writes fit one commit as a rule."""
+    return min(max_items, (MAX_COMMIT_WRITES - COMMIT_FIXED_WRITES) // WRITES_PER_ITEM[job_type])
 
 
 @dataclass(frozen=True)
@@ -270,7 +342,8 @@ def _plan_import(entries: list[tuple[int, Any]], inputs: BatchInputs, ctx: Chang
         except InvalidArgumentError as exc:  # the product would not fit a document
             plan.errors.append(ItemError(index=index, code="INVALID_ITEM", message=describe_problems(exc)))
             continue
-        plan.add(change, [index])
+        records = first_records(change.product, ctx.tenant_id, ctx.org_id, ctx.now) if change.product else None
+        plan.add(change, [index], records)
         plan.processed += 1
     return plan
 
@@ -361,6 +434,12 @@ def _plan_delete(entries: list[tuple[int, Any]], inputs: BatchInputs, ctx: Chang
         plan.add(delete_product(product, version, ctx, item_event_id(job_id, index)), [index])
         plan.processed += 1
     return plan
+
+
+def remaining(batch: BatchRange, earlier: list[BatchPart]) -> BatchRange:
+    """The items of the batch after its parts already committed."""
+    start = earlier[-1].end_item if earlier else batch.first_item
+    return batch.model_copy(update={"first_item": start, "item_count": batch.first_item + batch.item_count - start})
 
 
 def not_applied(

@@ -271,6 +271,7 @@ class Write:
     doc_id: str
     data: dict[str, Any] = field(default_factory=dict)
     version: Any = None  # storage's opaque "last seen" token: the write fails if the document moved
+    size: int | None = None  # the document's stored size (sizes.document_size), when measured already
 
 
 def variant_skus(product: Product) -> list[str]:
@@ -298,7 +299,12 @@ def product_size_problem(
 ) -> FieldProblem | None:
     """Why the product stored as `document` is too large, naming the largest of the `fields` a
     change set (measured in `named`, the change itself, when given); None when it fits."""
-    size = document_size(document)
+    return _size_problem(document_size(document), document, fields, named)
+
+
+def _size_problem(
+    size: int, document: dict[str, Any], fields: Iterable[str], named: dict[str, Any] | None = None
+) -> FieldProblem | None:
     if size <= MAX_PRODUCT_BYTES:
         return None
     field = largest(document if named is None else named, fields)
@@ -308,9 +314,12 @@ def product_size_problem(
     )
 
 
-def _check_size(document: dict[str, Any], fields: Iterable[str], named: dict[str, Any] | None = None) -> None:
-    if problem := product_size_problem(document, fields, named):
+def _check_size(document: dict[str, Any], fields: Iterable[str], named: dict[str, Any] | None = None) -> int:
+    """The document's stored size; InvalidArgumentError if it is too large."""
+    size = document_size(document)
+    if problem := _size_problem(size, document, fields, named):
         raise InvalidArgumentError("the product is too large", [problem])
+    return size
 
 
 # --- product changes, shared by single requests and bulk batches ---------------------------
@@ -354,6 +363,7 @@ class Change:
 
     write: Write
     event: AuditEvent
+    product: Product | None = None  # the product a create makes, as a model (spares re-reading it)
 
 
 def create_product(fields: ProductFields, product_id: str, ctx: ChangeContext, event_id: str | None = None) -> Change:
@@ -369,11 +379,11 @@ def create_product(fields: ProductFields, product_id: str, ctx: ChangeContext, e
     )
     product.data_quality_score = quality_score(product)
     document = stored_product(product)
-    _check_size(document, fields.model_fields_set)
+    size = _check_size(document, fields.model_fields_set)
     event = ctx.event(
         ResourceType.PRODUCT, Verb.CREATED, product_id, None, product.model_dump(mode="json"), event_id=event_id
     )
-    return Change(Write("create", Collection.PRODUCTS, product_id, document), event)
+    return Change(Write("create", Collection.PRODUCTS, product_id, document, size=size), event, product)
 
 
 def update_product(

@@ -206,6 +206,19 @@ class DryRunReport(BaseModel):
     )
 
 
+class BatchPart(BaseModel):
+    """A leading part of a batch committed on its own, when the whole batch would not fit one
+    commit (500 writes, 10 MiB). Parts are numbered from 0 and each starts where the one before
+    ended; the batch's own marker, written with its last part, sums them all."""
+
+    part: int
+    first_item: int
+    end_item: int = Field(description="Just past the part's last item.")
+    processed: int
+    failed: int
+    errors: list[ItemError] = Field(default_factory=list)
+
+
 class BulkJobView(BaseModel):
     """A bulk job as the API shows it."""
 

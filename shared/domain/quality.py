@@ -276,6 +276,31 @@ def verified_holders(index: dict[str, set[str]], products: dict[str, Product]) -
     return live
 
 
+@dataclass(frozen=True)
+class FirstRecords:
+    """What the first evaluation of a product just created leaves, written with the product in
+    one commit: its issue records and summary (the rules on one product; a duplicate SKU needs
+    the index, so it is judged once the product is registered), and the SKUs to register."""
+
+    product: Product
+    changes: list[IssueChange]
+    summary: QualitySummary
+
+    @property
+    def writes(self) -> int:
+        return len(self.changes) + 1 + len(self.summary.skus)
+
+
+def first_records(product: Product, tenant_id: str, org_id: str, now: datetime) -> FirstRecords:
+    """The records an evaluation of a new product finds before any other product is considered:
+    the same as evaluate() gives it while no other product holds its SKUs."""
+    changes = reconcile([product.id], {product.id: product}, {}, [], tenant_id, org_id, now)
+    summary = QualitySummary(
+        product_id=product.id, skus=registered_skus(product), open=open_after([], changes), evaluated_at=now
+    )
+    return FirstRecords(product, changes, summary)
+
+
 def open_after(previous: list[ValidationIssue], changes: list[IssueChange]) -> list[ValidationIssue]:
     """A product's open issues once the changes are written."""
     current = {i.id: i for i in previous}

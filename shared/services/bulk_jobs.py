@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.domain.audit import AuditEvent, ChangeContext, ResourceType, Verb
-from shared.domain.bulk import parse_payload, split_payload
+from shared.domain.bulk import items_per_batch, parse_payload, split_payload
 from shared.domain.models import BulkJob, BulkJobView, ItemError, JobStatus, JobType, Page, UploadFormat, UploadSource
 from shared.domain.tenancy import Principal
 from shared.domain.uploads import GENERIC_ERROR_COLUMNS, csv_row, error_header, error_rows, generic_error_row
@@ -91,7 +91,9 @@ class BulkJobs:
 
     def create(self, actor: Principal, job_type: JobType, payload: Any, dry_run: bool = False) -> BulkJobView:
         items = parse_payload(job_type, payload, self.limits.max_job_items)
-        split = split_payload(items, self.limits.batch_max_items, self.limits.batch_max_bytes)
+        split = split_payload(
+            items, items_per_batch(job_type, self.limits.batch_max_items), self.limits.batch_max_bytes
+        )
         scope = actor.scope
         job_id = str(uuid.uuid4())
         now = self.clock()

@@ -1,8 +1,11 @@
 """The bulk-job worker's use case: what one Cloud Tasks delivery does.
 
-Delivery is at least once, possibly concurrent. A batch is one atomic write (products, its
-completion marker, the job's counters), so a redelivery either finds the marker and does nothing,
-or finds nothing written and does the whole batch; two racing deliveries cannot both commit.
+Delivery is at least once, possibly concurrent. A batch is one atomic write (products, their
+audit events and first evaluation records, its completion marker, the job's counters), so a
+redelivery either finds the marker and does nothing, or finds nothing written and does the whole
+batch; two racing deliveries cannot both commit. A batch too large for one commit is several
+atomic writes, each a leading part of it behind a marker of its own, and a redelivery goes on
+after the parts already committed.
 """
 
 from __future__ import annotations
@@ -19,15 +22,17 @@ from shared.domain.bulk import (
     BatchInputs,
     BatchPlan,
     ids_to_read,
-    not_applied,
+    items_per_batch,
+    items_that_fit,
     parse_batch_slice,
     plan_batch,
     references_to_read,
+    remaining,
     touched_ids,
 )
 from shared.domain.catalog import Collection, Product, References
 from shared.domain.dry_run import combine, holder_products, judge_batch, payload_holders
-from shared.domain.models import BatchRange, BulkJob, JobStatus, UploadFormat
+from shared.domain.models import BatchPart, BatchRange, BulkJob, JobStatus, UploadFormat
 from shared.domain.quality import holder_key, parse_holder, verified_holders
 from shared.domain.uploads import (
     ChunkStream,
@@ -39,8 +44,8 @@ from shared.domain.uploads import (
     json_array_lines,
     plan_batches,
 )
-from shared.errors import NotFoundError, PermanentTaskError, SynqError
-from shared.services.batch_commit import commit_batch
+from shared.errors import ConflictError, NotFoundError, PermanentTaskError, SynqError
+from shared.services.batch_commit import commit_batch, not_applied_after_parts
 from shared.services.bulk_jobs import BulkLimits
 from shared.services.ports import CatalogStore, JobStore, PayloadStore, TaskQueue, UploadFiles
 from shared.services.quality import Quality
@@ -121,7 +126,11 @@ class BulkJobProcessor:
                 generation = files.write(items_object, lines)
             records = item_records(source.format, job.job_type, files.chunks(items_object, generation), plan)
             ranges = plan_batches(
-                records, plan, limits.max_upload_items, limits.batch_max_items, limits.batch_max_bytes
+                records,
+                plan,
+                limits.max_upload_items,
+                items_per_batch(job.job_type, limits.batch_max_items),
+                limits.batch_max_bytes,
             )
             self.jobs.save_plan(job.id, ranges)
         except UnreadableFileError as exc:
@@ -157,31 +166,81 @@ class BulkJobProcessor:
         except (NotFoundError, ValueError) as exc:
             self.jobs.fail_job(job.id, f"the stored payload is unreadable (batch {index})", self.clock())
             raise PermanentTaskError(f"payload of job {job.id} unreadable: {exc}") from exc
-        outcome = "already committed"
-        known: dict[str, tuple[Product, object]] = {}
+        outcome, whole = "already committed", False
+        created: Created = {}
         if not self.jobs.batch_done(job.id, index):
-            now = self.clock()
-            ctx = ChangeContext(job.tenant_id, job.org_id, job.created_by, now, job_id=job.id)
-            inputs = self._read_inputs(job, items)
-            plan = plan_batch(job.job_type, items, batch.first_item, inputs, ctx, lines)
-            if job.dry_run:  # judged in full, then committed as a batch that writes nothing
-                self.jobs.save_dry_run(job.id, index, judge_batch(plan, inputs))
-                plan = BatchPlan([], [], plan.errors, plan.processed)
-            plan, versions = commit_batch(self.jobs, job.id, batch, plan, now)  # less what the store refuses
-            outcome = "committed" if versions is not None else "already committed (concurrent delivery)"
-            # What this delivery just wrote need not be read back to be judged.
-            known = {
-                w.doc_id: (Product.model_validate(w.data), versions[w.doc_id])
-                for w in plan.writes
-                if versions and w.kind == "create"
-            }
-            log.info("job %s batch %s %s: %s ok, %s failed", job.id, index, outcome, plan.processed, len(plan.errors))
-        # Evaluation follows every delivery, a redelivered one too: if the first died after its
-        # commit, this is where the batch's products get judged. It is idempotent.
-        if not job.dry_run:
-            self.quality.evaluate(touched_ids(job.job_type, job.id, items, batch.first_item), known)
+            outcome, created, whole = self._commit(job, batch, items, lines)
+        if job.dry_run:
+            pass  # nothing was written, so there is nothing to judge
+        elif whole and created:
+            # Committed here with their first records: only a SKU held by another product too
+            # is left to judge (and the products holding it).
+            self.quality.judge_duplicates(created)
+        else:
+            # Evaluation follows every other delivery, a redelivered one too: if the first died
+            # after its commit, this is where the batch's products get judged. It is idempotent.
+            self.quality.evaluate(touched_ids(job.job_type, job.id, items, batch.first_item), created, recorded=True)
         self._finish_if_done(job)
         return f"batch {outcome}"
+
+    def _commit(
+        self, job: BulkJob, batch: BatchRange, items: list[Any], lines: list[int | None] | None
+    ) -> tuple[str, Created, bool]:
+        """Plan and commit the batch: in one atomic write, or, if its writes do not fit one commit
+        (500 writes, 10 MiB), in several, each a leading part of the items left, with a marker
+        that makes it happen once. Returns the outcome, the products created here with their
+        versions, and whether this delivery committed the whole batch itself."""
+        now = self.clock()
+        ctx = ChangeContext(job.tenant_id, job.org_id, job.created_by, now, job_id=job.id)
+        earlier: list[BatchPart] = []
+        created: Created = {}
+        whole = True
+        processed = failed = 0
+        while True:
+            start = remaining(batch, earlier).first_item
+            rest = items[start - batch.first_item :]
+            rest_lines = lines[start - batch.first_item :] if lines is not None else None
+            inputs = self._read_inputs(job, rest)
+            count = len(rest)
+            plan = plan_batch(job.job_type, rest, start, inputs, ctx, rest_lines)
+            if job.dry_run:  # judged in full, then committed as a batch that writes nothing
+                self.jobs.save_dry_run(job.id, batch.index, judge_batch(plan, inputs))
+                plan = BatchPlan([], [], plan.errors, plan.processed)
+            while (fit := items_that_fit(plan, start, count)) < count:
+                count = fit
+                plan = plan_batch(job.job_type, rest[:count], start, inputs, ctx, rest_lines)
+            plan.earlier = earlier
+            last = count == len(rest)
+            try:  # less what the store refuses
+                plan, versions = commit_batch(self.jobs, job.id, batch, plan, now, None if last else start + count)
+            except ConflictError:
+                parts = self.jobs.batch_parts(job.id, batch.index)
+                if len(parts) <= len(earlier):
+                    raise  # a product changed between our read and our write: retry the batch
+                earlier, whole = parts, False  # another delivery got further: go on after it
+                continue
+            if versions is None:
+                return "already committed (concurrent delivery)", created, False
+            # What this delivery just wrote need not be read back to be judged.
+            created.update({r.product.id: (r.product, versions[r.product.id]) for r in plan.first_records()})
+            processed, failed = processed + plan.processed, failed + len(plan.errors)
+            if last:
+                parts_note = f" in {len(earlier) + 1} parts" if earlier else ""
+                log.info(
+                    "job %s batch %s committed%s: %s ok, %s failed", job.id, batch.index, parts_note, processed, failed
+                )
+                return "committed", created, whole
+            earlier = [
+                *earlier,
+                BatchPart(
+                    part=len(earlier),
+                    first_item=start,
+                    end_item=start + count,
+                    processed=plan.processed,
+                    failed=len(plan.errors),
+                    errors=plan.errors,
+                ),
+            ]
 
     def _finish_if_done(self, job: BulkJob) -> BulkJob:
         if job.dry_run:
@@ -217,9 +276,8 @@ class BulkJobProcessor:
         lines: list[int | None] | None = None
         with contextlib.suppress(SynqError, ValueError):  # the items, if readable, name each failure's product
             items, lines = self._batch_items(job, batch)
-        committed = self.jobs.commit_batch(
-            job.id, batch, not_applied(job.job_type, batch, items, f"the batch failed {why}", lines), self.clock()
-        )
+        plan = not_applied_after_parts(self.jobs, job, batch, items, f"the batch failed {why}", lines)
+        committed = self.jobs.commit_batch(job.id, batch, plan, self.clock())
         self._finish_if_done(job)
         return "batch not applied (attempts exhausted)" if committed is not None else "batch already committed"
 
@@ -232,6 +290,9 @@ class BulkJobProcessor:
                 categories=frozenset(self.catalog.get_many(Collection.CATEGORIES, category_ids)),
             ),
         )
+
+
+Created = dict[str, tuple[Product, object]]
 
 
 def _why(exc: Exception, attempt: int) -> str:

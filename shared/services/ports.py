@@ -14,7 +14,7 @@ from shared.domain.catalog import Collection, Product, Write
 from shared.domain.dry_run import DryRunBatch
 from shared.domain.exports import Delivery, Export, ExportResult, ExportStatus
 from shared.domain.idempotency import KeyRecord, StoredResponse
-from shared.domain.models import BatchRange, BulkJob, ItemError, JobType, Page
+from shared.domain.models import BatchPart, BatchRange, BulkJob, ItemError, JobType, Page
 from shared.domain.notifications import NotificationSettings
 from shared.domain.quality import IssueChange, QualitySummary, ValidationIssue
 from shared.domain.uploads import PlannedFile, StoredObject, Upload
@@ -57,6 +57,18 @@ class JobStore(Protocol):
         """Apply a batch's writes, its audit events, its completion marker and the job's counters
         in one atomic write; returns the new version of each document written. None, with nothing
         written, when the batch was committed before."""
+        ...
+
+    def commit_part(
+        self, job_id: str, batch: BatchRange, plan: BatchPlan, end_item: int, now: datetime
+    ) -> dict[str, Any] | None:
+        """Apply a leading part of a batch too large for one commit (the plan's items up to
+        `end_item`, after `plan.earlier`) with its part marker, atomically; as commit_batch, but
+        the batch stays to be done. ConflictError if another delivery committed that part."""
+        ...
+
+    def batch_parts(self, job_id: str, batch_index: int) -> list[BatchPart]:
+        """The parts of the batch committed so far, in order (a batch committed whole has one)."""
         ...
 
     def refused_writes(self, job_id: str, plan: BatchPlan) -> dict[int, str]:

@@ -40,11 +40,31 @@ class Quality:
     issues: IssueStore
     clock: Callable[[], datetime]
 
-    def evaluate(self, product_ids: Iterable[str], known: dict[str, tuple[Product, object]] | None = None) -> int:
+    def judge_duplicates(self, created: dict[str, tuple[Product, object]]) -> int:
+        """Products just created, committed with their first records (first_records) and their
+        SKUs registered: judge again those whose SKUs the index now shows held by another product
+        too (a duplicate appears for both). Returns how many records were written.
+
+        Registered before this read, so of two batches creating one SKU at once, at least the
+        later reader sees the other's holder (as in evaluate)."""
+        own = {pid: registered_skus(product) for pid, (product, _) in created.items()}
+        index = self.issues.holders({sku for skus in own.values() for sku in skus})
+        shared = {pid for pid, skus in own.items() if any(index.get(sku, set()) - {key} for sku, key in skus.items())}
+        if not shared:
+            return 0
+        return self.evaluate(shared, {pid: created[pid] for pid in shared}, recorded=True)
+
+    def evaluate(
+        self,
+        product_ids: Iterable[str],
+        known: dict[str, tuple[Product, object]] | None = None,
+        recorded: bool = False,
+    ) -> int:
         """Bring the issues of these products up to date; returns how many records were written.
 
         `known`: products the caller has just written, with their versions, so they need not be
-        read back (if they moved since, the check after writing catches it)."""
+        read back (if they moved since, the check after writing catches it). `recorded`: their
+        summaries were written with them, so they are read as any other product's."""
         pending, written = set(product_ids), 0
         for _ in range(SETTLE_ATTEMPTS):
             if not pending:
@@ -54,7 +74,7 @@ class Quality:
                 # left a summary of them before it: theirs are not read, and written with create().
                 # If one was written since (a racing delivery judged them), nothing is written and
                 # they are judged as any other product.
-                judged, versions, count = self._evaluate_once(pending, known or {}, fresh=True)
+                judged, versions, count = self._evaluate_once(pending, known or {}, fresh=not recorded)
             except ConflictError:
                 judged, versions, count = self._evaluate_once(pending, known or {}, fresh=False)
             known = None

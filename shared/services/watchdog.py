@@ -22,11 +22,11 @@ from typing import Literal, Protocol
 from pydantic import BaseModel
 
 from shared import logs
-from shared.domain.bulk import not_applied
 from shared.domain.exports import Delivery, DeliveryStatus, Export, ExportStatus
 from shared.domain.models import BulkJob, JobStatus
 from shared.domain.notifications import event_id, event_type
 from shared.domain.tenancy import Scope
+from shared.services.batch_commit import not_applied_after_parts
 from shared.services.ports import ExportStore, JobStore, TaskQueue
 from shared.services.tasks import ExportTask, WorkerTask, batch_task_name, rescue_task_name, start_task_name
 
@@ -159,7 +159,7 @@ class Watchdog:
             # and a task that turns up late finds its batch done instead of counting it again.
             for index in self._missing_batches(jobs, job):
                 batch = jobs.batch_range(job, index)
-                jobs.commit_batch(job.id, batch, not_applied(job.job_type, batch, None, reason), self.clock())
+                jobs.commit_batch(job.id, batch, not_applied_after_parts(jobs, job, batch, None, reason), self.clock())
         jobs.fail_job(job.id, reason, self.clock())
         log.error("job %s FAILED: %s", job.id, reason)
 

@@ -18,12 +18,13 @@ from shared.adapters.firestore.base import (
     newest_first,
     newest_first_page,
 )
+from shared.adapters.firestore.quality import first_records_writes
 from shared.adapters.firestore.uploads import UPLOADS
 from shared.adapters.google_errors import translated
 from shared.domain.audit import AuditEvent
 from shared.domain.bulk import BatchPlan, final_status
 from shared.domain.dry_run import DryRunBatch
-from shared.domain.models import BatchRange, BulkJob, ItemError, JobStatus, JobType, Page
+from shared.domain.models import BatchPart, BatchRange, BulkJob, ItemError, JobStatus, JobType, Page
 from shared.domain.tenancy import Scope
 from shared.domain.uploads import PlannedFile
 from shared.errors import ConflictError, NotFoundError, StoreRefusedError
@@ -165,32 +166,69 @@ class FirestoreJobStore:
             return bool(self._marker(job_id, batch_index).get().exists)
 
     def commit_batch(self, job_id: str, batch: BatchRange, plan: BatchPlan, now: datetime) -> dict[str, Any] | None:
-        marker = {
-            "index": batch.index,
-            "first_item": batch.first_item,
+        """The batch's last (usually only) part, with its marker and the job's counters."""
+        return self._commit(job_id, batch, plan, now, batch.first_item + batch.item_count, last=True)
+
+    def commit_part(
+        self, job_id: str, batch: BatchRange, plan: BatchPlan, end_item: int, now: datetime
+    ) -> dict[str, Any] | None:
+        return self._commit(job_id, batch, plan, now, end_item, last=False)
+
+    def _commit(
+        self, job_id: str, batch: BatchRange, plan: BatchPlan, now: datetime, end_item: int, last: bool
+    ) -> dict[str, Any] | None:
+        earlier = plan.earlier
+        part = {
+            "part": len(earlier),
+            "first_item": earlier[-1].end_item if earlier else batch.first_item,
+            "end_item": end_item,
             "processed": plan.processed,
             "failed": len(plan.errors),
-            "has_errors": bool(plan.errors),
             "errors": [e.model_dump() for e in plan.errors],
             "committed_at": now,
         }
-        counters = {"processed_items": plan.processed, "failed_items": len(plan.errors), "batches_done": 1}
+        # The part's create() is the guard: of two deliveries that found the same parts committed,
+        # one commits the next and the other's whole write is rejected (and it looks again).
+        markers = [wire.create(self._part_path(job_id, batch.index, len(earlier)), part)]
+        if last:
+            errors = [e for p in earlier for e in p.errors] + plan.errors
+            processed = sum(p.processed for p in earlier) + plan.processed
+            marker = {
+                "index": batch.index,
+                "first_item": batch.first_item,
+                "processed": processed,
+                "failed": len(errors),
+                "has_errors": bool(errors),
+                "errors": [e.model_dump() for e in errors],
+                "committed_at": now,
+            }
+            # The marker's create() keeps the batch from being committed (or given up) twice.
+            markers.insert(0, wire.create(self._root.path("bulk_jobs", f"{job_id}/batches/{batch.index:05d}"), marker))
         pbs = [
-            # The marker's create() is the guard: if this batch was committed before, the whole
-            # write is rejected and nothing is applied, recorded or counted twice.
-            wire.create(self._root.path("bulk_jobs", f"{job_id}/batches/{batch.index:05d}"), marker),
+            *markers,
             *self._root.encode(plan.writes, plan.events),
-            wire.update(self._root.path("bulk_jobs", job_id), {"updated_at": now}, increments=counters),
+            *first_records_writes(self._root, plan.first_records()),
         ]
+        if last:
+            counters = {"processed_items": processed, "failed_items": len(errors), "batches_done": 1}
+            pbs.append(wire.update(self._root.path("bulk_jobs", job_id), {"updated_at": now}, increments=counters))
         try:
             with translated("bulk job batch"):
                 results = wire.commit(self._client, pbs)
         except ConflictError:
             if self.batch_done(job_id, batch.index):
                 return None
-            raise  # a product changed between our read and our write: retry the batch
-        written = zip(plan.writes, results[1 : 1 + len(plan.writes)], strict=True)  # after the marker
+            raise  # a product changed between our read and our write, or another delivery committed a part
+        written = zip(plan.writes, results[len(markers) : len(markers) + len(plan.writes)], strict=True)
         return {w.doc_id: version for w, version in written if w.kind != "delete"}
+
+    def batch_parts(self, job_id: str, batch_index: int) -> list[BatchPart]:
+        parts = self._marker(job_id, batch_index).collection("parts").order_by("part")
+        with translated("bulk job batch parts"):
+            return [BatchPart.model_validate(snap.to_dict()) for snap in parts.stream()]
+
+    def _part_path(self, job_id: str, batch_index: int, part: int) -> str:
+        return self._root.path("bulk_jobs", f"{job_id}/batches/{batch_index:05d}/parts/{part:03d}")
 
     def finish_job_if_done(
         self, job_id: str, now: datetime, outcome: Callable[[BulkJob], dict[str, Any]] | None = None

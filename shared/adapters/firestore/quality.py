@@ -23,7 +23,7 @@ from shared.adapters.firestore.base import TenantRoot, in_id_order, newest_first
 from shared.adapters.google_errors import translated
 from shared.domain.catalog import Collection, Product
 from shared.domain.models import Page
-from shared.domain.quality import IssueChange, QualitySummary, ValidationIssue
+from shared.domain.quality import FirstRecords, IssueChange, QualitySummary, ValidationIssue
 from shared.domain.tenancy import Scope
 from shared.errors import ConflictError
 
@@ -42,6 +42,24 @@ def batched(items: Any, size: int) -> Iterator[tuple[Any, ...]]:
 
 def sku_key(sku: str) -> str:
     return hashlib.sha256(sku.encode()).hexdigest()[:40]
+
+
+def first_records_writes(root: TenantRoot, records: list[FirstRecords]) -> list[Any]:
+    """Write messages for new products' first records: issue records and summaries with
+    create() (no evaluation can have written them before the product existed; if one did, the
+    commit fails whole), and their SKUs added to the index, one write per SKU."""
+    pbs = []
+    holders: dict[str, list[str]] = {}
+    for r in records:
+        pbs += [wire.create(root.path(ISSUES, c.issue_id), c.data) for c in r.changes]
+        pbs.append(wire.create(root.path(SUMMARIES, r.summary.product_id), r.summary.model_dump(mode="python")))
+        for sku, key in r.summary.skus.items():
+            holders.setdefault(sku, []).append(key)
+    pbs += [
+        wire.merge_array(root.path(SKU_INDEX, sku_key(sku)), {"sku": sku}, "holders", sorted(keys), [])
+        for sku, keys in sorted(holders.items())
+    ]
+    return pbs
 
 
 class FirestoreIssueStore:
