@@ -223,9 +223,9 @@ class FirestoreJobStore:
         return {w.doc_id: version for w, version in written if w.kind != "delete"}
 
     def batch_parts(self, job_id: str, batch_index: int) -> list[BatchPart]:
-        parts = self._marker(job_id, batch_index).collection("parts").order_by("part")
+        parts = self._marker(job_id, batch_index).collection("parts")  # a few: sorted here, no index needed
         with translated("bulk job batch parts"):
-            return [BatchPart.model_validate(snap.to_dict()) for snap in parts.stream()]
+            return sorted((BatchPart.model_validate(snap.to_dict()) for snap in parts.stream()), key=lambda p: p.part)
 
     def _part_path(self, job_id: str, batch_index: int, part: int) -> str:
         return self._root.path("bulk_jobs", f"{job_id}/batches/{batch_index:05d}/parts/{part:03d}")
