@@ -17,6 +17,7 @@ from shared.domain.bulk import BatchPlan
 from shared.domain.models import BatchRange, JobStatus, JobType
 from shared.domain.sizes import EMULATOR_MAX_MESSAGE_BYTES, MAX_COMMIT_BYTES, MAX_COMMIT_WRITES
 from shared.domain.tenancy import Scope
+from shared.errors import UnavailableError
 from shared.services.bulk_jobs import BulkJobs, BulkLimits
 from tests.integration.conftest import CapturedQueue
 from tests.integration.test_bulk_processing import Harness
@@ -131,3 +132,35 @@ def test_an_import_batch_over_500_writes_is_committed_in_parts_each_item_once(
     assert all(writes <= MAX_COMMIT_WRITES for writes, _ in commits.sent)
     issues = wiring.quality(scope).list(code="MISSING_DESCRIPTION", limit=100)
     assert len(issues.items) == 100 and issues.next_cursor  # every product judged, in whichever part
+
+
+class CannotCommitParts(FirestoreJobStore):
+    """Storage that keeps failing every part of a batch but its last (a given-up batch's)."""
+
+    def commit_part(self, job_id: str, batch: BatchRange, plan: BatchPlan, end_item: int, now: Any) -> Any:
+        raise UnavailableError("bulk job batch: storage temporarily unavailable")
+
+
+def test_a_batch_given_up_after_a_part_committed_reports_only_the_items_left(
+    scope: Scope, queue: CapturedQueue
+) -> None:
+    h = harness_with(scope, queue, batch_max_items=249)
+    run(h, h.create(JobType.BULK_IMPORT, [large_product(i) for i in range(40)]))
+    ids = sorted(p.id for p in h.products())
+    job_id = h.create(JobType.BULK_DELETE, ids)
+    [task] = h.start(job_id)
+    with pytest.raises(SystemExit):
+        h.with_store(DiesAfterFirstPart(wiring.firestore_client(), scope)).handle(task)
+    [first] = h.store.batch_parts(job_id, 0)
+    failing = h.with_store(CannotCommitParts(wiring.firestore_client(), scope))
+    failing.max_attempts = 3
+    with pytest.raises(UnavailableError):
+        failing.handle(task, attempt=2)
+    assert failing.handle(task, attempt=3) == "batch not applied (attempts exhausted)"
+    job = h.job(job_id)
+    expected = (JobStatus.COMPLETED, first.processed, 40 - first.end_item, 1)
+    assert (job.status, job.processed_items, job.failed_items, job.batches_done) == expected
+    assert [e.index for e in h.store.job_errors(job_id, 100, None).items] == list(range(first.end_item, 40))
+    assert {e.code for e in job.errors} == {"NOT_APPLIED"}
+    assert sorted(p.id for p in h.products()) == ids[first.end_item :]  # the first part's deletes stand
+    assert len(h.events(job_id)) == first.processed
