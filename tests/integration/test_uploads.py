@@ -202,3 +202,15 @@ def test_a_job_made_from_an_upload_reads_the_file_as_it_was_when_the_job_was_mad
     wait_until(lambda: uploads.jobs.get(job["id"])["status"] in ("COMPLETED", "FAILED"), 60)
     requests.put(upload["upload_url"], data=b"title\nOther\n", headers=upload["headers"], timeout=30)
     assert [p["title"] for p in uploads.jobs.products()] == ["Lamp"]
+
+
+def test_an_inline_jobs_errors_csv_names_index_id_and_error(uploads: UploadsApi, client: Any, keys: Any) -> None:
+    job = uploads.jobs.run("BULK_DELETE", ["not-an-id", "=evil"])
+    rows = list(csv.reader(io.StringIO(uploads.errors_csv(job["id"]))))
+    assert rows == [
+        ["index", "line", "id", "error_code", "error_message"],
+        ["0", "", "not-an-id", "NOT_FOUND", "no such product"],
+        ["1", "", "'=evil", "NOT_FOUND", "no such product"],
+    ]
+    other = headers(keys[0], new_scope())
+    assert client.get(f"{B}/bulk-jobs/{job['id']}/errors?format=csv", headers=other).status_code == 404

@@ -102,3 +102,10 @@ def test_writes_that_can_conflict_document_409() -> None:
     assert "409" in doc["/api/v1/pim/bulk-jobs"]["post"]["responses"]  # an upload not arrived, or used
     assert "409" not in doc["/api/v1/pim/exports"]["post"]["responses"]
     assert "404" in doc["/api/v1/pim/settings/notifications"]["get"]["responses"]
+
+
+def test_the_errors_of_a_job_are_documented_as_json_and_as_a_csv_file() -> None:
+    ok = document()["paths"]["/api/v1/pim/bulk-jobs/{job_id}/errors"]["get"]["responses"]["200"]["content"]
+    assert set(ok) == {"application/json", "text/csv"}
+    created = document()["paths"]["/api/v1/pim/uploads"]["post"]["responses"]
+    assert "201" in created and "404" not in created
