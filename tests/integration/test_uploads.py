@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 import requests
 
 from tests.integration.conftest import JobsApi
-from tests.support import headers, new_scope, wait_until
+from tests.support import concurrently, headers, new_scope, wait_until
 
 B = "/api/v1/pim"
 
@@ -214,3 +215,17 @@ def test_an_inline_jobs_errors_csv_names_index_id_and_error(uploads: UploadsApi,
     ]
     other = headers(keys[0], new_scope())
     assert client.get(f"{B}/bulk-jobs/{job['id']}/errors?format=csv", headers=other).status_code == 404
+
+
+def test_two_jobs_racing_for_one_upload_make_one_job(uploads: UploadsApi) -> None:
+    upload = uploads.send("CSV", b"title\nLamp\n")
+    body = {"job_type": "BULK_IMPORT", "upload_id": upload["id"]}
+    barrier = threading.Barrier(2)
+
+    def create() -> int:
+        barrier.wait()
+        return int(uploads.client.post(f"{B}/bulk-jobs", json=body, headers=uploads.auth).status_code)
+
+    assert sorted(concurrently(create, create)) == [200, 409]  # type: ignore[type-var]
+    jobs = uploads.client.get(f"{B}/bulk-jobs?type=BULK_IMPORT", headers=uploads.auth).get_json()["items"]
+    assert [j["id"] for j in jobs] == [uploads.get(upload["id"])["job_id"]]
