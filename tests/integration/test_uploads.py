@@ -78,7 +78,7 @@ def csv_bytes(rows: list[list[str]], bom: bool = False) -> bytes:
 def test_an_upload_gives_a_signed_put_url_and_says_when_the_file_arrived(uploads: UploadsApi) -> None:
     upload = uploads.create("CSV", "feed.csv")
     assert upload["method"] == "PUT" and upload["max_bytes"] >= 2 * 1024**3
-    assert upload["headers"]["Content-Type"] == "text/csv"
+    assert upload["headers"] == {"Content-Type": "text/csv", "x-goog-content-length-range": f"0,{2 * 1024**3}"}
     assert (upload["arrived"], upload["bytes"], upload["job_id"]) == (False, None, None)
     assert upload["expires_at"] > upload["created_at"]
     assert uploads.get(upload["id"])["arrived"] is False
