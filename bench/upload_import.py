@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import multiprocessing
 import os
 import tempfile
 import time
@@ -26,10 +27,11 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import requests
 
-from bench.common import peak_rss_mib, process_tree, products, reset_peak_rss
+from bench.common import peak_rss_mib, process_tree, products, reset_peak_rss, rss_mib
 from local.emulators import free_port
 from local.stack import LocalStack
 
@@ -103,15 +105,28 @@ def end_to_end(stack: LocalStack, path: Path, rows: int) -> dict[str, float]:
     }
 
 
-def plan_only(stack: LocalStack, path: Path, rows: int) -> tuple[float, float]:
-    """The worker's planning step, run here on an uploaded file: seconds and peak memory growth."""
+def plan_only(stack: LocalStack, path: Path, rows: int) -> tuple[float, float, float]:
+    """The worker's planning step on an uploaded file, in a fresh process of its own (so no earlier
+    size's memory is reused): seconds, resident memory before planning, and the peak during it."""
+    ctx = multiprocessing.get_context("spawn")
+    results: Any = ctx.Queue()
+    child = ctx.Process(target=_plan_in_child, args=(stack.env(), str(path), rows, results))
+    child.start()
+    got = results.get(timeout=1200)
+    child.join()
+    if isinstance(got, str):
+        raise SystemExit(got)
+    seconds, before, peak = got
+    return seconds, before, peak
+
+
+def _plan_in_child(env: dict[str, str], path_name: str, rows: int, results: Any) -> None:
     from shared import wiring
     from shared.domain.models import JobType, UploadFormat
     from shared.domain.tenancy import Principal, Role, Scope
-    from shared.services.bulk_processing import BulkJobProcessor
 
-    os.environ.update(stack.env())
-    wiring.reset()
+    os.environ.update(env)
+    path = Path(path_name)
     scope = Scope(str(uuid.uuid4()), str(uuid.uuid4()))
     actor = Principal(email="bench@example.com", role=Role.ADMIN, scope=scope)
     up = wiring.uploads(scope).create(actor, path.name, UploadFormat.CSV)
@@ -120,29 +135,23 @@ def plan_only(stack: LocalStack, path: Path, rows: int) -> tuple[float, float]:
     jobs = wiring.bulk_jobs(scope)
     jobs.tasks = _NoQueue()
     job = jobs.create_from_upload(actor, JobType.BULK_IMPORT, up.id)
-    processor: BulkJobProcessor = wiring.bulk_job_processor(scope)
+    processor = wiring.bulk_job_processor(scope)
     stored = processor.jobs.get_job(job.id)
     me = [os.getpid()]
     reset_peak_rss(me)
-    before = _rss_now()
+    before = rss_mib(os.getpid())
     t0 = time.monotonic()
     planned = processor._plan_upload(stored)
     seconds = time.monotonic() - t0
     if planned is None or planned.item_count != rows:
-        raise SystemExit(f"planning found {planned and planned.item_count} of {rows} items")
-    return seconds, peak_rss_mib(me) - before
+        results.put(f"planning found {planned and planned.item_count} of {rows} items")
+        return
+    results.put((seconds, before, peak_rss_mib(me)))
 
 
 class _NoQueue:
     def enqueue(self, name: str, body: dict[str, object], not_before: object = None) -> None:
         """Planning alone runs here: nothing is queued."""
-
-
-def _rss_now() -> float:
-    for line in Path(f"/proc/{os.getpid()}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def main() -> None:
@@ -169,17 +178,19 @@ def main() -> None:
                     f"{size / got['e2e']:>7.0f} {peak_rss_mib(worker):>16.1f}",
                     flush=True,
                 )
-                stack.firestore.wipe("synq-local")
                 path.unlink()
             if args.plan_sizes:
-                print(
-                    f"{'rows':>9} {'CSV MB':>7} {'plan s':>7} {'rows/s':>8} {'peak growth MiB':>16}  (planning alone)"
-                )
+                header = ["rows", "CSV MB", "plan s", "rows/s", "RSS before MiB", "peak MiB"]
+                widths = [9, 7, 7, 8, 15, 9]
+                print(" ".join(f"{h:>{w}}" for h, w in zip(header, widths, strict=True)), " (planning alone)")
             for size in args.plan_sizes:
                 path = Path(state) / f"products-{size}.csv"
                 mb = write_csv(path, size) / 1e6
-                seconds, growth = plan_only(stack, path, size)
-                print(f"{size:>9} {mb:>7.1f} {seconds:>7.1f} {size / seconds:>8.0f} {growth:>16.1f}", flush=True)
+                seconds, before, peak = plan_only(stack, path, size)
+                print(
+                    f"{size:>9} {mb:>7.1f} {seconds:>7.1f} {size / seconds:>8.0f} {before:>15.1f} {peak:>9.1f}",
+                    flush=True,
+                )
                 path.unlink()
         finally:
             stack.stop()

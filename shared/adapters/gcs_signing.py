@@ -33,8 +33,8 @@ def signed_url(
             own.refresh(google.auth.transport.requests.Request())
         credentials = {"service_account_email": own.service_account_email, "access_token": own.token}
     endpoint = {"api_access_endpoint": public_url} if public_url else {}
+    # A copy: the client library adds `Host` to the dict it is given (every client sends that one itself).
+    signed = dict(headers) if headers else None
     return str(
-        blob.generate_signed_url(
-            version="v4", expiration=ttl, method=method, headers=headers, **endpoint, **credentials
-        )
+        blob.generate_signed_url(version="v4", expiration=ttl, method=method, headers=signed, **endpoint, **credentials)
     )

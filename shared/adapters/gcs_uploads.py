@@ -14,7 +14,9 @@ from shared.adapters.gcs_signing import signed_url
 from shared.adapters.google_errors import translated
 from shared.domain.uploads import StoredObject
 
-READ_CHUNK_BYTES = 8 * 1024 * 1024
+# Planning reads the file this much at a time: the worker holds a few chunks at most, whatever the
+# file's size (measured in docs/benchmarks.md).
+READ_CHUNK_BYTES = 1024 * 1024
 UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024
 
 

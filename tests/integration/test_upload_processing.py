@@ -4,6 +4,8 @@ file is applied exactly once, with exact counters and each failure naming its li
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,10 +17,11 @@ from shared.adapters.firestore.uploads import FirestoreUploadStore
 from shared.domain.catalog import Collection
 from shared.domain.models import JobStatus, JobType, UploadFormat
 from shared.domain.tenancy import Principal, Role, Scope
+from shared.errors import InvalidArgumentError
 from shared.services.bulk_jobs import BulkJobs
 from shared.services.bulk_processing import BulkJobProcessor
 from shared.services.tasks import WorkerTask, batch_task_name
-from shared.services.uploads import Uploads
+from shared.services.uploads import UploadPolicy, Uploads
 from tests.integration.conftest import CapturedQueue
 from tests.integration.test_bulk_processing import LIMITS, DiesAfterCommit, DiesBeforeCommit, assert_exact
 from tests.integration.test_bulk_processing import Harness as InlineHarness
@@ -168,3 +171,25 @@ def test_an_uploaded_update_and_delete_name_failures_by_line(harness: Harness) -
     assert [(e.line, e.code) for e in job.errors] == [(3, "INVALID_ITEM"), (4, "NOT_FOUND")]
     product: Any = harness.catalog.get_many(Collection.PRODUCTS, [ids[0]])[ids[0]][0]
     assert (product.title, product.attributes) == ("Renamed", {"colour": "red"})
+
+
+def test_a_file_over_the_uploads_size_limit_makes_no_job(harness: Harness) -> None:
+    harness.uploads = Uploads(
+        harness.uploads.uploads,
+        harness.uploads.files,
+        UploadPolicy(max_bytes=10, url_ttl=timedelta(hours=1)),
+        wiring.utc_now,
+    )
+    upload_id = harness.upload(UploadFormat.CSV, b"title\r\nA lamp of some length\r\n")
+    with pytest.raises(InvalidArgumentError, match="at most 10"):
+        harness.jobs.create_from_upload(harness.actor, JobType.BULK_IMPORT, upload_id)
+    assert harness.queue.take() == []
+
+
+def test_a_file_of_more_items_than_a_job_takes_fails_the_job_unwritten(harness: Harness) -> None:
+    harness.processor.limits = dataclasses.replace(LIMITS, max_upload_items=5)
+    job_id = harness.create_from(JobType.BULK_IMPORT, UploadFormat.JSONL, b'{"title": "a"}\n' * 6)
+    assert harness.start(job_id) == []
+    job = harness.job(job_id)
+    assert job.status is JobStatus.FAILED and "more than 5 items" in (job.failure_reason or "")
+    assert harness.product_count() == 0

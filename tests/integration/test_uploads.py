@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 import requests
 
 from tests.integration.conftest import JobsApi
-from tests.support import headers, new_scope, wait_until
+from tests.support import concurrently, headers, new_scope, wait_until
 
 B = "/api/v1/pim"
 
@@ -77,7 +78,7 @@ def csv_bytes(rows: list[list[str]], bom: bool = False) -> bytes:
 def test_an_upload_gives_a_signed_put_url_and_says_when_the_file_arrived(uploads: UploadsApi) -> None:
     upload = uploads.create("CSV", "feed.csv")
     assert upload["method"] == "PUT" and upload["max_bytes"] >= 2 * 1024**3
-    assert upload["headers"]["Content-Type"] == "text/csv"
+    assert upload["headers"] == {"Content-Type": "text/csv", "x-goog-content-length-range": f"0,{2 * 1024**3}"}
     assert (upload["arrived"], upload["bytes"], upload["job_id"]) == (False, None, None)
     assert upload["expires_at"] > upload["created_at"]
     assert uploads.get(upload["id"])["arrived"] is False
@@ -202,3 +203,29 @@ def test_a_job_made_from_an_upload_reads_the_file_as_it_was_when_the_job_was_mad
     wait_until(lambda: uploads.jobs.get(job["id"])["status"] in ("COMPLETED", "FAILED"), 60)
     requests.put(upload["upload_url"], data=b"title\nOther\n", headers=upload["headers"], timeout=30)
     assert [p["title"] for p in uploads.jobs.products()] == ["Lamp"]
+
+
+def test_an_inline_jobs_errors_csv_names_index_id_and_error(uploads: UploadsApi, client: Any, keys: Any) -> None:
+    job = uploads.jobs.run("BULK_DELETE", ["not-an-id", "=evil"])
+    rows = list(csv.reader(io.StringIO(uploads.errors_csv(job["id"]))))
+    assert rows == [
+        ["index", "line", "id", "error_code", "error_message"],
+        ["0", "", "not-an-id", "NOT_FOUND", "no such product"],
+        ["1", "", "'=evil", "NOT_FOUND", "no such product"],
+    ]
+    other = headers(keys[0], new_scope())
+    assert client.get(f"{B}/bulk-jobs/{job['id']}/errors?format=csv", headers=other).status_code == 404
+
+
+def test_two_jobs_racing_for_one_upload_make_one_job(uploads: UploadsApi) -> None:
+    upload = uploads.send("CSV", b"title\nLamp\n")
+    body = {"job_type": "BULK_IMPORT", "upload_id": upload["id"]}
+    barrier = threading.Barrier(2)
+
+    def create() -> int:
+        barrier.wait()
+        return int(uploads.client.post(f"{B}/bulk-jobs", json=body, headers=uploads.auth).status_code)
+
+    assert sorted(concurrently(create, create)) == [200, 409]  # type: ignore[type-var]
+    jobs = uploads.client.get(f"{B}/bulk-jobs?type=BULK_IMPORT", headers=uploads.auth).get_json()["items"]
+    assert [j["id"] for j in jobs] == [uploads.get(upload["id"])["job_id"]]

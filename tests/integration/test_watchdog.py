@@ -18,10 +18,11 @@ import pytest
 from shared import wiring
 from shared.adapters.firestore.exports import FirestoreExportStore
 from shared.adapters.firestore.jobs import FirestoreJobStore
+from shared.adapters.firestore.uploads import FirestoreUploadStore
 from shared.adapters.firestore.watchdog import FirestoreWatchdogStore
 from shared.domain.bulk import BatchPlan
 from shared.domain.exports import DeliveryStatus, ExportStatus
-from shared.domain.models import BatchRange, JobStatus, JobType
+from shared.domain.models import BatchRange, JobStatus, JobType, UploadFormat
 from shared.domain.tenancy import Principal, Role, Scope
 from shared.services.bulk_jobs import BulkJobs
 from shared.services.tasks import ExportTask, WorkerTask
@@ -462,3 +463,32 @@ def test_a_rescue_is_logged_with_the_labels_of_the_job_it_rescued(h: Jobs, scope
     assert rescued["severity"] == "WARNING"
     labels = rescued["logging.googleapis.com/labels"]
     assert (labels["job_id"], labels["tenant_id"], labels["org_id"]) == (job_id, scope.tenant_id, scope.org_id)
+
+
+def test_an_uploaded_job_whose_batches_keep_vanishing_is_failed_with_exact_counts(h: Jobs) -> None:
+    """The watchdog finds an uploaded job's batches in its stored plan, not on the job."""
+    uploads = wiring.uploads(h.scope)
+    actor = Principal(email="owner@example.com", role=Role.ADMIN, scope=h.scope)
+    upload = uploads.create(actor, "items.csv", UploadFormat.CSV)
+    rows = "".join(f"Item {i},S{i}\r\n" for i in range(120))
+    bucket = wiring.storage_client().bucket(wiring.get_settings().upload_bucket)
+    bucket.blob(uploads.uploads.get(upload.id).object).upload_from_string(f"title,sku\r\n{rows}".encode())
+    h.jobs.uploads, h.jobs.files = FirestoreUploadStore(wiring.firestore_client(), h.scope), wiring.upload_files()
+    h.processor.files, h.processor.limits = wiring.upload_files(), LIMITS
+    job_id = h.jobs.create_from_upload(actor, JobType.BULK_IMPORT, upload.id).id
+    tasks = h.start(job_id)
+    h.processor.handle(tasks[0])
+    for _ in range(MAX_RESCUES):
+        assert h.check() == report(jobs_rescued=1)
+        assert {t.batch_index for t in h.queue.take()} == {1, 2}  # lost again
+    assert h.check() == report(jobs_failed=1)
+    job = h.job(job_id)
+    assert (job.status, job.total_items, job.processed_items, job.failed_items, job.batches_done) == (
+        JobStatus.FAILED,
+        120,
+        40,
+        80,
+        3,
+    )
+    not_applied = [e for e in h.store.job_errors(job_id, 1000, None).items if e.code == "NOT_APPLIED"]
+    assert [e.index for e in not_applied] == list(range(40, 120))

@@ -114,3 +114,10 @@ def test_posts_that_take_an_idempotency_key_document_it() -> None:
         assert {"400", "409", "422"} <= set(op["responses"])
     assert not [p for p in doc["/api/v1/pim/products"]["post"]["parameters"] if p["name"] == "Idempotency-Key"]
     assert "404" in doc["/api/v1/pim/settings/notifications"]["get"]["responses"]
+
+
+def test_the_errors_of_a_job_are_documented_as_json_and_as_a_csv_file() -> None:
+    ok = document()["paths"]["/api/v1/pim/bulk-jobs/{job_id}/errors"]["get"]["responses"]["200"]["content"]
+    assert set(ok) == {"application/json", "text/csv"}
+    created = document()["paths"]["/api/v1/pim/uploads"]["post"]["responses"]
+    assert "201" in created and "404" not in created
