@@ -17,6 +17,8 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field, PlainValidator, StringConstraints, WithJsonSchema
 
+from shared.domain.deliveries import Delivery
+
 
 def storable_text(value: str) -> str:
     """`value` with anything UTF-8 cannot hold replaced, for text we record rather than judge."""
@@ -206,6 +208,7 @@ class BulkJobView(BaseModel):
     completed_at: datetime | None = None
     dry_run: bool = Field(False, description="Judged in full, nothing written: see dry_run_report.")
     dry_run_report: DryRunReport | None = Field(None, description="A dry run's findings, once it is COMPLETED.")
+    notification: Delivery | None = Field(None, description="How the tenant is told of the job's end, once it ended.")
 
 
 class BulkJob(BulkJobView):

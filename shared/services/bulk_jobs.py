@@ -13,6 +13,7 @@ from shared.domain.bulk import parse_payload, split_payload
 from shared.domain.models import BulkJob, BulkJobView, ItemError, JobStatus, JobType, Page
 from shared.domain.tenancy import Principal
 from shared.errors import UnavailableError
+from shared.services.job_notifications import announce
 from shared.services.ports import JobStore, PayloadStore, TaskQueue
 from shared.services.tasks import WorkerTask, start_task_name
 
@@ -34,6 +35,7 @@ class BulkJobs:
     tasks: TaskQueue
     limits: BulkLimits
     clock: Callable[[], datetime]
+    notices: TaskQueue | None = None  # where a job's end is announced (the exports queue); None: nowhere
 
     def create(self, actor: Principal, job_type: JobType, payload: Any, dry_run: bool = False) -> BulkJobView:
         items = parse_payload(job_type, payload, self.limits.max_job_items)
@@ -82,6 +84,7 @@ class BulkJobs:
             return ctx.event(ResourceType.BULK_JOB, Verb.CANCELLED, job_id, before, {"status": "CANCELLED"})
 
         job = self.jobs.cancel_job(job_id, audit, now)
+        announce(self.notices, scope, job_id)
         return self._with_payload(job)
 
     def get(self, job_id: str) -> BulkJobView:

@@ -28,8 +28,10 @@ from shared.domain.catalog import Collection, Product, References
 from shared.domain.dry_run import combine, holder_products, judge_batch, payload_holders
 from shared.domain.models import BatchRange, BulkJob, JobStatus
 from shared.domain.quality import holder_key, parse_holder, verified_holders
+from shared.domain.tenancy import Scope
 from shared.errors import NotFoundError, PermanentTaskError, SynqError
 from shared.services.batch_commit import commit_batch
+from shared.services.job_notifications import announce
 from shared.services.ports import CatalogStore, JobStore, PayloadStore, TaskQueue
 from shared.services.quality import Quality
 from shared.services.tasks import WorkerTask, batch_task_name
@@ -46,6 +48,7 @@ class BulkJobProcessor:
     quality: Quality
     clock: Callable[[], datetime]
     max_attempts: int = 10  # deliveries of one task; wiring passes BATCH_MAX_ATTEMPTS
+    notices: TaskQueue | None = None  # where a job's end is announced (the exports queue); None: nowhere
 
     def handle(self, task: WorkerTask, attempt: int = 1) -> str:
         """Run one task, delivered for the `attempt`-th time; returns what happened. Transient
@@ -90,6 +93,7 @@ class BulkJobProcessor:
             items = parse_batch_slice(self.payloads.read(job.payload_object, batch.start, batch.end))
         except (NotFoundError, ValueError) as exc:
             self.jobs.fail_job(job.id, f"the stored payload is unreadable (batch {index})", self.clock())
+            announce(self.notices, Scope(job.tenant_id, job.org_id), job.id)
             raise PermanentTaskError(f"payload of job {job.id} unreadable: {exc}") from exc
         outcome = "already committed"
         known: dict[str, tuple[Product, object]] = {}
@@ -114,13 +118,20 @@ class BulkJobProcessor:
         # commit, this is where the batch's products get judged. It is idempotent.
         if not job.dry_run:
             self.quality.evaluate(touched_ids(job.job_type, job.id, items, batch.first_item), known)
-        self._finish_if_done(job)
+        # A redelivery (its marker found) announces again too: its first delivery may have died
+        # between finishing the job and announcing it. The task's name makes it one announcement.
+        self._finish_if_done(job, announce_finished=outcome == "already committed")
         return f"batch {outcome}"
 
-    def _finish_if_done(self, job: BulkJob) -> BulkJob:
+    def _finish_if_done(self, job: BulkJob, announce_finished: bool = False) -> BulkJob:
+        now = self.clock()
         if job.dry_run:
-            return self.jobs.finish_job_if_done(job.id, self.clock(), self._dry_run_outcome)
-        return self.jobs.finish_job_if_done(job.id, self.clock())
+            finished = self.jobs.finish_job_if_done(job.id, now, self._dry_run_outcome)
+        else:
+            finished = self.jobs.finish_job_if_done(job.id, now)
+        if finished.status.finished and (announce_finished or finished.completed_at == now):  # now: this call ended it
+            announce(self.notices, Scope(job.tenant_id, job.org_id), job.id)
+        return finished
 
     def _dry_run_outcome(self, job: BulkJob) -> dict[str, Any]:
         """A dry run ends COMPLETED (it ran to the end, whatever it found), with its report."""
@@ -140,6 +151,7 @@ class BulkJobProcessor:
         """Batches the start managed to queue find the job FAILED and do nothing."""
         log.error("job %s: start given up after %s", job.id, why)
         self.jobs.fail_job(job.id, f"the job could not be started: {why}", self.clock())
+        announce(self.notices, Scope(job.tenant_id, job.org_id), job.id)
         return "job FAILED: could not start"
 
     def _give_up_batch(self, job: BulkJob, batch: BatchRange, why: str) -> str:

@@ -54,6 +54,10 @@ class JobStore(Protocol):
         (or overrides) fields of that final write, given the job as read just before it."""
         ...
 
+    def save_delivery(self, job_id: str, delivery: Delivery, now: datetime) -> None:
+        """Record how the announcement of the job's end went."""
+        ...
+
     def save_dry_run(self, job_id: str, batch_index: int, judged: DryRunBatch) -> None:
         """Keep a dry-run batch's findings (before its marker is committed)."""
         ...

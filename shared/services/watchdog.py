@@ -26,6 +26,7 @@ from shared.domain.exports import Delivery, DeliveryStatus, Export, ExportStatus
 from shared.domain.models import BulkJob, JobStatus
 from shared.domain.notifications import event_id, event_type
 from shared.domain.tenancy import Scope
+from shared.services.job_notifications import announce
 from shared.services.ports import ExportStore, JobStore, TaskQueue
 from shared.services.tasks import ExportTask, WorkerTask, batch_task_name, rescue_task_name, start_task_name
 
@@ -135,7 +136,8 @@ class Watchdog:
             return
         missing = self._missing_batches(jobs, job)
         if not missing:
-            jobs.finish_job_if_done(job.id, self.clock())
+            if jobs.finish_job_if_done(job.id, self.clock()).status.finished:
+                announce(self.export_tasks, stalled.scope, job.id)
             report.jobs_finished += 1
             return
         for index in missing:
@@ -156,6 +158,7 @@ class Watchdog:
                 batch = job.batches[index]
                 jobs.commit_batch(job.id, batch, not_applied(job.job_type, batch, None, reason), self.clock())
         jobs.fail_job(job.id, reason, self.clock())
+        announce(self.export_tasks, scope, job.id)
         log.error("job %s FAILED: %s", job.id, reason)
 
     @staticmethod

@@ -22,8 +22,10 @@ from shared.adapters.firestore.base import (
 from shared.adapters.google_errors import translated
 from shared.domain.audit import AuditEvent
 from shared.domain.bulk import BatchPlan, final_status
+from shared.domain.deliveries import Delivery
 from shared.domain.dry_run import DryRunBatch
 from shared.domain.models import BatchRange, BulkJob, ItemError, JobStatus, JobType, Page
+from shared.domain.notifications import job_delivery
 from shared.domain.tenancy import Scope
 from shared.errors import ConflictError, NotFoundError, StoreRefusedError
 
@@ -143,6 +145,7 @@ class FirestoreJobStore:
                 "errors": [e.model_dump() for e in errors],
                 **(outcome(job) if outcome else {}),
             }
+            changes["notification"] = _announcement(job_id, changes["status"])
             try:
                 with translated("bulk job"):
                     wire.commit(self._client, [wire.update(path, changes, version=found[0].update_time)])
@@ -161,7 +164,9 @@ class FirestoreJobStore:
             if not snap.exists or snap.get("status") not in UNFINISHED:
                 return  # a job that finished meanwhile keeps its outcome
             changes = {"status": JobStatus.FAILED.value, "failure_reason": reason, "completed_at": now}
-            txn.update(ref, {**changes, "updated_at": now, "errors": [e.model_dump() for e in errors]})
+            errors_now = [e.model_dump() for e in errors]
+            announcement = _announcement(job_id, JobStatus.FAILED)
+            txn.update(ref, {**changes, "updated_at": now, "errors": errors_now, "notification": announcement})
 
         with translated("bulk job"):
             fail(self._client.transaction())
@@ -182,7 +187,12 @@ class FirestoreJobStore:
             if job.status.finished:
                 raise ConflictError(f"the bulk job is already {job.status.value}; only a running job can be cancelled")
             event = audit(job)
-            changes = {"status": JobStatus.CANCELLED.value, "completed_at": now, "updated_at": now}
+            changes = {
+                "status": JobStatus.CANCELLED.value,
+                "completed_at": now,
+                "updated_at": now,
+                "notification": _announcement(job_id, JobStatus.CANCELLED),
+            }
             try:
                 with translated("bulk job"):  # versioned: a batch's counters may move meanwhile
                     wire.commit(
@@ -228,6 +238,10 @@ class FirestoreJobStore:
                             wire.commit(self._client, [pb])
                     except ConflictError:
                         pass
+
+    def save_delivery(self, job_id: str, delivery: Delivery, now: datetime) -> None:
+        with translated("bulk job"):
+            self._jobs.document(job_id).update({"notification": delivery.model_dump(mode="python"), "updated_at": now})
 
     def save_dry_run(self, job_id: str, batch_index: int, judged: DryRunBatch) -> None:
         # Written before the batch's marker, whole (a redelivery writes it again): the marker says it is final.
@@ -333,3 +347,8 @@ class FirestoreJobStore:
         except (ConflictError, NotFoundError):
             return None  # the unmeetable write (or a write's own precondition) failed: no invalid data
         raise RuntimeError("a probe commit was applied, which its last write forbids")
+
+
+def _announcement(job_id: str, status: str) -> dict[str, Any]:
+    """A final status is written with its pending announcement, so none is ever forgotten."""
+    return job_delivery(job_id, JobStatus(status)).model_dump(mode="python")
