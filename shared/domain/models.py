@@ -218,6 +218,7 @@ class BulkJob(BulkJobView):
     batches: list[BatchRange]
     batches_done: int = 0
     rescues: int = Field(0, description="Times the watchdog re-queued the job's lost tasks.")
+    notify_rescues: int = Field(0, description="Times the watchdog re-queued the job's lost announcement.")
     payload_object: str = Field(description="Path of the payload object in the payload bucket.")
 
     def view(self, include_payload: bool = True) -> BulkJobView:

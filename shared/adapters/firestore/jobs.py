@@ -22,7 +22,7 @@ from shared.adapters.firestore.base import (
 from shared.adapters.google_errors import translated
 from shared.domain.audit import AuditEvent
 from shared.domain.bulk import BatchPlan, final_status
-from shared.domain.deliveries import Delivery
+from shared.domain.deliveries import Delivery, DeliveryStatus
 from shared.domain.dry_run import DryRunBatch
 from shared.domain.models import BatchRange, BulkJob, ItemError, JobStatus, JobType, Page
 from shared.domain.notifications import job_delivery
@@ -242,6 +242,45 @@ class FirestoreJobStore:
     def save_delivery(self, job_id: str, delivery: Delivery, now: datetime) -> None:
         with translated("bulk job"):
             self._jobs.document(job_id).update({"notification": delivery.model_dump(mode="python"), "updated_at": now})
+
+    def claim_notify_rescue(self, job_id: str, stalled_before: datetime, now: datetime) -> BulkJob | None:
+        def stalled(job: BulkJob) -> dict[str, Any] | None:
+            note = job.notification
+            if note is None or note.status is not DeliveryStatus.PENDING:
+                return None
+            due = note.next_attempt_at or job.updated_at
+            return {"notify_rescues": job.notify_rescues + 1} if max(due, job.updated_at) < stalled_before else None
+
+        return self._change_finished(job_id, now, stalled)
+
+    def fail_delivery(self, job_id: str, reason: str, now: datetime) -> None:
+        def fail(job: BulkJob) -> dict[str, Any] | None:
+            if job.notification is None or job.notification.status is not DeliveryStatus.PENDING:
+                return None
+            update = {"status": DeliveryStatus.FAILED, "last_error": reason, "next_attempt_at": None}
+            return {"notification": job.notification.model_copy(update=update).model_dump(mode="python")}
+
+        self._change_finished(job_id, now, fail)
+
+    def _change_finished(
+        self, job_id: str, now: datetime, change: Callable[[BulkJob], dict[str, Any] | None]
+    ) -> BulkJob | None:
+        """Apply what `change` makes of the job, checked inside a transaction (of two checks
+        racing, the second finds it changed); the job as changed, or None when nothing was."""
+        ref = self._jobs.document(job_id)
+
+        @firestore.transactional
+        def apply(txn: firestore.Transaction) -> BulkJob | None:
+            snap = ref.get(transaction=txn)
+            changes = change(BulkJob.model_validate(snap.to_dict())) if snap.exists else None
+            if not changes:
+                return None
+            txn.update(ref, {**changes, "updated_at": now})
+            return BulkJob.model_validate({**snap.to_dict(), **changes, "updated_at": now})
+
+        with translated("bulk job"):
+            changed: BulkJob | None = apply(self._client.transaction())
+        return changed
 
     def save_dry_run(self, job_id: str, batch_index: int, judged: DryRunBatch) -> None:
         # Written before the batch's marker, whole (a redelivery writes it again): the marker says it is final.

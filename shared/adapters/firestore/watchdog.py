@@ -39,6 +39,9 @@ class FirestoreWatchdogStore:
     def stalled_notifications(self, before: datetime) -> Iterator[Stalled]:
         return self._stalled(EXPORTS, FieldFilter("notification.status", "==", DeliveryStatus.PENDING.value), before)
 
+    def stalled_job_notifications(self, before: datetime) -> Iterator[Stalled]:
+        return self._stalled(BULK_JOBS, FieldFilter("notification.status", "==", DeliveryStatus.PENDING.value), before)
+
     def _stalled(self, group: str, status: FieldFilter, before: datetime) -> Iterator[Stalled]:
         """Oldest first, a page per query: a stream held open while records are rescued could
         outlive its deadline. Only the few fields needed are read, never payloads."""
