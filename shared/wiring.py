@@ -34,7 +34,9 @@ from shared.services.bulk_processing import BulkJobProcessor
 from shared.services.catalog import Catalog
 from shared.services.exports import ExportPolicy, ExportProcessor, Exports
 from shared.services.idempotency import Idempotency
+from shared.services.job_notifications import JobNotifications
 from shared.services.notification_settings import NotificationSettingsService
+from shared.services.notifications import Notifier, NotifyPolicy
 from shared.services.quality import Quality
 from shared.services.sweep import Sweep
 from shared.services.taxonomy import Taxonomy
@@ -146,6 +148,7 @@ def bulk_jobs(scope: Scope) -> BulkJobs:
         utc_now,
         uploads=FirestoreUploadStore(firestore_client(), scope),
         files=upload_files(),
+        notices=export_queue(),
     )
 
 
@@ -160,6 +163,7 @@ def bulk_job_processor(scope: Scope) -> BulkJobProcessor:
         get_settings().batch_max_attempts,
         files=upload_files(),
         limits=bulk_limits(),
+        notices=export_queue(),
     )
 
 
@@ -228,6 +232,23 @@ def export_policy() -> ExportPolicy:
 def exports(scope: Scope) -> Exports:
     return Exports(
         scope, FirestoreExportStore(firestore_client(), scope), export_files(), export_queue(), export_policy(), utc_now
+    )
+
+
+def notifier(scope: Scope) -> Notifier:
+    s = get_settings()
+    return Notifier(
+        FirestoreNotificationSettingsStore(firestore_client(), scope),
+        HttpWebhookSender(s.webhook_allow_private, s.webhook_timeout_seconds),
+        SmtpMailer(s.smtp_host, s.smtp_port, s.mail_from, s.smtp_username, s.smtp_password, s.smtp_starttls),
+        NotifyPolicy(s.notify_max_attempts, s.notify_backoff_seconds, s.notify_backoff_max_seconds),
+        utc_now,
+    )
+
+
+def job_notifications(scope: Scope) -> JobNotifications:
+    return JobNotifications(
+        scope, FirestoreJobStore(firestore_client(), scope), notifier(scope), export_queue(), utc_now
     )
 
 

@@ -18,6 +18,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from shared.domain.catalog import Product
+from shared.domain.deliveries import Delivery as Delivery  # re-exported: first defined here
+from shared.domain.deliveries import DeliveryStatus as DeliveryStatus
 from shared.domain.tenancy import Scope
 
 
@@ -43,26 +45,6 @@ class ExportStatus(StrEnum):
     @property
     def finished(self) -> bool:
         return self in (ExportStatus.COMPLETED, ExportStatus.FAILED)
-
-
-class DeliveryStatus(StrEnum):
-    PENDING = "PENDING"  # being sent, or waiting for its next attempt
-    DELIVERED = "DELIVERED"
-    FAILED = "FAILED"  # every attempt failed
-    NOT_CONFIGURED = "NOT_CONFIGURED"  # the tenant has no notification settings
-
-
-class Delivery(BaseModel):
-    """How the tenant was told about a finished export."""
-
-    event_id: str = Field(description="Id of the event; every attempt (and redelivery) carries the same.")
-    event_type: str = Field(description="export.completed or export.failed")
-    channel: str | None = Field(None, description="webhook or email, as configured when it was sent.")
-    status: DeliveryStatus
-    attempts: int = 0
-    last_error: str | None = None
-    next_attempt_at: datetime | None = None
-    delivered_at: datetime | None = None
 
 
 class ExportResult(BaseModel):

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field, PlainValidator, StringConstraints, WithJsonSchema
 
+from shared.domain.deliveries import Delivery
 from shared.domain.tenancy import Scope
 
 
@@ -245,6 +246,7 @@ class BulkJobView(BaseModel):
     completed_at: datetime | None = None
     dry_run: bool = Field(False, description="Judged in full, nothing written: see dry_run_report.")
     dry_run_report: DryRunReport | None = Field(None, description="A dry run's findings, once it is COMPLETED.")
+    notification: Delivery | None = Field(None, description="How the tenant is told of the job's end, once it ended.")
 
 
 class BulkJob(BulkJobView):
@@ -254,6 +256,7 @@ class BulkJob(BulkJobView):
     batches: list[BatchRange]
     batches_done: int = 0
     rescues: int = Field(0, description="Times the watchdog re-queued the job's lost tasks.")
+    notify_rescues: int = Field(0, description="Times the watchdog re-queued the job's lost announcement.")
     payload_object: str | None = Field(None, description="Path of the payload object in the payload bucket.")
     # A job made from an upload: its items' object (the upload itself, or for JSON its JSON Lines
     # working copy) at one generation, the CSV header, and how many batches planning made (their

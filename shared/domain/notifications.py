@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints, model_validator
 
+from shared.domain.deliveries import Delivery, DeliveryStatus
 from shared.domain.exports import ExportStatus, ExportView
 from shared.domain.models import BulkJobView, JobStatus
 
@@ -253,6 +254,12 @@ def event_type(status: ExportStatus) -> str:
 def job_event_type(status: JobStatus) -> str:
     """bulk_job.completed, bulk_job.failed or bulk_job.cancelled."""
     return f"bulk_job.{status.value.lower()}"
+
+
+def job_delivery(job_id: str, status: JobStatus) -> Delivery:
+    """The pending announcement of a job's final status, recorded with that status."""
+    kind = job_event_type(status)
+    return Delivery(event_id=event_id(job_id, kind), event_type=kind, status=DeliveryStatus.PENDING)
 
 
 def event_id(subject_id: str, kind: str) -> str:

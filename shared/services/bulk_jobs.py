@@ -14,6 +14,7 @@ from shared.domain.models import BulkJob, BulkJobView, ItemError, JobStatus, Job
 from shared.domain.tenancy import Principal
 from shared.domain.uploads import GENERIC_ERROR_COLUMNS, csv_row, error_header, error_rows, generic_error_row
 from shared.errors import ConflictError, FieldProblem, InvalidArgumentError, UnavailableError
+from shared.services.job_notifications import announce
 from shared.services.ports import JobStore, PayloadStore, TaskQueue, UploadFiles, UploadStore
 from shared.services.tasks import WorkerTask, start_task_name
 
@@ -36,6 +37,7 @@ class BulkJobs:
     tasks: TaskQueue
     limits: BulkLimits
     clock: Callable[[], datetime]
+    notices: TaskQueue | None = None  # where a job's end is announced (the exports queue); None: nowhere
     uploads: UploadStore | None = None
     files: UploadFiles | None = None
 
@@ -133,6 +135,7 @@ class BulkJobs:
             return ctx.event(ResourceType.BULK_JOB, Verb.CANCELLED, job_id, before, {"status": "CANCELLED"})
 
         job = self.jobs.cancel_job(job_id, audit, now)
+        announce(self.notices, scope, job_id)
         return self._with_payload(job)
 
     def get(self, job_id: str) -> BulkJobView:

@@ -34,6 +34,7 @@ from shared.domain.catalog import Collection, Product, References
 from shared.domain.dry_run import combine, holder_products, judge_batch, payload_holders
 from shared.domain.models import BatchPart, BatchRange, BulkJob, JobStatus, UploadFormat
 from shared.domain.quality import holder_key, parse_holder, verified_holders
+from shared.domain.tenancy import Scope
 from shared.domain.uploads import (
     ChunkStream,
     FilePlan,
@@ -47,6 +48,7 @@ from shared.domain.uploads import (
 from shared.errors import ConflictError, NotFoundError, PermanentTaskError, SynqError
 from shared.services.batch_commit import commit_batch, not_applied_after_parts
 from shared.services.bulk_jobs import BulkLimits
+from shared.services.job_notifications import announce
 from shared.services.ports import CatalogStore, JobStore, PayloadStore, TaskQueue, UploadFiles
 from shared.services.quality import Quality
 from shared.services.tasks import WorkerTask, batch_task_name
@@ -69,6 +71,7 @@ class BulkJobProcessor:
     max_attempts: int = 10  # deliveries of one task; wiring passes BATCH_MAX_ATTEMPTS
     files: UploadFiles | None = None  # uploaded files (jobs made from an upload)
     limits: BulkLimits = field(default_factory=lambda: DEFAULT_LIMITS)
+    notices: TaskQueue | None = None  # where a job's end is announced (the exports queue); None: nowhere
 
     def handle(self, task: WorkerTask, attempt: int = 1) -> str:
         """Run one task, delivered for the `attempt`-th time; returns what happened. Transient
@@ -135,9 +138,11 @@ class BulkJobProcessor:
             self.jobs.save_plan(job.id, ranges)
         except UnreadableFileError as exc:
             self.jobs.fail_job(job.id, f"the uploaded file cannot be imported: {exc}", self.clock())
+            announce(self.notices, job.scope, job.id)
             return None
         except NotFoundError:
             self.jobs.fail_job(job.id, "the uploaded file is gone or was replaced: upload it again", self.clock())
+            announce(self.notices, job.scope, job.id)
             return None
         log.info("job %s: planned %s item(s) in %s batch(es)", job.id, plan.item_count, plan.batch_count)
         return PlannedFile(plan.item_count, plan.batch_count, plan.columns, items_object, generation)
@@ -165,6 +170,7 @@ class BulkJobProcessor:
             items, lines = self._batch_items(job, batch)
         except (NotFoundError, ValueError) as exc:
             self.jobs.fail_job(job.id, f"the stored payload is unreadable (batch {index})", self.clock())
+            announce(self.notices, Scope(job.tenant_id, job.org_id), job.id)
             raise PermanentTaskError(f"payload of job {job.id} unreadable: {exc}") from exc
         outcome, whole = "already committed", False
         created: Created = {}
@@ -180,7 +186,9 @@ class BulkJobProcessor:
             # Evaluation follows every other delivery, a redelivered one too: if the first died
             # after its commit, this is where the batch's products get judged. It is idempotent.
             self.quality.evaluate(touched_ids(job.job_type, job.id, items, batch.first_item), created, recorded=True)
-        self._finish_if_done(job)
+        # A redelivery (its marker found) announces again too: its first delivery may have died
+        # between finishing the job and announcing it. The task's name makes it one announcement.
+        self._finish_if_done(job, announce_finished=outcome == "already committed")
         return f"batch {outcome}"
 
     def _commit(
@@ -242,10 +250,15 @@ class BulkJobProcessor:
                 ),
             ]
 
-    def _finish_if_done(self, job: BulkJob) -> BulkJob:
+    def _finish_if_done(self, job: BulkJob, announce_finished: bool = False) -> BulkJob:
+        now = self.clock()
         if job.dry_run:
-            return self.jobs.finish_job_if_done(job.id, self.clock(), self._dry_run_outcome)
-        return self.jobs.finish_job_if_done(job.id, self.clock())
+            finished = self.jobs.finish_job_if_done(job.id, now, self._dry_run_outcome)
+        else:
+            finished = self.jobs.finish_job_if_done(job.id, now)
+        if finished.status.finished and (announce_finished or finished.completed_at == now):  # now: this call ended it
+            announce(self.notices, Scope(job.tenant_id, job.org_id), job.id)
+        return finished
 
     def _dry_run_outcome(self, job: BulkJob) -> dict[str, Any]:
         """A dry run ends COMPLETED (it ran to the end, whatever it found), with its report."""
@@ -265,6 +278,7 @@ class BulkJobProcessor:
         """Batches the start managed to queue find the job FAILED and do nothing."""
         log.error("job %s: start given up after %s", job.id, why)
         self.jobs.fail_job(job.id, f"the job could not be started: {why}", self.clock())
+        announce(self.notices, Scope(job.tenant_id, job.org_id), job.id)
         return "job FAILED: could not start"
 
     def _give_up_batch(self, job: BulkJob, batch: BatchRange, why: str) -> str:

@@ -83,6 +83,19 @@ class JobStore(Protocol):
         (or overrides) fields of that final write, given the job as read just before it."""
         ...
 
+    def save_delivery(self, job_id: str, delivery: Delivery, now: datetime) -> None:
+        """Record how the announcement of the job's end went."""
+        ...
+
+    def claim_notify_rescue(self, job_id: str, stalled_before: datetime, now: datetime) -> BulkJob | None:
+        """Count one more rescue of the job's announcement if it is still PENDING and silent since
+        before `stalled_before` (its next attempt due before then too); None otherwise."""
+        ...
+
+    def fail_delivery(self, job_id: str, reason: str, now: datetime) -> None:
+        """Record the job's PENDING announcement FAILED with `reason`."""
+        ...
+
     def save_dry_run(self, job_id: str, batch_index: int, judged: DryRunBatch) -> None:
         """Keep a dry-run batch's findings (before its marker is committed)."""
         ...

@@ -76,3 +76,21 @@ class ExportTask(TenantTask):
         """Deterministic, so a task queued twice is one task."""
         suffix = "run" if self.kind == "run" else f"notify-{self.attempt}"
         return f"{self.export_id}-{suffix}"
+
+
+class JobNoticeTask(TenantTask):
+    """Makes one attempt at telling the tenant a bulk job ended. It travels on the exports queue,
+    whose worker sends every notification."""
+
+    kind: Literal["job_notify"]
+    job_id: Uuid
+    attempt: int = Field(1, ge=1)
+
+    @classmethod
+    def of(cls, scope: Scope, job_id: str, attempt: int = 1) -> JobNoticeTask:
+        return cls(kind="job_notify", tenant_id=scope.tenant_id, org_id=scope.org_id, job_id=job_id, attempt=attempt)
+
+    @property
+    def name(self) -> str:
+        """Deterministic, so a job's end announced twice is one task."""
+        return f"{self.job_id}-notify-{self.attempt}"

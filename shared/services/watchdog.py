@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Literal, Protocol
 
 from pydantic import BaseModel
@@ -27,8 +28,16 @@ from shared.domain.models import BulkJob, JobStatus
 from shared.domain.notifications import event_id, event_type
 from shared.domain.tenancy import Scope
 from shared.services.batch_commit import not_applied_after_parts
+from shared.services.job_notifications import announce
 from shared.services.ports import ExportStore, JobStore, TaskQueue
-from shared.services.tasks import ExportTask, WorkerTask, batch_task_name, rescue_task_name, start_task_name
+from shared.services.tasks import (
+    ExportTask,
+    JobNoticeTask,
+    WorkerTask,
+    batch_task_name,
+    rescue_task_name,
+    start_task_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +64,10 @@ class WatchdogStore(Protocol):
     def stalled_notifications(self, before: datetime) -> Iterator[Stalled]:
         """Exports whose notification is PENDING, last updated before `before` (its next attempt
         may still lie ahead: the claim decides)."""
+        ...
+
+    def stalled_job_notifications(self, before: datetime) -> Iterator[Stalled]:
+        """Bulk jobs whose announcement is PENDING, last updated before `before`."""
         ...
 
 
@@ -105,6 +118,7 @@ class Watchdog:
             (self.store.stalled_jobs, self._job, job_cutoff, "job_id"),
             (self.store.stalled_exports, self._export, export_cutoff, "export_id"),
             (self.store.stalled_notifications, self._notification, job_cutoff, "export_id"),
+            (self.store.stalled_job_notifications, self._job_notification, job_cutoff, "job_id"),
         ]
         for find, rescue, cutoff, label in passes:
             for stalled in find(cutoff):
@@ -140,7 +154,8 @@ class Watchdog:
             return
         missing = self._missing_batches(jobs, job)
         if not missing:
-            jobs.finish_job_if_done(job.id, self.clock())
+            if jobs.finish_job_if_done(job.id, self.clock()).status.finished:
+                announce(self.export_tasks, stalled.scope, job.id)
             report.jobs_finished += 1
             return
         for index in missing:
@@ -161,6 +176,7 @@ class Watchdog:
                 batch = jobs.batch_range(job, index)
                 jobs.commit_batch(job.id, batch, not_applied_after_parts(jobs, job, batch, None, reason), self.clock())
         jobs.fail_job(job.id, reason, self.clock())
+        announce(self.export_tasks, scope, job.id)
         log.error("job %s FAILED: %s", job.id, reason)
 
     @staticmethod
@@ -192,22 +208,41 @@ class Watchdog:
     def _notification(self, stalled: Stalled, cutoff: datetime, report: WatchdogReport) -> None:
         exports = self.exports_for(stalled.scope)
         export = exports.claim_notify_rescue(stalled.record_id, cutoff, self.clock())
-        if export is None or export.notification is None:
+        task = partial(ExportTask.notify, stalled.scope, stalled.record_id)
+        self._rescue_announcement("export", export, exports.fail_delivery, task, report)
+
+    def _job_notification(self, stalled: Stalled, cutoff: datetime, report: WatchdogReport) -> None:
+        jobs = self.jobs_for(stalled.scope)
+        job = jobs.claim_notify_rescue(stalled.record_id, cutoff, self.clock())
+        self._rescue_announcement(
+            "job", job, jobs.fail_delivery, partial(JobNoticeTask.of, stalled.scope, stalled.record_id), report
+        )
+
+    def _rescue_announcement(
+        self,
+        noun: str,
+        claimed: Export | BulkJob | None,
+        fail_delivery: Callable[[str, str, datetime], None],
+        task_for: Callable[[int], ExportTask | JobNoticeTask],
+        report: WatchdogReport,
+    ) -> None:
+        """Re-queue the lost next attempt of a claimed announcement, or fail it after too many."""
+        if claimed is None or claimed.notification is None:
             report.skipped += 1
             return
-        if export.notify_rescues > self.policy.max_rescues:
+        if claimed.notify_rescues > self.policy.max_rescues:
             reason = (
                 f"no attempt for {_minutes(self.policy.job_stall)} after {self.policy.max_rescues} rescue(s): "
                 "its tasks were lost"
             )
-            exports.fail_delivery(export.id, reason, self.clock())
-            log.error("export %s: notification FAILED: %s", export.id, reason)
+            fail_delivery(claimed.id, reason, self.clock())
+            log.error("%s %s: notification FAILED: %s", noun, claimed.id, reason)
             report.notifications_failed += 1
             return
         # The attempt after the last one made; the notify handler ignores an attempt superseded.
-        task = ExportTask.notify(stalled.scope, export.id, export.notification.attempts + 1)
-        self._queue_export(task, export.notify_rescues)
-        log.warning("export %s: notification attempt %s lost; re-queued", export.id, task.attempt)
+        task = task_for(claimed.notification.attempts + 1)
+        self.export_tasks.enqueue(rescue_task_name(task.name, claimed.notify_rescues), task.to_body())
+        log.warning("%s %s: notification attempt %s lost; re-queued", noun, claimed.id, task.attempt)
         report.notifications_rescued += 1
 
     def _queue_export(self, task: ExportTask, rescue: int | None = None) -> None:

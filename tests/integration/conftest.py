@@ -100,6 +100,8 @@ class World:
         self.ids["export_id"] = self.made("POST", f"{B}/exports", {"format": "NDJSON"})
         self.ids["upload_id"] = self.made("POST", f"{B}/uploads", {"filename": "feed.csv", "format": "CSV"})
         wait_until(lambda: self.notification() not in (None, "PENDING"), 60)
+        # The job's end is announced too (to nobody yet): settled, so that snapshots stay still.
+        wait_until(lambda: self.get(self.path(f"{B}/bulk-jobs/<job_id>"))["notification"]["status"] != "PENDING", 60)
         assert self.call("PUT", f"{B}/settings/notifications", SETTINGS, self.admin).status_code == 200
 
     def notification(self) -> str | None:

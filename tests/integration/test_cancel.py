@@ -169,8 +169,10 @@ class MeetsTheCancel(FirestoreJobStore):
     def __init__(self, client: Any, scope: Scope, barrier: threading.Barrier) -> None:
         super().__init__(client, scope)
         self.barrier = barrier
+        self.planned = threading.Event()  # the batch read the job before the cancel flipped it
 
     def commit_batch(self, job_id: str, batch: BatchRange, plan: BatchPlan, now: datetime) -> Any:
+        self.planned.set()
         self.barrier.wait(timeout=30)
         return super().commit_batch(job_id, batch, plan, now)
 
@@ -187,9 +189,12 @@ def test_a_batch_racing_the_cancel_is_either_counted_whole_or_not_at_all(
     first, second, third = harness.start(job_id)
     harness.processor.handle(first)
     racing = MeetsTheCancel(wiring.firestore_client(), scope, threading.Barrier(2))
-    outcome, view = concurrently(
-        lambda: harness.with_store(racing).handle(second), lambda: cancel(harness, job_id, racing)
-    )
+
+    def cancel_once_planned() -> BulkJobView:
+        assert racing.planned.wait(timeout=30)
+        return cancel(harness, job_id, racing)
+
+    outcome, view = concurrently(lambda: harness.with_store(racing).handle(second), cancel_once_planned)
     assert isinstance(view, BulkJobView), view
     won = outcome == "batch committed"
     assert outcome in ("batch committed", "batch already committed (concurrent delivery)")
@@ -215,8 +220,10 @@ def test_cancel_through_the_api(jobs: JobsApi, client: Any, auth: dict[str, str]
     assert resp.status_code == 200, resp.get_json()
     cancelled = resp.get_json()
     assert cancelled["status"] == "CANCELLED" and cancelled["payload"]
-    # Counted once the cancel answered; nothing moves afterwards.
-    wait_until(lambda: client.get(f"{B}/bulk-jobs/{created['id']}", headers=auth).get_json() == cancelled)
+    # Counted once the cancel answered: the batches still queued find it cancelled and do nothing.
+    wait_until(lambda: jobs.get(created["id"])["notification"]["status"] != "PENDING")  # the worker's last word
+    outcome = ("status", "total_items", "processed_items", "failed_items", "errors", "completed_at")
+    assert {k: jobs.get(created["id"])[k] for k in outcome} == {k: cancelled[k] for k in outcome}
     assert len(jobs.products()) == cancelled["processed_items"] + 1
     audit = client.get(f"{B}/audit-logs", query_string={"resource_type": "bulk_job"}, headers=auth).get_json()
     assert [(e["action"], e["resource_id"]) for e in audit["items"]] == [("bulk_job.cancelled", created["id"])]

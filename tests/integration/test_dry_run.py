@@ -12,8 +12,11 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import B, JobsApi
-from tests.support import headers, new_scope
+from shared.domain.models import JobStatus, JobType
+from shared.domain.tenancy import Principal, Role, Scope
+from tests.integration.conftest import B, CapturedQueue, JobsApi
+from tests.integration.test_bulk_processing import Harness
+from tests.support import concurrently, headers, new_scope
 
 SEED = [
     {"title": "Existing lamp with a long title", "sku": "DUP-1", "description": "x" * 60, "brand": "Acme"},
@@ -134,3 +137,28 @@ def test_a_dry_run_whose_every_item_fails_still_completes(twins: tuple[Tenant, T
     job = dry.run("BULK_DELETE", [str(uuid.uuid4()), str(uuid.uuid4())], dry_run=True)
     assert (job["status"], job["processed_items"], job["failed_items"]) == ("COMPLETED", 0, 2)
     assert job["dry_run_report"] == {"creates": 0, "updates": 0, "deletes": 0, "issues": {}}
+
+
+# --- at-least-once delivery of a dry run's batches -------------------------------------------------
+@pytest.fixture()
+def harness(scope: Scope, queue: CapturedQueue) -> Harness:
+    return Harness(scope, queue)
+
+
+def test_a_dry_runs_batches_delivered_twice_and_at_once_report_each_item_once(harness: Harness) -> None:
+    actor = Principal(email="owner@example.com", role=Role.ADMIN, scope=harness.scope)
+    payload = [{"title": f"Item {i}", "sku": f"S{i % 50}"} if i % 10 else {"sku": "untitled"} for i in range(120)]
+    job_id = harness.jobs.create(actor, JobType.BULK_IMPORT, payload, dry_run=True).id
+    first, second, third = harness.start(job_id)
+    harness.processor.handle(first)
+    harness.processor.handle(first)  # redelivered
+    concurrently(lambda: harness.processor.handle(second), lambda: harness.processor.handle(second))
+    harness.processor.handle(third)
+    harness.processor.handle(third)  # after the job finished
+    job = harness.job(job_id)
+    assert (job.status, job.processed_items, job.failed_items, job.batches_done) == (JobStatus.COMPLETED, 108, 12, 3)
+    assert job.dry_run_report is not None
+    # 108 products holding 50 SKUs, each SKU held by at least two of them: every one a duplicate.
+    assert (job.dry_run_report.creates, job.dry_run_report.issues["DUPLICATE_SKU"]) == (108, 108)
+    assert job.dry_run_report.issues["MISSING_DESCRIPTION"] == 108
+    assert harness.product_count() == 0 and harness.events(job_id) == []

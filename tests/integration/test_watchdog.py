@@ -25,7 +25,7 @@ from shared.domain.exports import DeliveryStatus, ExportStatus
 from shared.domain.models import BatchRange, JobStatus, JobType, UploadFormat
 from shared.domain.tenancy import Principal, Role, Scope
 from shared.services.bulk_jobs import BulkJobs
-from shared.services.tasks import ExportTask, WorkerTask
+from shared.services.tasks import ExportTask, JobNoticeTask, WorkerTask
 from shared.services.watchdog import Watchdog, WatchdogPolicy, WatchdogReport
 from shared.settings import Settings
 from tests.conftest import ROOT
@@ -89,6 +89,11 @@ class Jobs(Harness):
         if timer:
             dog.timer = timer
         return dog
+
+    def export_tasks(self) -> list[tuple[str, Any]]:
+        """(short name, task) of everything on the exports queue, oldest name first."""
+        tasks = wiring.tasks_client().list_tasks(parent=self.export_queue.path)
+        return sorted(((t.name.rsplit("/", 1)[-1], t) for t in tasks), key=lambda pair: pair[0])
 
     def check(self, after: timedelta = JOB_STALL + SECOND) -> WatchdogReport:
         """Let `after` pass in silence, then run the check."""
@@ -215,9 +220,11 @@ def test_a_job_whose_tasks_keep_vanishing_is_failed_with_exact_counts(h: Jobs) -
     not_applied = [e for e in h.store.job_errors(job_id, 1000, None).items if e.code == "NOT_APPLIED"]
     assert [e.index for e in not_applied] == list(range(40, 120))
     assert h.queue.take() == []
-    assert h.check() == report()  # a FAILED job is never looked at again
+    # A FAILED job is never run again; only its announcement, whose task is lost here too, is re-queued.
+    assert h.check() == report(notifications_rescued=1)
     assert h.processor.handle(tasks[1]) == "job already FAILED"  # a task turning up late changes nothing
-    assert h.job(job_id).model_dump() == job.model_dump()
+    announcement = {"notification", "notify_rescues", "updated_at"}
+    assert h.job(job_id).model_dump(exclude=announcement) == job.model_dump(exclude=announcement)
 
 
 def test_a_pending_job_whose_starts_keep_vanishing_is_failed(h: Jobs) -> None:
@@ -441,8 +448,9 @@ def test_a_cancelled_job_is_left_alone(h: Jobs) -> None:
     first, *_lost = h.start(job_id)
     h.processor.handle(first)
     h.jobs.cancel(Principal(email="owner@example.com", role=Role.EDITOR, scope=h.scope), job_id)
-    assert h.check() == report()  # its batches' tasks never came: nothing to rescue all the same
-    assert h.check() == report()
+    for _ in range(2):  # its batches' tasks never came: nothing to rescue all the same
+        checked = h.check()
+        assert (checked.jobs_rescued, checked.jobs_finished, checked.jobs_failed) == (0, 0, 0)
     job = h.job(job_id)
     assert (job.status, job.processed_items, job.failed_items, job.rescues) == (JobStatus.CANCELLED, 36, 4, 0)
     assert h.queue.take() == []
@@ -492,3 +500,38 @@ def test_an_uploaded_job_whose_batches_keep_vanishing_is_failed_with_exact_count
     )
     not_applied = [e for e in h.store.job_errors(job_id, 1000, None).items if e.code == "NOT_APPLIED"]
     assert [e.index for e in not_applied] == list(range(40, 120))
+
+
+def notices(h: Jobs) -> list[tuple[str, JobNoticeTask]]:
+    return [(name, JobNoticeTask.model_validate(json.loads(t.http_request.body))) for name, t in h.export_tasks()]
+
+
+def test_a_job_announcement_whose_task_vanished_is_requeued_then_failed(h: Jobs) -> None:
+    """The harness announces nothing: as if every announcement's task were lost."""
+    job_id = h.create(JobType.BULK_IMPORT, items(40))
+    for task in h.start(job_id):
+        h.processor.handle(task)
+    job = h.job(job_id)
+    assert job.status is JobStatus.COMPLETED and job.notification and job.notification.status == "PENDING"
+    assert h.check(JOB_STALL - SECOND) == report()  # not silent for long enough yet
+    for rescue in range(1, MAX_RESCUES + 1):
+        assert h.check() == report(notifications_rescued=1)
+        assert [(n, t.job_id, t.attempt) for n, t in notices(h)][-1] == (f"{job_id}-notify-1-r{rescue}", job_id, 1)
+    assert h.check() == report(notifications_failed=1)
+    note = h.job(job_id).notification
+    assert note is not None and (note.status, note.last_error) == (
+        "FAILED",
+        f"no attempt for {JOB_STALL.total_seconds() / 60:g} minutes after {MAX_RESCUES} rescue(s): its tasks were lost",
+    )
+    assert h.check() == report()  # settled: never looked at again
+
+
+def test_a_job_announcement_rescued_is_sent(h: Jobs) -> None:
+    job_id = h.create(JobType.BULK_IMPORT, items(40))
+    for task in h.start(job_id):
+        h.processor.handle(task)
+    assert h.check() == report(notifications_rescued=1)
+    [(_, task)] = notices(h)
+    assert wiring.job_notifications(h.scope).notify(task.job_id, task.attempt) == "not configured"
+    assert h.job(job_id).notification.status == "NOT_CONFIGURED"  # type: ignore[union-attr]
+    assert h.check() == report()

@@ -23,8 +23,10 @@ from shared.adapters.firestore.uploads import UPLOADS
 from shared.adapters.google_errors import translated
 from shared.domain.audit import AuditEvent
 from shared.domain.bulk import BatchPlan, final_status
+from shared.domain.deliveries import Delivery, DeliveryStatus
 from shared.domain.dry_run import DryRunBatch
 from shared.domain.models import BatchPart, BatchRange, BulkJob, ItemError, JobStatus, JobType, Page
+from shared.domain.notifications import job_delivery
 from shared.domain.tenancy import Scope
 from shared.domain.uploads import PlannedFile
 from shared.errors import ConflictError, NotFoundError, StoreRefusedError
@@ -254,6 +256,7 @@ class FirestoreJobStore:
                 "errors": [e.model_dump() for e in errors],
                 **(outcome(job) if outcome else {}),
             }
+            changes["notification"] = _announcement(job_id, changes["status"])
             try:
                 with translated("bulk job"):
                     wire.commit(self._client, [wire.update(path, changes, version=found[0].update_time)])
@@ -272,7 +275,9 @@ class FirestoreJobStore:
             if not snap.exists or snap.get("status") not in UNFINISHED:
                 return  # a job that finished meanwhile keeps its outcome
             changes = {"status": JobStatus.FAILED.value, "failure_reason": reason, "completed_at": now}
-            txn.update(ref, {**changes, "updated_at": now, "errors": [e.model_dump() for e in errors]})
+            errors_now = [e.model_dump() for e in errors]
+            announcement = _announcement(job_id, JobStatus.FAILED)
+            txn.update(ref, {**changes, "updated_at": now, "errors": errors_now, "notification": announcement})
 
         with translated("bulk job"):
             fail(self._client.transaction())
@@ -293,7 +298,12 @@ class FirestoreJobStore:
             if job.status.finished:
                 raise ConflictError(f"the bulk job is already {job.status.value}; only a running job can be cancelled")
             event = audit(job)
-            changes = {"status": JobStatus.CANCELLED.value, "completed_at": now, "updated_at": now}
+            changes = {
+                "status": JobStatus.CANCELLED.value,
+                "completed_at": now,
+                "updated_at": now,
+                "notification": _announcement(job_id, JobStatus.CANCELLED),
+            }
             try:
                 with translated("bulk job"):  # versioned: a batch's counters may move meanwhile
                     wire.commit(
@@ -339,6 +349,49 @@ class FirestoreJobStore:
                             wire.commit(self._client, [pb])
                     except ConflictError:
                         pass
+
+    def save_delivery(self, job_id: str, delivery: Delivery, now: datetime) -> None:
+        with translated("bulk job"):
+            self._jobs.document(job_id).update({"notification": delivery.model_dump(mode="python"), "updated_at": now})
+
+    def claim_notify_rescue(self, job_id: str, stalled_before: datetime, now: datetime) -> BulkJob | None:
+        def stalled(job: BulkJob) -> dict[str, Any] | None:
+            note = job.notification
+            if note is None or note.status is not DeliveryStatus.PENDING:
+                return None
+            due = note.next_attempt_at or job.updated_at
+            return {"notify_rescues": job.notify_rescues + 1} if max(due, job.updated_at) < stalled_before else None
+
+        return self._change_finished(job_id, now, stalled)
+
+    def fail_delivery(self, job_id: str, reason: str, now: datetime) -> None:
+        def fail(job: BulkJob) -> dict[str, Any] | None:
+            if job.notification is None or job.notification.status is not DeliveryStatus.PENDING:
+                return None
+            update = {"status": DeliveryStatus.FAILED, "last_error": reason, "next_attempt_at": None}
+            return {"notification": job.notification.model_copy(update=update).model_dump(mode="python")}
+
+        self._change_finished(job_id, now, fail)
+
+    def _change_finished(
+        self, job_id: str, now: datetime, change: Callable[[BulkJob], dict[str, Any] | None]
+    ) -> BulkJob | None:
+        """Apply what `change` makes of the job, checked inside a transaction (of two checks
+        racing, the second finds it changed); the job as changed, or None when nothing was."""
+        ref = self._jobs.document(job_id)
+
+        @firestore.transactional
+        def apply(txn: firestore.Transaction) -> BulkJob | None:
+            snap = ref.get(transaction=txn)
+            changes = change(BulkJob.model_validate(snap.to_dict())) if snap.exists else None
+            if not changes:
+                return None
+            txn.update(ref, {**changes, "updated_at": now})
+            return BulkJob.model_validate({**snap.to_dict(), **changes, "updated_at": now})
+
+        with translated("bulk job"):
+            changed: BulkJob | None = apply(self._client.transaction())
+        return changed
 
     def save_dry_run(self, job_id: str, batch_index: int, judged: DryRunBatch) -> None:
         # Written before the batch's marker, whole (a redelivery writes it again): the marker says it is final.
@@ -439,3 +492,8 @@ class FirestoreJobStore:
         except (ConflictError, NotFoundError):
             return None  # the unmeetable write (or a write's own precondition) failed: no invalid data
         raise RuntimeError("a probe commit was applied, which its last write forbids")
+
+
+def _announcement(job_id: str, status: str) -> dict[str, Any]:
+    """A final status is written with its pending announcement, so none is ever forgotten."""
+    return job_delivery(job_id, JobStatus(status)).model_dump(mode="python")

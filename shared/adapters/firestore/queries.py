@@ -86,5 +86,8 @@ STALLED_EXPORTS = IndexedQuery("exports", OLDEST_UPDATE_FIRST, equals=("status",
 STALLED_NOTIFICATIONS = IndexedQuery(
     "exports", OLDEST_UPDATE_FIRST, equals=("notification.status",), scope="COLLECTION_GROUP"
 )
+STALLED_JOB_NOTIFICATIONS = IndexedQuery(
+    "bulk_jobs", OLDEST_UPDATE_FIRST, equals=("notification.status",), scope="COLLECTION_GROUP"
+)
 
 INDEXED_QUERIES = {name: value for name, value in globals().items() if isinstance(value, IndexedQuery)}

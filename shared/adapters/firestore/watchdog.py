@@ -39,6 +39,10 @@ class FirestoreWatchdogStore:
         pending = DeliveryStatus.PENDING.value
         return self._stalled(queries.STALLED_NOTIFICATIONS, {"notification.status": pending}, before)
 
+    def stalled_job_notifications(self, before: datetime) -> Iterator[Stalled]:
+        pending = DeliveryStatus.PENDING.value
+        return self._stalled(queries.STALLED_JOB_NOTIFICATIONS, {"notification.status": pending}, before)
+
     def _stalled(self, declared: IndexedQuery, status: dict[str, Any], before: datetime) -> Iterator[Stalled]:
         """Oldest first, a page per query: a stream held open while records are rescued could
         outlive its deadline. Only the few fields needed are read, never payloads."""
