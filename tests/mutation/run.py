@@ -87,6 +87,7 @@ MODULES: dict[str, list[str]] = {
         f"{ISSUES}::test_issues_are_listed_newest_first_with_a_cursor",
         f"{ISSUES}::test_a_paused_sweep_resumes_where_it_stopped_across_orgs",
         f"{EXPORTS}::test_an_ndjson_export_is_written_downloaded_and_announced_by_a_signed_webhook",
+        f"{POISON}::test_a_single_write_the_store_refuses_is_a_400_not_a_500",
         BULK,
     ],
     # the HTTP edge: authentication, roles
