@@ -291,6 +291,15 @@ NOT_YET_KILLED: dict[Key, str] = {
         "Cloud Tasks' retry: telling 5 from 6 needs a job moved exactly five times in a row between "
         "the finish's read and its write, and a test of that would only restate the constant."
     ),
+    change(
+        JOBS,
+        'raise ConflictError("bulk job: kept changing while being finished")',
+        '"bulk job: kept changing while being finished"',
+        '"XXbulk job: kept changing while being finishedXX"',
+    ): (
+        "Raised only after FINISH_ATTEMPTS conflicts in a row (see there); its wording goes to Cloud "
+        "Tasks in the 503 that asks for the retry, and nothing reads it."
+    ),
     change(SWEEP, "LEASE = timedelta(minutes=2)", "minutes=2", "minutes=3"): (
         "The lease's length only decides how soon another run may take over from a sweep that died; "
         "the lease tests pass it explicitly, and a test of the constant would only restate it."
