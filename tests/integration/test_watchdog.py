@@ -257,6 +257,7 @@ def test_a_rescue_is_claimed_once_and_only_while_the_job_is_silent(h: Jobs) -> N
     h.clock.advance(JOB_STALL + SECOND)
     cutoff = h.clock() - JOB_STALL
     assert h.store.claim_rescue(job_id, h.clock() - JOB_STALL - 2 * SECOND, h.clock()) is None  # not silent enough
+    assert h.store.claim_rescue(job_id, h.job(job_id).updated_at, h.clock()) is None  # moved at the cutoff itself
     claimed = h.store.claim_rescue(job_id, cutoff, h.clock())
     assert claimed is not None and claimed.rescues == 1
     assert h.store.claim_rescue(job_id, cutoff, h.clock()) is None  # a second check, same findings: too late
