@@ -57,6 +57,11 @@ PREFETCHED = "def prefetched(items: Iterator[T], batch: int = 200, depth: int = 
 PADDING = 'values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))'
 ENCODED = 'return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")'
 NEVER = "NEVER = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC)"
+MARKERS = 'markers = self._jobs.document(job_id).collection("batches").select(["index"])  # not the errors'
+PAIRED = "for position, (w, event) in enumerate(zip(plan.writes, plan.events, strict=True)):"
+PROBE_WRITE = (
+    'never = wire.update(self._root.path("bulk_jobs", f"{job_id}/probes/never"), {"probe": True}, version=NEVER)'
+)
 VERSIONS = 'return {w.doc_id: version for w, version in written if w.kind != "delete"}'
 ONLY_SAVES_A_READ = (
     "The versions commit_batch returns only spare evaluation reading back the products the batch "
@@ -250,9 +255,9 @@ EQUIVALENT: dict[Key, str] = {
         "strict=True",
         "strict=False",
     ): "The slice always holds exactly one result per write, so strictness never has anything to refuse.",
-    change(JOBS, "after, from_batch = decode_cursor(cursor, 2) if cursor else [-1, 0]", "[-1, 0]", "[-2, 0]"): (
-        "Item indices start at 0: any start below it lists the same errors."
-    ),
+    change(
+        JOBS, "after, from_batch = decode_cursor(cursor, INDEX, INDEX) if cursor else [-1, 0]", "[-1, 0]", "[-2, 0]"
+    ): ("Item indices start at 0: any start below it lists the same errors."),
     (JOBS, "break", "continue"): (
         "In job_errors: reading on past a full page only reads batch markers the page then leaves out."
     ),
@@ -271,6 +276,32 @@ EQUIVALENT: dict[Key, str] = {
             ("0, 1, tzinfo", "0, 2, tzinfo"),
         ]
     },
+    change(JOBS, MARKERS, '["index"]', '["XXindexXX"]'): (
+        "done_batches reads each marker's id only; the projection just spares reading the errors, "
+        "and a projection on a field no marker has spares it as well."
+    ),
+    change(JOBS, PAIRED, "strict=True", "strict=False"): (
+        "A plan's writes and events are only ever added, and left out, in pairs (BatchPlan.add, "
+        "BatchPlan.without): there is never one without the other to refuse."
+    ),
+    **{
+        change(JOBS, PROBE_WRITE, before, after): (
+            "The probe's last write never applies (no document was last updated at NEVER), whatever "
+            "document it names and whatever it would write."
+        )
+        for before, after in [
+            ('"bulk_jobs"', '"XXbulk_jobsXX"'),
+            ('f"{job_id}/probes/never"', 'f"XX{job_id}/probes/neverXX"'),
+            ('{"probe": True}', '{"XXprobeXX": True}'),
+            ('{"probe": True}', '{"probe": False}'),
+        ]
+    },
+    change(
+        JOBS,
+        'raise RuntimeError("a probe commit was applied, which its last write forbids")',
+        '"a probe commit was applied, which its last write forbids"',
+        '"XXa probe commit was applied, which its last write forbidsXX"',
+    ): "Reached only if the store applied a write whose precondition nothing meets; the words are for the log.",
     change(JOBS, VERSIONS, '!= "delete"', '== "delete"'): ONLY_SAVES_A_READ,
     change(JOBS, VERSIONS, '"delete"', '"XXdeleteXX"'): ONLY_SAVES_A_READ,
     change(JOBS, 'raise NotFoundError("bulk job not found")', '"bulk job not found"', '"XXbulk job not foundXX"'): (
