@@ -74,6 +74,7 @@ MODULES: dict[str, list[str]] = {
         f"{WATCHDOG}::test_two_checks_at_once_rescue_and_fail_each_job_once",
         f"{WATCHDOG}::test_a_job_whose_tasks_keep_vanishing_is_failed_with_exact_counts",
         f"{WATCHDOG}::test_a_job_that_finished_is_never_claimed_nor_failed",
+        f"{WATCHDOG}::test_lost_batches_are_requeued_under_fresh_names_and_the_job_completes",
         f"{WATCHDOG}::test_a_job_failed_part_way_keeps_the_item_errors_recorded_so_far",
     ],
     "shared/services/batch_commit.py": [*REFUSED_WRITES, BULK],
