@@ -19,6 +19,7 @@ AUTH = "shared/auth.py"
 HTTP = "shared/http.py"
 BASE = "shared/adapters/firestore/base.py"
 JOBS = "shared/adapters/firestore/jobs.py"
+BATCH_COMMIT = "shared/services/batch_commit.py"
 TENANCY = "shared/domain/tenancy.py"
 SWEEP_STORE = "shared/adapters/firestore/sweep.py"
 SWEEP = "shared/services/sweep.py"
@@ -62,6 +63,7 @@ PAIRED = "for position, (w, event) in enumerate(zip(plan.writes, plan.events, st
 PROBE_WRITE = (
     'never = wire.update(self._root.path("bulk_jobs", f"{job_id}/probes/never"), {"probe": True}, version=NEVER)'
 )
+REFUSED_LOG = '"job %s batch %s: the store refused %d write(s), their items fail: %s",'
 VERSIONS = 'return {w.doc_id: version for w, version in written if w.kind != "delete"}'
 ONLY_SAVES_A_READ = (
     "The versions commit_batch returns only spare evaluation reading back the products the batch "
@@ -302,6 +304,14 @@ EQUIVALENT: dict[Key, str] = {
         '"a probe commit was applied, which its last write forbids"',
         '"XXa probe commit was applied, which its last write forbidsXX"',
     ): "Reached only if the store applied a write whose precondition nothing meets; the words are for the log.",
+    **{
+        change(BATCH_COMMIT, line, before, after): "An argument of the log line that names the refused writes."
+        for line, before, after in [
+            (REFUSED_LOG, REFUSED_LOG[:-1], f'"XX{REFUSED_LOG[1:-2]}XX"'),
+            ('"; ".join(refused.values())[:1000],', '"; "', '"XX; XX"'),
+            ('"; ".join(refused.values())[:1000],', "1000", "1001"),
+        ]
+    },
     change(JOBS, VERSIONS, '!= "delete"', '== "delete"'): ONLY_SAVES_A_READ,
     change(JOBS, VERSIONS, '"delete"', '"XXdeleteXX"'): ONLY_SAVES_A_READ,
     change(JOBS, 'raise NotFoundError("bulk job not found")', '"bulk job not found"', '"XXbulk job not foundXX"'): (
