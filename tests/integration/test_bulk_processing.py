@@ -151,6 +151,19 @@ def test_a_job_whose_stored_payload_is_gone_is_failed_for_good(harness: Harness)
     assert harness.processor.handle(first) == "job already FAILED"
 
 
+def test_a_start_marks_the_job_processing_and_moves_it_at_the_start_time(harness: Harness) -> None:
+    job_id = harness.create(JobType.BULK_IMPORT, items(80))
+    created = harness.job(job_id)
+    at = created.created_at + timedelta(minutes=3)
+    started = harness.store.start_job(job_id, at)
+    stored = harness.job(job_id)
+    for job in (started, stored):  # what the worker goes on with, and what the store keeps
+        assert (job.status, job.total_items, job.started_at, job.updated_at) == (JobStatus.PROCESSING, 80, at, at)
+    # A start met again (redelivered) answers the job as it is and moves nothing.
+    assert harness.store.start_job(job_id, at + timedelta(minutes=1)) == stored
+    assert harness.job(job_id) == stored
+
+
 def test_a_redelivered_start_does_not_restart_the_job(harness: Harness) -> None:
     job_id = harness.create(JobType.BULK_IMPORT, items(80))
     [start] = harness.queue.take()

@@ -329,11 +329,13 @@ def test_a_job_whose_write_the_store_refuses_completes_through_the_worker(harnes
 
 
 def test_a_single_write_the_store_refuses_is_a_400_not_a_500(harness: Harness) -> None:
-    for data in ({"attributes": {"__name__": 1}}, {"attributes": {"n": 2**64}}):
+    # refused by the store when committed, or by the encoder before anything is sent
+    for data, refused_by in (({"attributes": {"__name__": 1}}, "catalog"), ({"attributes": {"n": 2**64}}, "write")):
         write = Write("create", Collection.PRODUCTS, str(uuid.uuid4()), {"title": "x", **data})
         with pytest.raises(StoreRefusedError) as err:
             harness.catalog.commit([write], [])
         assert err.value.status == 400
+        assert str(err.value) == f"{refused_by}: refused by the store: {err.value.reason}"
     assert harness.products() == []
 
 

@@ -266,10 +266,41 @@ def test_a_rescue_is_claimed_once_and_only_while_the_job_is_silent(h: Jobs) -> N
     h.clock.advance(JOB_STALL + SECOND)
     cutoff = h.clock() - JOB_STALL
     assert h.store.claim_rescue(job_id, h.clock() - JOB_STALL - 2 * SECOND, h.clock()) is None  # not silent enough
+    assert h.store.claim_rescue(job_id, h.job(job_id).updated_at, h.clock()) is None  # moved at the cutoff itself
     claimed = h.store.claim_rescue(job_id, cutoff, h.clock())
     assert claimed is not None and claimed.rescues == 1
     assert h.store.claim_rescue(job_id, cutoff, h.clock()) is None  # a second check, same findings: too late
     assert h.job(job_id).rescues == 1
+
+
+def test_a_job_that_finished_is_never_claimed_nor_failed(h: Jobs) -> None:
+    """A check that found the job stalled may act just after its last batch finished it: the
+    store's own guards keep the job's outcome, however long it has been silent."""
+    job_id = h.create(JobType.BULK_IMPORT, items(80))
+    for task in h.start(job_id):
+        h.processor.handle(task)
+    done = h.job(job_id)
+    assert_exact(done, 72, 8)
+    h.clock.advance(JOB_STALL + SECOND)
+    assert h.store.claim_rescue(job_id, h.clock() - JOB_STALL, h.clock()) is None
+    h.store.fail_job(job_id, "its tasks were lost", h.clock())
+    assert h.job(job_id).model_dump() == done.model_dump()
+
+
+def test_a_job_failed_part_way_keeps_the_item_errors_recorded_so_far(h: Jobs) -> None:
+    job_id = h.create(JobType.BULK_IMPORT, items(80))
+    first, _ = h.start(job_id)
+    h.processor.handle(first)  # 36 applied, items 0, 10, 20 and 30 failed
+    h.clock.advance(JOB_STALL + SECOND)
+    h.store.fail_job(job_id, "its tasks were lost", h.clock())
+    job = h.job(job_id)
+    assert (job.status, job.failure_reason, job.completed_at, job.updated_at) == (
+        JobStatus.FAILED,
+        "its tasks were lost",
+        h.clock(),
+        h.clock(),
+    )
+    assert [(e.index, e.code) for e in job.errors] == [(i, "INVALID_ITEM") for i in (0, 10, 20, 30)]
 
 
 def race(h: Jobs, count: int) -> list[WatchdogReport]:

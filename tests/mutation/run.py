@@ -73,6 +73,9 @@ MODULES: dict[str, list[str]] = {
         f"{WATCHDOG}::test_a_rescue_is_claimed_once_and_only_while_the_job_is_silent",
         f"{WATCHDOG}::test_two_checks_at_once_rescue_and_fail_each_job_once",
         f"{WATCHDOG}::test_a_job_whose_tasks_keep_vanishing_is_failed_with_exact_counts",
+        f"{WATCHDOG}::test_a_job_that_finished_is_never_claimed_nor_failed",
+        f"{WATCHDOG}::test_lost_batches_are_requeued_under_fresh_names_and_the_job_completes",
+        f"{WATCHDOG}::test_a_job_failed_part_way_keeps_the_item_errors_recorded_so_far",
     ],
     "shared/services/batch_commit.py": [*REFUSED_WRITES, BULK],
     # tenant roots, cursors, streamed reads
@@ -87,6 +90,7 @@ MODULES: dict[str, list[str]] = {
         f"{ISSUES}::test_issues_are_listed_newest_first_with_a_cursor",
         f"{ISSUES}::test_a_paused_sweep_resumes_where_it_stopped_across_orgs",
         f"{EXPORTS}::test_an_ndjson_export_is_written_downloaded_and_announced_by_a_signed_webhook",
+        f"{POISON}::test_a_single_write_the_store_refuses_is_a_400_not_a_500",
         BULK,
     ],
     # the HTTP edge: authentication, roles

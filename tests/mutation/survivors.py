@@ -19,6 +19,7 @@ AUTH = "shared/auth.py"
 HTTP = "shared/http.py"
 BASE = "shared/adapters/firestore/base.py"
 JOBS = "shared/adapters/firestore/jobs.py"
+BATCH_COMMIT = "shared/services/batch_commit.py"
 TENANCY = "shared/domain/tenancy.py"
 SWEEP_STORE = "shared/adapters/firestore/sweep.py"
 SWEEP = "shared/services/sweep.py"
@@ -57,7 +58,13 @@ PREFETCHED = "def prefetched(items: Iterator[T], batch: int = 200, depth: int = 
 PADDING = 'values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))'
 ENCODED = 'return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")'
 NEVER = "NEVER = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC)"
-VERSIONS = 'return {w.doc_id: r.update_time for w, r in written if w.kind != "delete"}'
+MARKERS = 'markers = self._jobs.document(job_id).collection("batches").select(["index"])  # not the errors'
+PAIRED = "for position, (w, event) in enumerate(zip(plan.writes, plan.events, strict=True)):"
+PROBE_WRITE = (
+    'never = wire.update(self._root.path("bulk_jobs", f"{job_id}/probes/never"), {"probe": True}, version=NEVER)'
+)
+REFUSED_LOG = '"job %s batch %s: the store refused %d write(s), their items fail: %s",'
+VERSIONS = 'return {w.doc_id: version for w, version in written if w.kind != "delete"}'
 ONLY_SAVES_A_READ = (
     "The versions commit_batch returns only spare evaluation reading back the products the batch "
     "created; without them (or with extra ones) evaluation reads the products and judges the same."
@@ -165,6 +172,19 @@ EQUIVALENT: dict[Key, str] = {
         "How long the reader waits for room before it looks whether the caller stopped: only how soon "
         "a stopped reader ends."
     ),
+    **{
+        change(BASE, line, message, f'"XX{message[1:-1]}XX"'): (
+            "decode_cursor turns every such ValueError into the one invalid-cursor error; its own "
+            "message is never shown, stored or compared."
+        )
+        for line, message in [
+            ('raise ValueError("wrong shape")', '"wrong shape"'),
+            ('raise ValueError("not a time")', '"not a time"'),
+            ('raise ValueError("not a UTC time")', '"not a UTC time"'),
+            ('raise ValueError("not an id or a name")', '"not an id or a name"'),
+            ('raise ValueError("not a position")', '"not a position"'),
+        ]
+    },
     # --- the sweep's lease
     change(
         SWEEP_STORE,
@@ -237,9 +257,9 @@ EQUIVALENT: dict[Key, str] = {
         "strict=True",
         "strict=False",
     ): "The slice always holds exactly one result per write, so strictness never has anything to refuse.",
-    change(JOBS, "after, from_batch = decode_cursor(cursor, 2) if cursor else [-1, 0]", "[-1, 0]", "[-2, 0]"): (
-        "Item indices start at 0: any start below it lists the same errors."
-    ),
+    change(
+        JOBS, "after, from_batch = decode_cursor(cursor, INDEX, INDEX) if cursor else [-1, 0]", "[-1, 0]", "[-2, 0]"
+    ): ("Item indices start at 0: any start below it lists the same errors."),
     (JOBS, "break", "continue"): (
         "In job_errors: reading on past a full page only reads batch markers the page then leaves out."
     ),
@@ -258,6 +278,40 @@ EQUIVALENT: dict[Key, str] = {
             ("0, 1, tzinfo", "0, 2, tzinfo"),
         ]
     },
+    change(JOBS, MARKERS, '["index"]', '["XXindexXX"]'): (
+        "done_batches reads each marker's id only; the projection just spares reading the errors, "
+        "and a projection on a field no marker has spares it as well."
+    ),
+    change(JOBS, PAIRED, "strict=True", "strict=False"): (
+        "A plan's writes and events are only ever added, and left out, in pairs (BatchPlan.add, "
+        "BatchPlan.without): there is never one without the other to refuse."
+    ),
+    **{
+        change(JOBS, PROBE_WRITE, before, after): (
+            "The probe's last write never applies (no document was last updated at NEVER), whatever "
+            "document it names and whatever it would write."
+        )
+        for before, after in [
+            ('"bulk_jobs"', '"XXbulk_jobsXX"'),
+            ('f"{job_id}/probes/never"', 'f"XX{job_id}/probes/neverXX"'),
+            ('{"probe": True}', '{"XXprobeXX": True}'),
+            ('{"probe": True}', '{"probe": False}'),
+        ]
+    },
+    change(
+        JOBS,
+        'raise RuntimeError("a probe commit was applied, which its last write forbids")',
+        '"a probe commit was applied, which its last write forbids"',
+        '"XXa probe commit was applied, which its last write forbidsXX"',
+    ): "Reached only if the store applied a write whose precondition nothing meets; the words are for the log.",
+    **{
+        change(BATCH_COMMIT, line, before, after): "An argument of the log line that names the refused writes."
+        for line, before, after in [
+            (REFUSED_LOG, REFUSED_LOG[:-1], f'"XX{REFUSED_LOG[1:-2]}XX"'),
+            ('"; ".join(refused.values())[:1000],', '"; "', '"XX; XX"'),
+            ('"; ".join(refused.values())[:1000],', "1000", "1001"),
+        ]
+    },
     change(JOBS, VERSIONS, '!= "delete"', '== "delete"'): ONLY_SAVES_A_READ,
     change(JOBS, VERSIONS, '"delete"', '"XXdeleteXX"'): ONLY_SAVES_A_READ,
     change(JOBS, 'raise NotFoundError("bulk job not found")', '"bulk job not found"', '"XXbulk job not foundXX"'): (
@@ -273,6 +327,20 @@ NOT_YET_KILLED: dict[Key, str] = {
         "min(5.0",
         "min(6.0",
     ): "Waiting 6 seconds for a connection instead of 5: only a timing assertion could tell.",
+    change(JOBS, "FINISH_ATTEMPTS = 5", "5", "6"): (
+        "How many times the finish looks again at a job that moved under it before leaving it to "
+        "Cloud Tasks' retry: telling 5 from 6 needs a job moved exactly five times in a row between "
+        "the finish's read and its write, and a test of that would only restate the constant."
+    ),
+    change(
+        JOBS,
+        'raise ConflictError("bulk job: kept changing while being finished")',
+        '"bulk job: kept changing while being finished"',
+        '"XXbulk job: kept changing while being finishedXX"',
+    ): (
+        "Raised only after FINISH_ATTEMPTS conflicts in a row (see there); its wording goes to Cloud "
+        "Tasks in the 503 that asks for the retry, and nothing reads it."
+    ),
     change(SWEEP, "LEASE = timedelta(minutes=2)", "minutes=2", "minutes=3"): (
         "The lease's length only decides how soon another run may take over from a sweep that died; "
         "the lease tests pass it explicitly, and a test of the constant would only restate it."
