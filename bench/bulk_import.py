@@ -19,7 +19,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import requests
 from google.cloud import firestore
 
 from bench.common import cpu_seconds, peak_rss_mib, process_tree, products, reset_peak_rss
@@ -28,32 +27,22 @@ from local.stack import PROJECT, LocalStack
 from shared.domain.audit import ChangeContext
 from shared.domain.bulk import BatchInputs, plan_batch
 from shared.domain.models import JobType
+from synq.client import Config, SynqClient
 
 
 def end_to_end(stack: LocalStack, rows: list[dict[str, object]]) -> tuple[float, float, float]:
     """Seconds from POST to COMPLETED (by the job's own timestamps and by the clock), and POST latency."""
     tenant, org = str(uuid.uuid4()), str(uuid.uuid4())
-    headers = {
-        "Authorization": f"Bearer {stack.token(tenant_id=tenant, org_id=org)}",
-        "X-Tenant-ID": tenant,
-        "X-Org-ID": org,
-    }
-    url = f"{stack.url}/api/v1/pim/bulk-jobs"
+    api = SynqClient(Config(stack.url, stack.token(tenant_id=tenant, org_id=org), tenant, org), timeout=120)
     t0 = time.monotonic()
-    resp = requests.post(url, json={"job_type": "BULK_IMPORT", "payload": rows}, headers=headers, timeout=120)
+    job = api.create_job("BULK_IMPORT", payload=rows)
     post_seconds = time.monotonic() - t0
-    resp.raise_for_status()
-    job_id = resp.json()["id"]
-    while True:
-        jobs = requests.get(url, params={"type": "BULK_IMPORT"}, headers=headers, timeout=30).json()["items"]
-        job = next(j for j in jobs if j["id"] == job_id)
-        if job["status"] in ("COMPLETED", "FAILED"):
-            break
-        time.sleep(0.05)
+    job = api.wait_for_job(job.id, interval=0.05)
     wall = time.monotonic() - t0
-    if (job["status"], job["processed_items"]) != ("COMPLETED", len(rows)):
-        raise SystemExit(f"job ended {job['status']} with {job['processed_items']}/{len(rows)} items")
-    stamped = (datetime.fromisoformat(job["completed_at"]) - datetime.fromisoformat(job["created_at"])).total_seconds()
+    if (job.status, job.processed_items) != ("COMPLETED", len(rows)):
+        raise SystemExit(f"job ended {job.status} with {job.processed_items}/{len(rows)} items")
+    assert job.completed_at and job.created_at
+    stamped = (datetime.fromisoformat(job.completed_at) - datetime.fromisoformat(job.created_at)).total_seconds()
     return max(stamped, wall), post_seconds, wall
 
 

@@ -34,6 +34,7 @@ import requests
 from bench.common import peak_rss_mib, process_tree, products, reset_peak_rss, rss_mib
 from local.emulators import free_port
 from local.stack import LocalStack
+from synq.client import Config, SynqClient
 
 COLUMNS = ["title", "sku", "barcode", "description", "category", "brand", "attributes.color", "attributes.weight_kg"]
 
@@ -64,40 +65,19 @@ def write_csv(path: Path, count: int) -> int:
     return path.stat().st_size
 
 
-def session(stack: LocalStack) -> tuple[dict[str, str], str]:
-    tenant, org = str(uuid.uuid4()), str(uuid.uuid4())
-    headers = {
-        "Authorization": f"Bearer {stack.token(tenant_id=tenant, org_id=org)}",
-        "X-Tenant-ID": tenant,
-        "X-Org-ID": org,
-    }
-    return headers, f"{stack.url}/api/v1/pim"
-
-
 def end_to_end(stack: LocalStack, path: Path, rows: int) -> dict[str, float]:
-    headers, base = session(stack)
-    upload = requests.post(
-        f"{base}/uploads", json={"filename": path.name, "format": "CSV"}, headers=headers, timeout=30
-    )
-    upload.raise_for_status()
-    up = upload.json()
+    tenant, org = str(uuid.uuid4()), str(uuid.uuid4())
+    api = SynqClient(Config(stack.url, stack.token(tenant_id=tenant, org_id=org), tenant, org))
+    upload = api.create_upload(path.name, "CSV")
     t0 = time.monotonic()
     with path.open("rb") as f:
-        requests.put(up["upload_url"], data=f, headers=up["headers"], timeout=600).raise_for_status()
+        api.send_upload(upload, f)
     put_seconds = time.monotonic() - t0
-    resp = requests.post(
-        f"{base}/bulk-jobs", json={"job_type": "BULK_IMPORT", "upload_id": up["id"]}, headers=headers, timeout=30
-    )
-    resp.raise_for_status()
-    job_id = resp.json()["id"]
-    while True:
-        job = requests.get(f"{base}/bulk-jobs/{job_id}", headers=headers, timeout=30).json()
-        if job["status"] in ("COMPLETED", "FAILED"):
-            break
-        time.sleep(0.5)
-    if (job["status"], job["processed_items"], job["total_items"]) != ("COMPLETED", rows, rows):
-        raise SystemExit(f"job ended {job['status']} with {job['processed_items']}/{rows} items")
-    created, started, completed = (datetime.fromisoformat(job[k]) for k in ("created_at", "started_at", "completed_at"))
+    job = api.wait_for_job(api.create_job("BULK_IMPORT", upload_id=upload.id).id, interval=0.5)
+    if (job.status, job.processed_items, job.total_items) != ("COMPLETED", rows, rows):
+        raise SystemExit(f"job ended {job.status} with {job.processed_items}/{rows} items")
+    stamps = (job.created_at, job.started_at, job.completed_at)
+    created, started, completed = (datetime.fromisoformat(str(t)) for t in stamps)
     return {
         "put": put_seconds,
         "plan": (started - created).total_seconds(),

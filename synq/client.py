@@ -66,6 +66,7 @@ class Job(_Resource):
     failed_items: int = 0
     failure_reason: str | None = None
     created_at: str | None = None
+    started_at: str | None = None
     completed_at: str | None = None
 
     @property
@@ -175,13 +176,18 @@ class SynqClient:
     def wait_for_job(
         self, job_id: str, on_progress: Callable[[Job], None] = lambda _: None, interval: float = 1.0
     ) -> Job:
-        """Poll until the job reaches a final status, telling `on_progress` each reading."""
+        """Poll until the job reaches a final status, telling `on_progress` each reading. It reads
+        the newest page of the job's type, not the job itself, which would carry its whole payload
+        (up to 10 MB) each time; a job no longer on that page is read by id."""
+        job = self.get_job(job_id)
         while True:
-            job = self.get_job(job_id)
             on_progress(job)
             if job.finished:
                 return job
             time.sleep(interval)
+            page = self._json("GET", "/bulk-jobs", params={"job_type": job.job_type, "limit": 100})["items"]
+            found = next((j for j in page if j.get("id") == job_id), None)
+            job = _parse(Job, found) if found is not None else self.get_job(job_id)
 
     # --- staged uploads
 

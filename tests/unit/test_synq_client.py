@@ -178,3 +178,23 @@ def test_configuration_names_what_is_missing_and_flags_win() -> None:
         Config.from_env({"SYNQ_URL": "http://x", "SYNQ_TENANT_ID": "t"})
     environ = {"SYNQ_URL": "http://env", "SYNQ_TOKEN": "a", "SYNQ_TENANT_ID": "t", "SYNQ_ORG_ID": "o"}
     assert Config.from_env(environ, url="http://flag", token=None) == Config("http://flag", "a", "t", "o")
+
+
+def test_waiting_reads_the_page_of_its_type_not_the_job_with_its_payload(server: tuple[Script, SynqClient]) -> None:
+    script, api = server
+    readings = iter(["PENDING", "PROCESSING", "COMPLETED"])
+
+    def answer(request: Request) -> Any:
+        if request.path.endswith("/bulk-jobs/j1"):  # the job itself, payload and all
+            return {**JOB, "status": "PENDING", "payload": "x" * 1000}
+        status = next(readings)
+        other = {**JOB, "id": "j0", "status": "COMPLETED"}
+        return {"items": [other, {**JOB, "status": status}] if status != "PROCESSING" else [other], "next_cursor": None}
+
+    script.answers = [(200, answer)]
+    seen: list[str] = []
+    job = api.wait_for_job("j1", lambda j: seen.append(j.status), interval=0)
+    assert job.status == "COMPLETED" and seen == ["PENDING", "PENDING", "PENDING", "COMPLETED"]
+    # Read by id at first, and once more when the job was not on its type's newest page.
+    assert [r.path.rsplit("/", 1)[-1] for r in script.seen] == ["j1", "bulk-jobs", "bulk-jobs", "j1", "bulk-jobs"]
+    assert {r.args.get("job_type") for r in script.seen if r.path.endswith("bulk-jobs")} == {"BULK_IMPORT"}
