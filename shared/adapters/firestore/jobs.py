@@ -211,9 +211,10 @@ class FirestoreJobStore:
             *self._root.encode(plan.writes, plan.events),
             *first_records_writes(self._root, plan.first_records()),
         ]
-        if last:
-            counters = {"processed_items": processed, "failed_items": len(errors), "batches_done": 1}
-            pbs.append(wire.update(self._root.path("bulk_jobs", job_id), {"updated_at": now}, increments=counters))
+        # Every part counts its own items as it commits them, so the job's counts say exactly what
+        # was applied at any moment, also when a cancel keeps the batch's last part from committing.
+        counters = {"processed_items": plan.processed, "failed_items": len(plan.errors), "batches_done": int(last)}
+        pbs.append(wire.update(self._root.path("bulk_jobs", job_id), {"updated_at": now}, increments=counters))
         try:
             with translated("bulk job batch"):
                 results = wire.commit(self._client, pbs)
