@@ -278,6 +278,11 @@ EQUIVALENT: dict[Key, str] = {
             ("0, 1, tzinfo", "0, 2, tzinfo"),
         ]
     },
+    (JOBS, NEVER, "NEVER = None"): (
+        "Without a version the probe's last write still expects its document to exist (wire.update), "
+        "and nothing ever creates `probes/never`: it never applies either way. NEVER is a second "
+        "lock on the same door (left in: the job store is being reworked on another branch)."
+    ),
     change(JOBS, MARKERS, '["index"]', '["XXindexXX"]'): (
         "done_batches reads each marker's id only; the projection just spares reading the errors, "
         "and a projection on a field no marker has spares it as well."
