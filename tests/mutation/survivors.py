@@ -158,6 +158,9 @@ EQUIVALENT: dict[Key, str] = {
         "Also strips trailing X's, but a cursor is a JSON array, whose base64 never ends in X (its "
         "last character encodes the low bits of `]`)."
     ),
+    change(
+        BASE, "return [kind(value) for kind, value in zip(kinds, values, strict=True)]", "strict=True", "strict=False"
+    ): "The line above already refused a list whose length is not the number of kinds.",
     change(BASE, "return list(query.limit(limit + 1).stream())", "+ 1", "+ 2"): (
         "Reads one document more than it needs to know whether another page follows; every page "
         "keeps `limit` items and says the same about the next."
