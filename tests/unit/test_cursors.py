@@ -46,3 +46,12 @@ def test_anything_else_is_refused_as_not_a_cursor_of_this_list(cursor: str) -> N
 def test_only_a_list_is_a_cursor_even_one_of_the_right_length(values: Any, kinds: tuple[Any, ...]) -> None:
     with pytest.raises(InvalidArgumentError):
         decode_cursor(encode_cursor(values), *kinds)
+
+
+def test_a_cursor_time_is_read_up_to_40_characters_and_refused_beyond() -> None:
+    """Longer than any time this API writes (32), short enough that parsing costs nothing."""
+    longest = "2026-11-29T12:00:00." + "1" * 14 + "+00:00"
+    assert len(longest) == 40
+    assert decode_cursor(encode_cursor([longest]), TIME) == [datetime.fromisoformat(longest)]
+    with pytest.raises(InvalidArgumentError):
+        decode_cursor(encode_cursor([longest.replace(".", ".1")]), TIME)
