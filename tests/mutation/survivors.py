@@ -161,6 +161,10 @@ EQUIVALENT: dict[Key, str] = {
     change(
         BASE, "return [kind(value) for kind, value in zip(kinds, values, strict=True)]", "strict=True", "strict=False"
     ): "The line above already refused a list whose length is not the number of kinds.",
+    change(BASE, "if not isinstance(value, str) or len(value) > 40:", " or ", " and "): (
+        "A value that is no string then reaches datetime.fromisoformat, which refuses it with a "
+        "TypeError, caught as well: the same invalid cursor."
+    ),
     change(BASE, "return list(query.limit(limit + 1).stream())", "+ 1", "+ 2"): (
         "Reads one document more than it needs to know whether another page follows; every page "
         "keeps `limit` items and says the same about the next."
