@@ -158,6 +158,13 @@ EQUIVALENT: dict[Key, str] = {
         "Also strips trailing X's, but a cursor is a JSON array, whose base64 never ends in X (its "
         "last character encodes the low bits of `]`)."
     ),
+    change(
+        BASE, "return [kind(value) for kind, value in zip(kinds, values, strict=True)]", "strict=True", "strict=False"
+    ): "The line above already refused a list whose length is not the number of kinds.",
+    change(BASE, "if not isinstance(value, str) or len(value) > 40:", " or ", " and "): (
+        "A value that is no string then reaches datetime.fromisoformat, which refuses it with a "
+        "TypeError, caught as well: the same invalid cursor."
+    ),
     change(BASE, "return list(query.limit(limit + 1).stream())", "+ 1", "+ 2"): (
         "Reads one document more than it needs to know whether another page follows; every page "
         "keeps `limit` items and says the same about the next."
@@ -278,6 +285,11 @@ EQUIVALENT: dict[Key, str] = {
             ("0, 1, tzinfo", "0, 2, tzinfo"),
         ]
     },
+    (JOBS, NEVER, "NEVER = None"): (
+        "Without a version the probe's last write still expects its document to exist (wire.update), "
+        "and nothing ever creates `probes/never`: it never applies either way. NEVER is a second "
+        "lock on the same door (left in: the job store is being reworked on another branch)."
+    ),
     change(JOBS, MARKERS, '["index"]', '["XXindexXX"]'): (
         "done_batches reads each marker's id only; the projection just spares reading the errors, "
         "and a projection on a field no marker has spares it as well."

@@ -34,3 +34,24 @@ def test_anything_else_is_refused_as_not_a_cursor_of_this_list(cursor: str) -> N
         decode_cursor(cursor, INDEX, TEXT)
     problems: list[Any] = [(d.field, d.problem) for d in refused.value.details]
     assert (refused.value.message, problems) == ("invalid cursor", [("cursor", "not a cursor of this list")])
+
+
+@pytest.mark.parametrize(
+    ("values", "kinds"),
+    [
+        ({"2026-11-29T12:00:00+00:00": 0, "x": 1}, (TIME, TEXT)),  # keys that would pass as the values
+        ("ab", (TEXT, TEXT)),  # as many characters as values
+    ],
+)
+def test_only_a_list_is_a_cursor_even_one_of_the_right_length(values: Any, kinds: tuple[Any, ...]) -> None:
+    with pytest.raises(InvalidArgumentError):
+        decode_cursor(encode_cursor(values), *kinds)
+
+
+def test_a_cursor_time_is_read_up_to_40_characters_and_refused_beyond() -> None:
+    """Longer than any time this API writes (32), short enough that parsing costs nothing."""
+    longest = "2026-11-29T12:00:00." + "1" * 14 + "+00:00"
+    assert len(longest) == 40
+    assert decode_cursor(encode_cursor([longest]), TIME) == [datetime.fromisoformat(longest)]
+    with pytest.raises(InvalidArgumentError):
+        decode_cursor(encode_cursor([longest.replace(".", ".1")]), TIME)
