@@ -55,3 +55,20 @@ def test_a_cursor_time_is_read_up_to_40_characters_and_refused_beyond() -> None:
     assert decode_cursor(encode_cursor([longest]), TIME) == [datetime.fromisoformat(longest)]
     with pytest.raises(InvalidArgumentError):
         decode_cursor(encode_cursor([longest.replace(".", ".1")]), TIME)
+
+
+@pytest.mark.parametrize(
+    ("kind", "read", "refused"),
+    [
+        (TEXT, ["x", "é" * 750, "x" * 1500], ["", "x" * 1501, "é" * 750 + "x", 5, None]),  # up to 1500 bytes
+        (INDEX, [-1, 0, 2**31 - 1], [-2, 2**31, 1.5, "5", True]),  # a position: -1 (before the first) on
+    ],
+)
+def test_a_cursor_value_is_read_within_its_bounds_and_refused_beyond(
+    kind: Any, read: list[Any], refused: list[Any]
+) -> None:
+    for value in read:
+        assert decode_cursor(encode_cursor([value]), kind) == [value]
+    for value in refused:
+        with pytest.raises(InvalidArgumentError):
+            decode_cursor(encode_cursor([value]), kind)
