@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         description="Deliveries of one bulk-job task before it gives up: a batch's items are then "
         "recorded NOT_APPLIED, a start fails its job.",
     )
+    sweep_min_interval_hours: float = Field(
+        24,
+        ge=0,
+        description="The validation sweep starts a new pass of every catalog no sooner than this after the last "
+        "one ended (0: back to back). Writes are evaluated as they happen; the sweep catches what they missed.",
+    )
 
     # --- exports and notifications ---
     export_bucket: str = Field("synq-local-exports", description="Bucket export files are written to.")

@@ -174,7 +174,13 @@ def quality(scope: Scope) -> Quality:
 
 def sweep() -> Sweep:
     client = firestore_client()
-    return Sweep(FirestoreSweepStore(client), quality, lambda scope: FirestoreIssueStore(client, scope), utc_now)
+    return Sweep(
+        FirestoreSweepStore(client),
+        quality,
+        lambda scope: FirestoreIssueStore(client, scope),
+        utc_now,
+        min_interval=timedelta(hours=get_settings().sweep_min_interval_hours),
+    )
 
 
 def watchdog(tenant_ids: set[str] | None = None) -> Watchdog:

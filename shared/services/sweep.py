@@ -42,13 +42,17 @@ class SweepStore(Protocol):
 
     def release(self, owner: str, completed: bool, now: datetime) -> None: ...
 
+    def last_completed(self) -> datetime | None:
+        """When the last whole pass ended (None: never)."""
+        ...
+
     def scopes(self, after: tuple[str, str] | None) -> Iterator[Scope]:
         """Every tenant + org, in id order, from `after` on (inclusive)."""
         ...
 
 
 class SweepReport(BaseModel):
-    status: Literal["completed", "paused", "busy"]
+    status: Literal["completed", "paused", "busy", "resting"]
     products: int = 0
     issue_writes: int = 0
     cursor: SweepCursor | None = None
@@ -61,12 +65,21 @@ class Sweep:
     issues_for: Callable[[Scope], IssueStore]
     clock: Callable[[], datetime]
     page_size: int = 300
+    # A new pass starts no sooner than this after the last one ended. Every write already
+    # evaluates what it touched, so a pass only catches what a failed evaluation left behind;
+    # passes back to back would re-read every product several times a pass, all day long.
+    min_interval: timedelta = timedelta(0)
 
     def run(self, budget_seconds: float) -> SweepReport:
         owner = uuid.uuid4().hex
         taken, cursor = self.store.acquire(owner, self.clock(), LEASE)
         if not taken:
             return SweepReport(status="busy")
+        if cursor is None and self.min_interval > timedelta(0):  # a new pass would start
+            ended = self.store.last_completed()
+            if ended is not None and self.clock() - ended < self.min_interval:
+                self.store.release(owner, completed=False, now=self.clock())
+                return SweepReport(status="resting")
         deadline = time.monotonic() + budget_seconds
         report = SweepReport(status="completed")
         start = (cursor.tenant_id, cursor.org_id) if cursor else None

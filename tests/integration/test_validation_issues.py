@@ -253,6 +253,26 @@ def test_how_a_sweep_pages_changes_nothing_it_finds_or_counts(client: Any, keys:
         assert {pid for pid, _, _ in left} == set(ids[s][3:])
 
 
+def test_a_new_pass_waits_for_the_interval_after_the_last_one_ended(scope: Scope) -> None:
+    write_behind_the_back(scope, [{"title": f"Rested {i}"} for i in range(3)])
+    now = [wiring.utc_now()]
+    client = wiring.firestore_client()
+
+    def sweep(page_size: int = 300) -> Sweep:
+        store = FirestoreSweepStore(client, f"test-{scope.tenant_id}", tenant_ids={scope.tenant_id})
+        issues_of = lambda s: FirestoreIssueStore(client, s)  # noqa: E731
+        return Sweep(store, wiring.quality, issues_of, lambda: now[0], page_size, min_interval=timedelta(hours=24))
+
+    assert (sweep().run(60).status, sweep().run(60).status) == ("completed", "resting")  # the first pass ever runs
+    now[0] += timedelta(hours=23, minutes=59)
+    rested = sweep().run(60)
+    assert (rested.status, rested.products) == ("resting", 0)
+    now[0] += timedelta(minutes=1)
+    paused = sweep(page_size=1).run(0.000001)  # a pass that pauses part way ...
+    assert (paused.status, paused.products) == ("paused", 1)
+    assert (sweep().run(60).status, sweep().run(60).products) == ("completed", 0)  # ... is resumed, not rested
+
+
 def test_a_sweep_evaluates_300_products_a_page(scope: Scope) -> None:
     write_behind_the_back(scope, [{"title": f"Many {i}"} for i in range(301)])
     first = sweep_of(scope).run(0.000001)

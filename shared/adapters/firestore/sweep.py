@@ -62,6 +62,11 @@ class FirestoreSweepStore:
             if (self._ref.get().to_dict() or {}).get("owner") == owner:
                 self._ref.update(changes)
 
+    def last_completed(self) -> datetime | None:
+        with translated("sweep state"):
+            ended: datetime | None = (self._ref.get().to_dict() or {}).get("completed_at")
+        return ended
+
     def scopes(self, after: tuple[str, str] | None) -> Iterator[Scope]:
         """Tenants and orgs hold data in subcollections, so their documents may not exist:
         list_documents finds them anyway. Sorted, so a sweep can resume."""
