@@ -26,7 +26,8 @@ def main() -> None:
     firestore_emulator = FirestoreEmulator(heap="8g")
     firestore_emulator.start()
     try:
-        os.environ.update({**firestore_emulator.env(), "GCP_PROJECT": PROJECT})
+        # Every size is a pass of its own, however recent the last.
+        os.environ.update({**firestore_emulator.env(), "GCP_PROJECT": PROJECT, "SWEEP_MIN_INTERVAL_HOURS": "0"})
         from shared import wiring
 
         wiring.reset()
