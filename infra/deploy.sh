@@ -173,7 +173,9 @@ elif ((BUCKET_SOFT_DELETE_DAYS >= 7 && BUCKET_SOFT_DELETE_DAYS <= 90)); then
 else
   die "BUCKET_SOFT_DELETE_DAYS must be 0 (none) or 7-90"
 fi
-ensure_bucket() { # ensure_bucket NAME LIFECYCLE_FILE: uniform access, no public access, lifecycle, soft delete
+ensure_bucket() { # ensure_bucket NAME LIFECYCLE_FILE [CORS_FILE]: uniform access, no public access, lifecycle, soft delete
+  local cors=()
+  [[ -z ${3:-} ]] || cors=(--cors-file="$3")
   if exists gcloud storage buckets describe "gs://$1"; then
     log "  exists"
   else
@@ -181,7 +183,7 @@ ensure_bucket() { # ensure_bucket NAME LIFECYCLE_FILE: uniform access, no public
       --uniform-bucket-level-access --public-access-prevention
   fi
   run gcloud storage buckets update "gs://$1" --uniform-bucket-level-access \
-    --public-access-prevention --lifecycle-file="$2" "${soft_delete_flags[@]}"
+    --public-access-prevention --lifecycle-file="$2" "${soft_delete_flags[@]}" ${cors[@]+"${cors[@]}"}
 }
 step "Payload bucket gs://$PAYLOAD_BUCKET (uniform access, no public access, lifecycle)"
 ensure_bucket "$PAYLOAD_BUCKET" "$INFRA_DIR/payload-bucket-lifecycle.json"
@@ -194,7 +196,9 @@ ensure_bucket "$EXPORT_BUCKET" "$export_lifecycle"
 
 step "Upload bucket gs://$UPLOAD_BUCKET (uniform access, no public access, lifecycle)"
 # Uploaded files expire after 7 days, jobs' working copies after 30 (upload-bucket-lifecycle.json).
-ensure_bucket "$UPLOAD_BUCKET" "$INFRA_DIR/upload-bucket-lifecycle.json"
+# A browser (a merchant's admin page) may PUT a file to its signed URL from any origin: the
+# signature, not the origin, is the permission, and it allows that one object, once, for a while.
+ensure_bucket "$UPLOAD_BUCKET" "$INFRA_DIR/upload-bucket-lifecycle.json" "$INFRA_DIR/upload-bucket-cors.json"
 
 # --- Cloud Tasks ------------------------------------------------------------------------------
 ensure_queue() { # ensure_queue NAME FLAGS...: created, or brought up to date

@@ -110,6 +110,14 @@ def test_every_queue_and_bucket_the_settings_name_is_created_and_torn_down(deplo
     assert removed == buckets
 
 
+def test_browsers_may_put_files_to_the_upload_bucket_only(deploy: DryRun) -> None:
+    [cors] = [c for c in deploy.gcloud("storage", "buckets", "update") if flag(c, "cors-file")]
+    assert cors[4] == f"gs://{PROJECT}-synq-pim-uploads"
+    rules = json.loads((INFRA / str(flag(cors, "cors-file")).rsplit("/", 1)[-1]).read_text())
+    assert [(r["method"], r["origin"]) for r in rules] == [(["PUT"], ["*"])]
+    assert "x-goog-content-length-range" in rules[0]["responseHeader"]
+
+
 # --- Firestore indexes -------------------------------------------------------------------------
 def index_fields(index: dict[str, object]) -> tuple[tuple[str, str], ...]:
     return tuple((f["fieldPath"], f["order"]) for f in index["fields"])  # type: ignore[attr-defined]
