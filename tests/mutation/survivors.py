@@ -366,11 +366,6 @@ NOT_YET_KILLED: dict[Key, str] = {
         "reading instead (test_http_api.py's xfail test). That test kills it once werkzeug or the edge "
         "raises."
     ),
-    change(AUTH, "LEEWAY_SECONDS = 30", "30", "31"): (
-        "Killing it needs a token that expired between 30 and 31 seconds ago when it is checked: a "
-        "timing-dependent test, which the suite does not write. 10 seconds past expiry (accepted) "
-        "and 120 (refused) are tested."
-    ),
 }
 
 
