@@ -202,6 +202,18 @@ EQUIVALENT: dict[Key, str] = {
         "The name of the document holding the production sweep's lease and cursor: any fixed name "
         "works the same (tests give each sweep a name of its own)."
     ),
+    change(
+        SWEEP_STORE, "result: tuple[bool, SweepCursor | None] = take(self._client.transaction())", "|", "&"
+    ): TYPING_ONLY,
+    change(
+        SWEEP_STORE,
+        'changes: dict[str, Any] = {"owner": None, "lease_until": None}',
+        '"lease_until"',
+        '"XXlease_untilXX"',
+    ): (
+        "A released lease keeping its end: read only beside an owner, and the release names none "
+        "(acquire grants a lease no one holds, save needs its owner), so it is never read again."
+    ),
     change(SWEEP, "after: str | None = None", "= None", '= ""'): (
         "A cursor's position read as empty instead of none: both mean the start (`if after:`)."
     ),
