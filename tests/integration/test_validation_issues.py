@@ -389,6 +389,26 @@ def test_the_lease_is_one_owners_until_it_expires_or_is_released(scope: Scope) -
     assert store.acquire("d", now + LEASE, LEASE) == (True, None)
 
 
+def test_saved_progress_extends_the_lease_and_the_record_says_when_the_sweep_ran(scope: Scope) -> None:
+    client = wiring.firestore_client()
+    name = f"record-{uuid.uuid4()}"
+    store = FirestoreSweepStore(client, name, tenant_ids={scope.tenant_id})
+    now = wiring.utc_now()
+    assert store.acquire("a", now, LEASE) == (True, None)
+    assert store.save("a", None, now + LEASE / 2, LEASE) is True  # the lease now runs to now + 1.5 LEASE
+    assert store.acquire("b", now + LEASE, LEASE) == (False, None)  # held past its first end
+    assert store.acquire("b", now + LEASE * 3 / 2, LEASE) == (True, None)
+    store.release("b", completed=True, now=now + LEASE * 2)
+    assert store.save("b", None, now + LEASE * 2, LEASE) is False  # a released run holds nothing
+    # The record an operator reads: when the last sweep started and when it finished, no one holding it.
+    record = client.collection("system").document(name).get().to_dict()
+    assert (record["owner"], record["started_at"], record["completed_at"]) == (
+        None,
+        now + LEASE * 3 / 2,
+        now + LEASE * 2,
+    )
+
+
 def test_evaluations_racing_each_other_converge(jobs: JobsApi, client: Any, scope: Scope) -> None:
     ids = write_behind_the_back(scope, [{"title": f"Racing product {i}", "sku": "R", **GOOD} for i in range(6)])
     quality = wiring.quality(scope)

@@ -92,6 +92,15 @@ def test_a_token_expired_within_the_leeway_is_accepted(keys: tuple[Path, Path], 
     assert authenticate(headers(keys[0], scope, ttl=-10), verifier).scope == scope
 
 
+def test_a_token_expired_by_the_leeway_to_the_second_is_refused(
+    keys: tuple[Path, Path], verifier: TokenVerifier
+) -> None:
+    """Its expiry, a whole second, is at most now minus 30 seconds whenever it is checked, so it is
+    refused every time; a leeway of 31 seconds accepts it while the second it was minted in lasts."""
+    with pytest.raises(UnauthenticatedError, match=r"^the bearer token has expired$"):
+        authenticate(headers(keys[0], new_scope(), ttl=-30), verifier)
+
+
 @pytest.mark.parametrize("missing", ["exp", "iss", "aud"])
 def test_a_token_without_expiry_issuer_or_audience_is_401(
     keys: tuple[Path, Path], verifier: TokenVerifier, missing: str
