@@ -205,6 +205,10 @@ class BulkJobProcessor:
         whole = True
         processed = failed = 0
         while True:
+            if earlier and self.jobs.get_job(job.id).status is JobStatus.CANCELLED:
+                # Between parts: a cancel since the batch began stops it here (its skip marker
+                # keeps the last part out anyway; this keeps the parts before it out too).
+                return "stopped between parts: job CANCELLED", created, False
             start = remaining(batch, earlier).first_item
             rest = items[start - batch.first_item :]
             rest_lines = lines[start - batch.first_item :] if lines is not None else None

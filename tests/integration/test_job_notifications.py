@@ -93,7 +93,10 @@ def test_a_cancelled_job_is_announced_as_cancelled(
     job = settled(jobs, created["id"])
     [event] = receiver.events
     assert event["event_type"] == "bulk_job.cancelled" and event["payload"]["status"] == "CANCELLED"
-    assert event["payload"]["processed_items"] == job["processed_items"]
+    # The counts as the cancel left them: a batch that was between its parts (these products'
+    # issues make batches too large for one commit) may still add the part it was committing.
+    assert event["payload"]["processed_items"] <= job["processed_items"]
+    wait_until(lambda: jobs.get(created["id"])["processed_items"] == len(jobs.products()))
 
 
 def test_a_failing_receiver_is_retried_with_the_same_event(
