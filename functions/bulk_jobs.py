@@ -30,23 +30,27 @@ class BulkJobInput(BaseModel):
 
 MAX_ITEMS = 100_000  # the default of MAX_JOB_ITEMS
 STRING_PAYLOAD = "A string holding the JSON array is accepted too. Give either `payload` or `upload_id`."
-UPLOAD_ID = Field(
-    None,
-    description="Instead of `payload`: the id of an upload whose file has arrived (each upload makes one job).",
-    json_schema_extra={"format": "uuid"},
-)
-DRY_RUN = Field(
-    False,
-    description="Run the whole job but write nothing (no product, audit event or issue): it ends COMPLETED "
-    "with the per-item errors it would have had and a dry_run_report.",
-)
 
 
-class ImportJobRequest(BaseModel):
+class _JobRequest(BaseModel):
+    """What every job type's body takes besides its payload."""
+
     model_config = ConfigDict(extra="forbid")
 
+    upload_id: str | None = Field(
+        None,
+        description="Instead of `payload`: the id of an upload whose file has arrived (each upload makes one job).",
+        json_schema_extra={"format": "uuid"},
+    )
+    dry_run: bool = Field(
+        False,
+        description="Run the whole job but write nothing (no product, audit event or issue): it ends COMPLETED "
+        "with the per-item errors it would have had and a dry_run_report.",
+    )
+
+
+class ImportJobRequest(_JobRequest):
     job_type: Literal[JobType.BULK_IMPORT]
-    upload_id: str | None = UPLOAD_ID
     payload: list[dict[str, Any]] | None = Field(
         None,
         min_length=1,
@@ -54,14 +58,10 @@ class ImportJobRequest(BaseModel):
         description="Product objects (fields of ProductFields; `title` required). Each item is judged when the "
         f"job runs: an invalid one becomes a per-item error, not a refused job. {STRING_PAYLOAD}",
     )
-    dry_run: bool = DRY_RUN
 
 
-class UpdateJobRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UpdateJobRequest(_JobRequest):
     job_type: Literal[JobType.BULK_UPDATE]
-    upload_id: str | None = UPLOAD_ID
     payload: list[dict[str, Any]] | None = Field(
         None,
         min_length=1,
@@ -69,21 +69,16 @@ class UpdateJobRequest(BaseModel):
         description="Objects holding the product `id` and the fields to change (ProductPatch; null clears a "
         f"field). Each item is judged when the job runs. {STRING_PAYLOAD}",
     )
-    dry_run: bool = DRY_RUN
 
 
-class DeleteJobRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DeleteJobRequest(_JobRequest):
     job_type: Literal[JobType.BULK_DELETE]
-    upload_id: str | None = UPLOAD_ID
     payload: list[str] | None = Field(
         None,
         min_length=1,
         max_length=MAX_ITEMS,
         description=f"Product ids; an unknown one becomes a per-item NOT_FOUND when the job runs. {STRING_PAYLOAD}",
     )
-    dry_run: bool = DRY_RUN
 
 
 class CreateBulkJobRequest(
