@@ -443,6 +443,17 @@ deploy_function "$FN_SWEEP" "$SWEEP_TARGET" 1Gi "${SWEEP_TIMEOUT_SECONDS}s" 1 "$
 grant_invoker "$FN_SWEEP" "$SCHEDULER_SA"
 SWEEP_URL=$(function_url "$FN_SWEEP")
 
+ensure_scheduler_job() { # ensure_scheduler_job NAME FLAGS...: an HTTP job posting JSON, created or brought up to date
+  local name=$1
+  shift
+  if exists gcloud scheduler jobs describe "$name" --location="$SCHEDULER_REGION"; then
+    run gcloud scheduler jobs update http "$name" "$@" --update-headers=Content-Type=application/json
+  else
+    # The new service account may take a while to be usable for OIDC tokens.
+    run_retry gcloud scheduler jobs create http "$name" "$@" --headers=Content-Type=application/json
+  fi
+}
+
 step "Cloud Scheduler job $SWEEP_JOB in $SCHEDULER_REGION ('$SWEEP_SCHEDULE' $SWEEP_TIME_ZONE)"
 # No retries: the next run resumes where a failed one stopped. The attempt deadline leaves the
 # function its whole timeout.
@@ -451,12 +462,7 @@ job_flags=(--location="$SCHEDULER_REGION" --schedule="$SWEEP_SCHEDULE" --time-zo
   --oidc-service-account-email="$SCHEDULER_SA" --oidc-token-audience="$SWEEP_URL"
   --attempt-deadline="$((SWEEP_TIMEOUT_SECONDS + 60))s" --max-retry-attempts=0
   --description="Synq PIM: re-evaluate the catalogs (validation issues), resuming where the last run stopped")
-if exists gcloud scheduler jobs describe "$SWEEP_JOB" --location="$SCHEDULER_REGION"; then
-  run gcloud scheduler jobs update http "$SWEEP_JOB" "${job_flags[@]}" --update-headers=Content-Type=application/json
-else
-  # The new service account may take a while to be usable for OIDC tokens.
-  run_retry gcloud scheduler jobs create http "$SWEEP_JOB" "${job_flags[@]}" --headers=Content-Type=application/json
-fi
+ensure_scheduler_job "$SWEEP_JOB" "${job_flags[@]}"
 
 # --- job watchdog (Cloud Scheduler) -----------------------------------------------------------
 # Re-queues the lost tasks of silent jobs and exports, so it sends the task token the workers check
@@ -473,13 +479,7 @@ watchdog_flags=(--location="$SCHEDULER_REGION" --schedule="$WATCHDOG_SCHEDULE" -
   --oidc-service-account-email="$SCHEDULER_SA" --oidc-token-audience="$WATCHDOG_URL"
   --attempt-deadline="$((WATCHDOG_TIMEOUT_SECONDS + 60))s" --max-retry-attempts=0
   --description="Synq PIM: re-queue the lost tasks of silent bulk jobs and exports; fail those rescued too often")
-if exists gcloud scheduler jobs describe "$WATCHDOG_JOB" --location="$SCHEDULER_REGION"; then
-  run gcloud scheduler jobs update http "$WATCHDOG_JOB" "${watchdog_flags[@]}" \
-    --update-headers=Content-Type=application/json
-else
-  run_retry gcloud scheduler jobs create http "$WATCHDOG_JOB" "${watchdog_flags[@]}" \
-    --headers=Content-Type=application/json
-fi
+ensure_scheduler_job "$WATCHDOG_JOB" "${watchdog_flags[@]}"
 
 # --- API Gateway ------------------------------------------------------------------------------
 step "API Gateway: generating the config from the app's routes (python -m infra.gateway_spec)"
