@@ -238,13 +238,7 @@ def _once_per_key(call: Call, key: str, handle: Callable[[], flask.Response]) ->
     from shared.wiring import idempotency as keys  # late, as for the verifier
 
     request = call.request
-    limit = get_settings().max_body_bytes
-    try:
-        body = request.get_data() if (request.content_length or 0) <= limit else None
-    except RequestEntityTooLarge:
-        body = None
-    if body is None or len(body) > limit:
-        raise PayloadTooLargeError(f"request body over {limit} bytes")
+    body = _read_body(request, cache=True)  # kept: the handler reads it again
     request_print = idempotency.fingerprint(request.method, request.path, body)
 
     def act() -> idempotency.StoredResponse:
@@ -309,18 +303,29 @@ def bounded_body(request: flask.Request) -> Iterator[None]:
 
 
 def _json_body(request: flask.Request) -> Any:
-    limit = get_settings().max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLargeError(f"request body over {limit} bytes")
+    if _declared_too_large(request):  # said before the media type: a 413 comes before a 415
+        raise PayloadTooLargeError(f"request body over {get_settings().max_body_bytes} bytes")
     if not request.is_json:
         raise UnsupportedMediaTypeError("send the body as JSON with Content-Type: application/json")
+    return strict_json.loads(_read_body(request, cache=False))
+
+
+def _declared_too_large(request: flask.Request) -> bool:
+    return request.content_length is not None and request.content_length > get_settings().max_body_bytes
+
+
+def _read_body(request: flask.Request, cache: bool) -> bytes:
+    """The body, read no further than the limit: a 413 if its Content-Length or the read passes it."""
+    limit = get_settings().max_body_bytes
+    if _declared_too_large(request):
+        raise PayloadTooLargeError(f"request body over {limit} bytes")
     try:
-        raw = request.get_data(cache=False)
+        raw = request.get_data(cache=cache)
     except RequestEntityTooLarge as exc:
         raise PayloadTooLargeError(f"request body over {limit} bytes") from exc
     if len(raw) > limit:
         raise PayloadTooLargeError(f"request body over {limit} bytes")
-    return strict_json.loads(raw)
+    return raw
 
 
 def parse_body(request: flask.Request, model: type[M]) -> M:
