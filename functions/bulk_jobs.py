@@ -118,7 +118,7 @@ class ErrorsQuery(PageQuery):
     response=BulkJobView,
     idempotent=True,
     summary="Create a bulk job (PENDING), processed asynchronously in batches",
-    errors=(404, 409),
+    errors=(404, 409, 429),  # 429: the tenant's TENANT_MAX_RUNNING_JOBS are PENDING or PROCESSING
 )
 def create_bulk_job(call: Call) -> Reply:
     body = call.body(BulkJobInput)

@@ -37,6 +37,7 @@ class ListExportsQuery(QueryParams):
     status=202,
     idempotent=True,
     summary="Queue an export of the whole catalog; the tenant is notified when it is done",
+    errors=(429,),  # the tenant's TENANT_MAX_RUNNING_EXPORTS are QUEUED or RUNNING
 )
 def create_export(call: Call) -> Reply:
     body = call.body(CreateExportRequest)

@@ -76,6 +76,17 @@ class UnsupportedMediaTypeError(SynqError):
     code = "UNSUPPORTED_MEDIA_TYPE"
 
 
+class TooManyRequestsError(SynqError):
+    """The tenant holds as much running work as it may: the caller should retry after a while."""
+
+    status = 429
+    code = "TOO_MANY_REQUESTS"
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds  # sent as Retry-After
+
+
 class UnavailableError(SynqError):
     """A dependency failed transiently: the caller (or Cloud Tasks) should retry."""
 

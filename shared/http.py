@@ -36,6 +36,7 @@ from shared.errors import (
     PermanentTaskError,
     PermissionDeniedError,
     SynqError,
+    TooManyRequestsError,
     UnauthenticatedError,
     UnavailableError,
     UnsupportedMediaTypeError,
@@ -241,13 +242,18 @@ def _once_per_key(call: Call, key: str, handle: Callable[[], flask.Response]) ->
     body = _read_body(request, cache=True)  # kept: the handler reads it again
     request_print = idempotency.fingerprint(request.method, request.path, body)
 
+    fresh: list[flask.Response] = []
+
     def act() -> idempotency.StoredResponse:
         response = handle()
+        fresh.append(response)
         return idempotency.StoredResponse(
             status=response.status_code, content_type=response.mimetype, body=response.get_data()
         )
 
     answer, replayed = keys(call.principal.scope).run(key, request_print, act)
+    if not replayed and fresh:
+        return fresh[0]  # as made, with its headers (a 429's Retry-After)
     response = flask.Response(answer.body, status=answer.status, mimetype=answer.content_type)
     if replayed:
         response.headers[idempotency.REPLAYED_HEADER] = "true"
@@ -364,7 +370,10 @@ def error_response(exc: SynqError) -> flask.Response:
     body: dict[str, Any] = {"error": exc.message, "code": exc.code}
     if exc.details:
         body["details"] = [{"field": d.field, "problem": d.problem} for d in exc.details]
-    return _json(body, exc.status)
+    response = _json(body, exc.status)
+    if isinstance(exc, TooManyRequestsError):
+        response.headers["Retry-After"] = str(exc.retry_after_seconds)
+    return response
 
 
 def _json(body: dict[str, Any], status: int) -> flask.Response:

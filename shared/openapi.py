@@ -34,8 +34,14 @@ ERRORS = {
     413: "Body over 10 MB",
     415: "Body is not JSON",
     422: "The Idempotency-Key was used before with a different request",
+    429: "The tenant runs as many of these as it may at once: retry after `Retry-After` seconds",
     500: "Unexpected error (logged; the body carries a request_id)",
     503: "A dependency is temporarily unavailable: retry",
+}
+RETRY_AFTER = {
+    "description": "Seconds to wait before sending the request again.",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
 }
 
 
@@ -133,6 +139,7 @@ def _operation(route: Route, refs: dict[Any, Any], schemas: dict[str, Any]) -> d
             **{
                 str(code): {
                     "description": ERRORS[code],
+                    **({"headers": {"Retry-After": RETRY_AFTER}} if code == 429 else {}),
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
                 }
                 for code in route.error_statuses()

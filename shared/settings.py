@@ -123,6 +123,23 @@ class Settings(BaseSettings):
     )
     mail_from: str = Field("Synq PIM <no-reply@synq.local>", description="From address of notification emails.")
 
+    # --- per-tenant limits (fairness: one tenant cannot fill the queues) ---
+    tenant_max_running_jobs: int = Field(
+        2,
+        ge=1,
+        description="Bulk jobs (dry runs included) a tenant may have PENDING or PROCESSING at once; POST "
+        "/bulk-jobs answers one more with 429 and Retry-After.",
+    )
+    tenant_max_running_exports: int = Field(
+        1,
+        ge=1,
+        description="Exports a tenant may have QUEUED or RUNNING at once; POST /exports answers one more with 429 "
+        "and Retry-After.",
+    )
+    tenant_limit_retry_after_seconds: int = Field(
+        30, ge=1, description="The Retry-After of a 429 from a per-tenant limit (seconds)."
+    )
+
     # --- the job watchdog (scheduled): jobs and exports whose tasks were lost ---
     watchdog_job_stall_seconds: int = Field(
         600,

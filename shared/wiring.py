@@ -27,7 +27,7 @@ from shared.adapters.smtp_mail import SmtpMailer
 from shared.adapters.webhooks import HttpWebhookSender, resolve
 from shared.auth import TokenVerifier
 from shared.domain.catalog import BRANDS, CATEGORIES
-from shared.domain.tenancy import Scope
+from shared.domain.tenancy import RunningLimit, Scope
 from shared.services.audit_log import AuditLog
 from shared.services.bulk_jobs import BulkJobs, BulkLimits
 from shared.services.bulk_processing import BulkJobProcessor
@@ -136,6 +136,7 @@ def bulk_limits() -> BulkLimits:
         batch_max_bytes=s.batch_max_bytes,
         inline_payload_max_bytes=s.inline_payload_max_bytes,
         max_upload_items=s.max_upload_job_items,
+        running=RunningLimit(s.tenant_max_running_jobs, s.tenant_limit_retry_after_seconds),
     )
 
 
@@ -232,6 +233,7 @@ def export_policy() -> ExportPolicy:
         notify_max_attempts=s.notify_max_attempts,
         notify_backoff_seconds=s.notify_backoff_seconds,
         notify_backoff_max_seconds=s.notify_backoff_max_seconds,
+        running=RunningLimit(s.tenant_max_running_exports, s.tenant_limit_retry_after_seconds),
     )
 
 

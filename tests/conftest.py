@@ -93,6 +93,9 @@ def stack_env(
         # Retries of failed deliveries within a test's patience.
         "NOTIFY_BACKOFF_SECONDS": "0.2",
         "NOTIFY_MAX_ATTEMPTS": "3",
+        # Tests share tenants across many jobs; the per-tenant limits have tests of their own.
+        "TENANT_MAX_RUNNING_JOBS": "1000",
+        "TENANT_MAX_RUNNING_EXPORTS": "1000",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

@@ -38,3 +38,12 @@ class Principal:
     email: str
     role: Role
     scope: Scope
+
+
+@dataclass(frozen=True)
+class RunningLimit:
+    """How many records of one kind (bulk jobs, exports) a tenant may have running at once; a
+    request for one more is refused, to be retried after `retry_after_seconds`."""
+
+    most: int
+    retry_after_seconds: int

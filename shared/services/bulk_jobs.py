@@ -11,7 +11,7 @@ from typing import Any
 from shared.domain.audit import AuditEvent, ChangeContext, ResourceType, Verb
 from shared.domain.bulk import items_per_batch, parse_payload, split_payload
 from shared.domain.models import BulkJob, BulkJobView, ItemError, JobStatus, JobType, Page, UploadFormat, UploadSource
-from shared.domain.tenancy import Principal
+from shared.domain.tenancy import Principal, RunningLimit
 from shared.domain.uploads import GENERIC_ERROR_COLUMNS, csv_row, error_header, error_rows, generic_error_row
 from shared.errors import ConflictError, FieldProblem, InvalidArgumentError, UnavailableError
 from shared.services.job_notifications import announce
@@ -28,6 +28,7 @@ class BulkLimits:
     batch_max_bytes: int
     inline_payload_max_bytes: int
     max_upload_items: int = 1_000_000
+    running: RunningLimit | None = None  # the tenant's PENDING + PROCESSING jobs at most (dry runs too); None: any
 
 
 @dataclass
@@ -79,7 +80,7 @@ class BulkJobs:
             items_generation=stored.generation,
             dry_run=dry_run,
         )
-        self.jobs.create_job(job, upload_id=upload.id)
+        self.jobs.create_job(job, upload_id=upload.id, limit=self.limits.running)
         self._queue_start(job)
         return job.view()
 
@@ -118,7 +119,8 @@ class BulkJobs:
             payload_object=payload_object,
             dry_run=dry_run,
         )
-        self.jobs.create_job(job)
+        # The payload was stored first: a refused job's (429) is left to the bucket's lifecycle.
+        self.jobs.create_job(job, limit=self.limits.running)
         self._queue_start(job)
         view = job.view()
         view.payload = text

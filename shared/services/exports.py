@@ -30,7 +30,7 @@ from shared.domain.exports import (
 )
 from shared.domain.models import Page
 from shared.domain.notifications import EventEnvelope, email_text, event_id, event_type
-from shared.domain.tenancy import Principal, Scope
+from shared.domain.tenancy import Principal, RunningLimit, Scope
 from shared.errors import NotFoundError, PermanentTaskError, SynqError, UnavailableError
 from shared.services.notifications import Notifier, NotifyPolicy
 from shared.services.ports import ExportFiles, ExportStore, Mailer, NotificationSettingsStore, TaskQueue, WebhookSender
@@ -46,6 +46,7 @@ class ExportPolicy:
     notify_max_attempts: int
     notify_backoff_seconds: float
     notify_backoff_max_seconds: float
+    running: RunningLimit | None = None  # the tenant's QUEUED + RUNNING exports at most; None: any
 
 
 @dataclass
@@ -74,7 +75,7 @@ class Exports:
             created_at=now,
             updated_at=now,
         )
-        self.store.create(export)
+        self.store.create(export, limit=self.policy.running)
         task = ExportTask.run(self.scope, export_id)
         try:
             self.tasks.enqueue(task.name, task.to_body())

@@ -70,7 +70,7 @@ class Idempotency:
         except BaseException:
             self._release(doc_id)
             raise
-        if response.status >= 500:
+        if response.status >= 500 or response.status == 429:
             self._release(doc_id)
             return response
         try:

@@ -17,13 +17,16 @@ from shared.domain.idempotency import KeyRecord, StoredResponse
 from shared.domain.models import BatchPart, BatchRange, BulkJob, ItemError, JobType, Page
 from shared.domain.notifications import NotificationSettings
 from shared.domain.quality import IssueChange, QualitySummary, ValidationIssue
+from shared.domain.tenancy import RunningLimit
 from shared.domain.uploads import PlannedFile, StoredObject, Upload
 
 
 class JobStore(Protocol):
-    def create_job(self, job: BulkJob, upload_id: str | None = None) -> None:
+    def create_job(self, job: BulkJob, upload_id: str | None = None, limit: RunningLimit | None = None) -> None:
         """Store a new job; with `upload_id`, claim that upload for it in the same write
-        (NotFoundError if there is no such upload, ConflictError if a job used it already)."""
+        (NotFoundError if there is no such upload, ConflictError if a job used it already); with
+        `limit`, take one of the tenant's running-job slots in it too (TooManyRequestsError if
+        the tenant's PENDING and PROCESSING jobs fill them)."""
         ...
 
     def get_job(self, job_id: str) -> BulkJob:
@@ -251,7 +254,10 @@ class IssueStore(Protocol):
 
 
 class ExportStore(Protocol):
-    def create(self, export: Export) -> None: ...
+    def create(self, export: Export, limit: RunningLimit | None = None) -> None:
+        """Store a new export; with `limit`, taking one of the tenant's running-export slots in the
+        same write (TooManyRequestsError if its QUEUED and RUNNING exports fill them)."""
+        ...
 
     def get(self, export_id: str) -> Export:
         """The export, or NotFoundError."""

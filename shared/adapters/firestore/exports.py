@@ -10,6 +10,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1 import FieldFilter
 
 from shared.adapters.firestore import queries
+from shared.adapters.firestore.admission import ADMIT_ATTEMPTS, admit
 from shared.adapters.firestore.base import TenantRoot, in_id_order, newest_first, newest_first_page, prefetched
 from shared.adapters.firestore.quality import SUMMARIES
 from shared.adapters.google_errors import translated
@@ -17,10 +18,11 @@ from shared.domain.catalog import Collection, Product
 from shared.domain.exports import Delivery, DeliveryStatus, Export, ExportResult, ExportStatus
 from shared.domain.models import Page
 from shared.domain.notifications import NotificationSettings
-from shared.domain.tenancy import Scope
+from shared.domain.tenancy import RunningLimit, Scope
 from shared.errors import NotFoundError
 
 EXPORTS = "exports"
+RUNNING = tuple(s.value for s in ExportStatus if not s.finished)  # hold one of the tenant's slots
 
 
 class FirestoreExportStore:
@@ -31,9 +33,20 @@ class FirestoreExportStore:
         self._root = TenantRoot(client, scope)
         self._exports = self._root.collection(EXPORTS)
 
-    def create(self, export: Export) -> None:
+    def create(self, export: Export, limit: RunningLimit | None = None) -> None:
+        ref = self._exports.document(export.id)
+        if limit is None:
+            with translated("export"):
+                ref.create(export.model_dump(mode="python"))
+            return
+
+        @firestore.transactional
+        def create(txn: firestore.Transaction) -> None:
+            admit(self._client, txn, export.tenant_id, ref, RUNNING, limit)
+            txn.create(ref, export.model_dump(mode="python"))
+
         with translated("export"):
-            self._exports.document(export.id).create(export.model_dump(mode="python"))
+            create(self._client.transaction(max_attempts=ADMIT_ATTEMPTS))
 
     def get(self, export_id: str) -> Export:
         with translated("export"):

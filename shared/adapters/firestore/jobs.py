@@ -9,6 +9,7 @@ from typing import Any
 from google.cloud import firestore
 
 from shared.adapters.firestore import queries, wire
+from shared.adapters.firestore.admission import ADMIT_ATTEMPTS, admit
 from shared.adapters.firestore.base import (
     AUDIT_EVENTS,
     INDEX,
@@ -27,7 +28,7 @@ from shared.domain.deliveries import Delivery, DeliveryStatus
 from shared.domain.dry_run import DryRunBatch
 from shared.domain.models import BatchPart, BatchRange, BulkJob, ItemError, JobStatus, JobType, Page
 from shared.domain.notifications import job_delivery
-from shared.domain.tenancy import Scope
+from shared.domain.tenancy import RunningLimit, Scope
 from shared.domain.uploads import PlannedFile
 from shared.errors import ConflictError, NotFoundError, StoreRefusedError
 
@@ -52,26 +53,31 @@ class FirestoreJobStore:
         self._client = client
         self._jobs = self._root.collection("bulk_jobs")
 
-    def create_job(self, job: BulkJob, upload_id: str | None = None) -> None:
-        if upload_id is None:
+    def create_job(self, job: BulkJob, upload_id: str | None = None, limit: RunningLimit | None = None) -> None:
+        ref = self._jobs.document(job.id)
+        if upload_id is None and limit is None:
             with translated("bulk job"):
-                self._jobs.document(job.id).create(job.model_dump(mode="python"))
+                ref.create(job.model_dump(mode="python"))
             return
-        upload = self._root.collection(UPLOADS).document(upload_id)
+        upload = self._root.collection(UPLOADS).document(upload_id) if upload_id else None
 
         @firestore.transactional
         def create(txn: firestore.Transaction) -> None:
             # The upload is claimed in the same write that creates its job: used once, whatever races.
-            snap = upload.get(transaction=txn)
-            if not snap.exists:
-                raise NotFoundError("upload not found")
-            if snap.get("job_id"):
-                raise ConflictError(f"the upload was used already, by bulk job {snap.get('job_id')}")
-            txn.update(upload, {"job_id": job.id})
-            txn.create(self._jobs.document(job.id), job.model_dump(mode="python"))
+            if upload is not None:
+                snap = upload.get(transaction=txn)
+                if not snap.exists:
+                    raise NotFoundError("upload not found")
+                if snap.get("job_id"):
+                    raise ConflictError(f"the upload was used already, by bulk job {snap.get('job_id')}")
+            if limit is not None:  # reads before any write, as a transaction must
+                admit(self._client, txn, job.tenant_id, ref, UNFINISHED, limit)
+            if upload is not None:
+                txn.update(upload, {"job_id": job.id})
+            txn.create(ref, job.model_dump(mode="python"))
 
         with translated("bulk job"):
-            create(self._client.transaction())
+            create(self._client.transaction(max_attempts=ADMIT_ATTEMPTS))
 
     def get_job(self, job_id: str) -> BulkJob:
         with translated("bulk job"):
