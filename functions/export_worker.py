@@ -14,7 +14,8 @@ from shared.services.tasks import ExportTask, JobNoticeTask
 
 
 class NotificationWorkerTask(RootModel[Annotated[ExportTask | JobNoticeTask, Field(discriminator="kind")]]):
-    """What the exports queue carries: an export's run or notice, or a bulk job's notice."""
+    """What the export worker is sent: an export's run (exports queue), an export's or a bulk job's
+    notice (notifications queue)."""
 
 
 def run(body: NotificationWorkerTask, attempt: int) -> str:

@@ -13,6 +13,7 @@ TASKS_QUEUE=${TASKS_QUEUE:-bulk-jobs}
 EXPORT_BUCKET=${EXPORT_BUCKET:-$PROJECT-synq-pim-exports}
 EXPORT_RETENTION_DAYS=${EXPORT_RETENTION_DAYS:-30} # export files are deleted after this many days
 EXPORTS_QUEUE=${EXPORTS_QUEUE:-exports}
+NOTIFY_QUEUE=${NOTIFY_QUEUE:-notifications} # notification attempts, apart from the long export runs
 UPLOAD_BUCKET=${UPLOAD_BUCKET:-$PROJECT-synq-pim-uploads} # uploaded files of items and their jobs' working copies
 BUCKET_SOFT_DELETE_DAYS=${BUCKET_SOFT_DELETE_DAYS:-0} # 0: deleted files are gone at once; 7-90: kept (billed) that long
 KEEP_GATEWAY_CONFIGS=${KEEP_GATEWAY_CONFIGS:-3} # API Gateway configs kept (the one serving included); older ones are deleted
@@ -34,6 +35,8 @@ WATCHDOG_BUDGET_SECONDS=${WATCHDOG_BUDGET_SECONDS:-240} # per run (whole seconds
 # run fails the export). deploy.sh checks both.
 TASKS_QUEUE_MAX_ATTEMPTS=${TASKS_QUEUE_MAX_ATTEMPTS:-20}
 EXPORTS_QUEUE_MAX_ATTEMPTS=${EXPORTS_QUEUE_MAX_ATTEMPTS:-10}
+# Notification retries are tasks the app schedules itself; the queue's own cover crashes only.
+NOTIFY_QUEUE_MAX_ATTEMPTS=${NOTIFY_QUEUE_MAX_ATTEMPTS:-10}
 
 TASKS_SA=synq-pim-tasks@$PROJECT.iam.gserviceaccount.com         # Cloud Tasks -> workers (OIDC)
 GATEWAY_SA=synq-pim-gateway@$PROJECT.iam.gserviceaccount.com     # API Gateway -> API functions
@@ -63,6 +66,7 @@ RUNTIME_GRANTS=(
   "bulk-api      project -                    roles/datastore.user"
   "bulk-api      bucket  PAYLOAD_BUCKET       roles/storage.objectUser"
   "bulk-api      queue   TASKS_QUEUE          roles/cloudtasks.enqueuer"
+  "bulk-api      queue   NOTIFY_QUEUE         roles/cloudtasks.enqueuer"
   "bulk-api      account TASKS_SA             roles/iam.serviceAccountUser"
   "bulk-api      secret  TASK_TOKEN_SECRET    roles/secretmanager.secretAccessor"
   "bulk-api      bucket  UPLOAD_BUCKET        roles/storage.objectUser"
@@ -78,6 +82,7 @@ RUNTIME_GRANTS=(
   "bulk-worker   project -                    roles/datastore.user"
   "bulk-worker   bucket  PAYLOAD_BUCKET       roles/storage.objectUser"
   "bulk-worker   queue   TASKS_QUEUE          roles/cloudtasks.enqueuer"
+  "bulk-worker   queue   NOTIFY_QUEUE         roles/cloudtasks.enqueuer"
   "bulk-worker   account TASKS_SA             roles/iam.serviceAccountUser"
   "bulk-worker   secret  TASK_TOKEN_SECRET    roles/secretmanager.secretAccessor"
   "bulk-worker   bucket  UPLOAD_BUCKET        roles/storage.objectUser"
@@ -85,6 +90,7 @@ RUNTIME_GRANTS=(
   "export-worker bucket  EXPORT_BUCKET        roles/storage.objectUser"
   "export-worker account self                 roles/iam.serviceAccountTokenCreator"
   "export-worker queue   EXPORTS_QUEUE        roles/cloudtasks.enqueuer"
+  "export-worker queue   NOTIFY_QUEUE         roles/cloudtasks.enqueuer"
   "export-worker account TASKS_SA             roles/iam.serviceAccountUser"
   "export-worker secret  TASK_TOKEN_SECRET    roles/secretmanager.secretAccessor"
   "export-worker secret  SMTP_PASSWORD_SECRET roles/secretmanager.secretAccessor"
@@ -92,6 +98,7 @@ RUNTIME_GRANTS=(
   "watchdog      project -                    roles/datastore.user"
   "watchdog      queue   TASKS_QUEUE          roles/cloudtasks.enqueuer"
   "watchdog      queue   EXPORTS_QUEUE        roles/cloudtasks.enqueuer"
+  "watchdog      queue   NOTIFY_QUEUE         roles/cloudtasks.enqueuer"
   "watchdog      account TASKS_SA             roles/iam.serviceAccountUser"
   "watchdog      secret  TASK_TOKEN_SECRET    roles/secretmanager.secretAccessor"
 )
@@ -100,10 +107,18 @@ RUNTIME_GRANTS=(
 WORKER_TARGET=bulk_job_worker # Cloud Tasks calls it
 FN_WORKER=synq-pim-bulk-job-worker
 WORKER_PATH=/_tasks/bulk-jobs
-EXPORT_WORKER_TARGET=export_worker # Cloud Tasks calls it (exports queue)
+EXPORT_WORKER_TARGET=export_worker # Cloud Tasks calls it (exports and notifications queues)
 FN_EXPORT_WORKER=synq-pim-export-worker
 EXPORT_WORKER_PATH=/_tasks/exports
 EXPORT_WORKER_TIMEOUT_SECONDS=1800 # = the export run task's dispatch deadline, Cloud Tasks' longest
+# Memory and vCPUs of the workers (CPU empty: the share that comes with the memory). A batch peaks
+# near 170 MiB, so 1 GiB (0.583 vCPU) suffices; an export is CPU-bound (decoding the catalog) and
+# must finish within the 30-minute deadline, so it gets a whole vCPU (with 2 GiB): about 2 million
+# products a run instead of 1.1 (docs/scaling.md section 5).
+WORKER_MEMORY=1Gi
+WORKER_CPU=
+EXPORT_WORKER_MEMORY=2Gi
+EXPORT_WORKER_CPU=1
 SWEEP_TARGET=validation_sweep # Cloud Scheduler calls it (job $SWEEP_JOB)
 FN_SWEEP=synq-pim-validation-sweep
 SWEEP_JOB=synq-pim-validation-sweep

@@ -222,6 +222,13 @@ step "Cloud Tasks queue $EXPORTS_QUEUE"
 ensure_queue "$EXPORTS_QUEUE" --max-attempts="$EXPORTS_QUEUE_MAX_ATTEMPTS" --min-backoff=10s --max-backoff=300s \
   --max-dispatches-per-second=20 --max-concurrent-dispatches=20
 
+step "Cloud Tasks queue $NOTIFY_QUEUE"
+# Every notification attempt (of exports and bulk jobs), to the export worker: on a queue of its
+# own, so that export runs (up to 30 minutes each) cannot hold every slot while attempts wait.
+# Retries are tasks the app schedules itself (its own backoff); the queue's only cover crashes.
+ensure_queue "$NOTIFY_QUEUE" --max-attempts="$NOTIFY_QUEUE_MAX_ATTEMPTS" --min-backoff=10s --max-backoff=300s \
+  --max-dispatches-per-second=20 --max-concurrent-dispatches=20
+
 # --- service accounts and IAM -----------------------------------------------------------------
 step "Service accounts: one per function role, and the invokers"
 ensure_service_account() {
@@ -327,6 +334,7 @@ write_env_file() {
     printf 'EXPORT_BUCKET: "%s"\n' "$EXPORT_BUCKET"
     printf 'UPLOAD_BUCKET: "%s"\n' "$UPLOAD_BUCKET"
     printf 'EXPORTS_QUEUE: "%s"\n' "$EXPORTS_QUEUE"
+    printf 'NOTIFY_QUEUE: "%s"\n' "$NOTIFY_QUEUE"
     [[ -z ${EXPORT_WORKER_URL:-} ]] || printf 'EXPORT_WORKER_URL: "%s"\n' "$EXPORT_WORKER_URL"
     # The audience of the tasks' OIDC tokens: the worker's service URL, which Cloud Run accepts.
     [[ -z ${EXPORT_WORKER_AUDIENCE:-} ]] || printf 'EXPORT_WORKER_AUDIENCE: "%s"\n' "$EXPORT_WORKER_AUDIENCE"
@@ -395,16 +403,18 @@ grant_invoker() { # grant_invoker FUNCTION SERVICE_ACCOUNT (the gen2 function's 
     --member="serviceAccount:$2" --role=roles/run.invoker --format=none
 }
 
-# deploy_worker NAME ENTRY_POINT PATH TIMEOUT MAX_INSTANCES URL_VAR AUDIENCE_VAR [extra flags...]: a
-# Cloud Tasks target, private. Its own URL is part of its environment, so the first deployment only
-# learns it.
+# deploy_worker NAME ENTRY_POINT PATH MEMORY CPU TIMEOUT MAX_INSTANCES URL_VAR AUDIENCE_VAR [extra flags...]:
+# a Cloud Tasks target, private. Its own URL is part of its environment, so the first deployment
+# only learns it.
 deploy_worker() {
-  local name=$1 entry=$2 path=$3 timeout=$4 max_instances=$5 url_var=$6 audience_var=$7 service_url
-  shift 7
+  local name=$1 entry=$2 path=$3 memory=$4 cpu=$5 timeout=$6 max_instances=$7 url_var=$8 audience_var=$9 service_url
+  shift 9
+  local cpu_flags=() # none: the memory's own share of a vCPU
+  [[ -z $cpu ]] || cpu_flags=(--cpu="$cpu")
   step "Function $name (Cloud Tasks target, private; deployed first for its URL)"
   if ! exists gcloud functions describe "$name" --region="$REGION"; then
     log "  first deployment: deploy once to learn the URL, then again with $url_var set"
-    deploy_function "$name" "$entry" 1Gi "$timeout" "$max_instances" "$WORKER_URL" "" "$@"
+    deploy_function "$name" "$entry" "$memory" "$timeout" "$max_instances" "$WORKER_URL" "" ${cpu_flags[@]+"${cpu_flags[@]}"} "$@"
   fi
   # A plain assignment, so that a failed lookup stops the script (errexit ignores a failure
   # inside a substitution that is only an argument).
@@ -412,13 +422,14 @@ deploy_worker() {
   printf -v "$url_var" '%s' "$service_url$path"
   printf -v "$audience_var" '%s' "$service_url"
   log "  $url_var=${!url_var} $audience_var=${!audience_var}"
-  deploy_function "$name" "$entry" 1Gi "$timeout" "$max_instances" "$WORKER_URL" "" "$@"
+  deploy_function "$name" "$entry" "$memory" "$timeout" "$max_instances" "$WORKER_URL" "" ${cpu_flags[@]+"${cpu_flags[@]}"} "$@"
   grant_invoker "$name" "$TASKS_SA"
 }
 WORKER_URL="" EXPORT_WORKER_URL="" WORKER_AUDIENCE="" EXPORT_WORKER_AUDIENCE=""
-deploy_worker "$FN_WORKER" "$WORKER_TARGET" "$WORKER_PATH" 540s 100 WORKER_URL WORKER_AUDIENCE \
-  ${secret_flags[@]+"${secret_flags[@]}"}
-deploy_worker "$FN_EXPORT_WORKER" "$EXPORT_WORKER_TARGET" "$EXPORT_WORKER_PATH" "${EXPORT_WORKER_TIMEOUT_SECONDS}s" 20 \
+deploy_worker "$FN_WORKER" "$WORKER_TARGET" "$WORKER_PATH" "$WORKER_MEMORY" "$WORKER_CPU" 540s 100 \
+  WORKER_URL WORKER_AUDIENCE ${secret_flags[@]+"${secret_flags[@]}"}
+deploy_worker "$FN_EXPORT_WORKER" "$EXPORT_WORKER_TARGET" "$EXPORT_WORKER_PATH" "$EXPORT_WORKER_MEMORY" \
+  "$EXPORT_WORKER_CPU" "${EXPORT_WORKER_TIMEOUT_SECONDS}s" 20 \
   EXPORT_WORKER_URL EXPORT_WORKER_AUDIENCE ${export_worker_flags[@]+"${export_worker_flags[@]}"}
 
 # The API functions: each main.py target is its own function, behind the gateway. Only those that
@@ -562,4 +573,4 @@ log "  Worker:     $WORKER_URL   (internal ingress; only $TASKS_SA may invoke it
 log "  Exports:    $EXPORT_WORKER_URL   (internal ingress; only $TASKS_SA may invoke it; token audience $EXPORT_WORKER_AUDIENCE)"
 log "  Sweep:      $SWEEP_URL   (private: job $SWEEP_JOB, '$SWEEP_SCHEDULE' $SWEEP_TIME_ZONE, as $SCHEDULER_SA)"
 log "  Watchdog:   $WATCHDOG_URL   (private: job $WATCHDOG_JOB, '$WATCHDOG_SCHEDULE' $SWEEP_TIME_ZONE, as $SCHEDULER_SA)"
-log "  Buckets:    gs://$PAYLOAD_BUCKET gs://$EXPORT_BUCKET   Queues: $TASKS_QUEUE $EXPORTS_QUEUE ($REGION)"
+log "  Buckets:    gs://$PAYLOAD_BUCKET gs://$EXPORT_BUCKET   Queues: $TASKS_QUEUE $EXPORTS_QUEUE $NOTIFY_QUEUE ($REGION)"

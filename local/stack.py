@@ -38,6 +38,7 @@ PROJECT = "synq-local"
 LOCATION = "us-central1"
 QUEUE = "bulk-jobs"
 EXPORTS_QUEUE = "exports"
+NOTIFY_QUEUE = "notifications"
 ENV_FILE_NAME = "stack-env.json"
 
 
@@ -58,6 +59,7 @@ def settings_env(
         "TASKS_LOCATION": LOCATION,
         "TASKS_QUEUE": QUEUE,
         "EXPORTS_QUEUE": EXPORTS_QUEUE,
+        "NOTIFY_QUEUE": NOTIFY_QUEUE,
         "WORKER_URL": f"http://127.0.0.1:{worker_port}/_tasks/bulk-jobs",
         "EXPORT_WORKER_URL": f"http://127.0.0.1:{export_worker_port}/_tasks/exports",
         "AUTH_ISSUER": ISSUER,
@@ -70,7 +72,7 @@ def settings_env(
 
 
 def queue_paths(project: str) -> list[str]:
-    return [f"projects/{project}/locations/{LOCATION}/queues/{q}" for q in (QUEUE, EXPORTS_QUEUE)]
+    return [f"projects/{project}/locations/{LOCATION}/queues/{q}" for q in (QUEUE, EXPORTS_QUEUE, NOTIFY_QUEUE)]
 
 
 def create_buckets(env: dict[str, str]) -> None:

@@ -81,7 +81,12 @@ class Settings(BaseSettings):
 
     # --- exports and notifications ---
     export_bucket: str = Field("synq-local-exports", description="Bucket export files are written to.")
-    exports_queue: str = Field("exports", description="Cloud Tasks queue for export runs and notifications.")
+    exports_queue: str = Field("exports", description="Cloud Tasks queue for export runs.")
+    notify_queue: str = Field(
+        "notifications",
+        description="Cloud Tasks queue for notification attempts (of exports and bulk jobs), so that long export "
+        "runs never hold them; its tasks go to the export worker.",
+    )
     export_worker_url: str = Field(
         "http://127.0.0.1:8081/_tasks/exports", description="URL Cloud Tasks calls to run exports and notify."
     )

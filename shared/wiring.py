@@ -92,6 +92,13 @@ def export_queue() -> CloudTasksQueue:
     return _queue(s.exports_queue, s.export_worker_url, s.export_worker_audience, EXPORT_DISPATCH_DEADLINE)
 
 
+def notify_queue() -> CloudTasksQueue:
+    """The notifications queue: every delivery attempt of an export's or a job's announcement, to the
+    export worker, on a queue of its own so that export runs (up to 30 minutes each) cannot hold them."""
+    s = get_settings()
+    return _queue(s.notify_queue, s.export_worker_url, s.export_worker_audience)
+
+
 def _queue(
     queue: str, worker_url: str, audience: str | None, dispatch_deadline: timedelta | None = None
 ) -> CloudTasksQueue:
@@ -149,7 +156,7 @@ def bulk_jobs(scope: Scope) -> BulkJobs:
         utc_now,
         uploads=FirestoreUploadStore(firestore_client(), scope),
         files=upload_files(),
-        notices=export_queue(),
+        notices=notify_queue(),
     )
 
 
@@ -164,7 +171,7 @@ def bulk_job_processor(scope: Scope) -> BulkJobProcessor:
         get_settings().batch_max_attempts,
         files=upload_files(),
         limits=bulk_limits(),
-        notices=export_queue(),
+        notices=notify_queue(),
     )
 
 
@@ -201,6 +208,7 @@ def watchdog(tenant_ids: set[str] | None = None) -> Watchdog:
         export_queue(),
         policy,
         utc_now,
+        notify_tasks=notify_queue(),
     )
 
 
@@ -256,7 +264,7 @@ def notifier(scope: Scope) -> Notifier:
 
 def job_notifications(scope: Scope) -> JobNotifications:
     return JobNotifications(
-        scope, FirestoreJobStore(firestore_client(), scope), notifier(scope), export_queue(), utc_now
+        scope, FirestoreJobStore(firestore_client(), scope), notifier(scope), notify_queue(), utc_now
     )
 
 
@@ -273,6 +281,7 @@ def export_processor(scope: Scope) -> ExportProcessor:
         SmtpMailer(s.smtp_host, s.smtp_port, s.mail_from, s.smtp_username, s.smtp_password, s.smtp_starttls),
         export_policy(),
         utc_now,
+        notices=notify_queue(),
     )
 
 

@@ -38,7 +38,7 @@ class BulkJobs:
     tasks: TaskQueue
     limits: BulkLimits
     clock: Callable[[], datetime]
-    notices: TaskQueue | None = None  # where a job's end is announced (the exports queue); None: nowhere
+    notices: TaskQueue | None = None  # where a job's end is announced (the notifications queue); None: nowhere
     uploads: UploadStore | None = None
     files: UploadFiles | None = None
 

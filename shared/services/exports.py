@@ -128,6 +128,7 @@ class ExportProcessor:
     mailer: Mailer
     policy: ExportPolicy
     clock: Callable[[], datetime]
+    notices: TaskQueue | None = None  # notification attempts (the notifications queue); None: on `tasks`
 
     def handle(self, task: ExportTask) -> str:
         return self.run(task.export_id) if task.kind == "run" else self.notify(task.export_id, task.attempt)
@@ -204,7 +205,7 @@ class ExportProcessor:
 
     def _queue_notify(self, export_id: str, attempt: int, not_before: datetime | None = None) -> None:
         task = ExportTask.notify(self.scope, export_id, attempt)
-        self.tasks.enqueue(task.name, task.to_body(), not_before)
+        (self.notices or self.tasks).enqueue(task.name, task.to_body(), not_before)
 
     # --- notify ------------------------------------------------------------------------------
     def notify(self, export_id: str, attempt: int) -> str:

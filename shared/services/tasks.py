@@ -79,8 +79,8 @@ class ExportTask(TenantTask):
 
 
 class JobNoticeTask(TenantTask):
-    """Makes one attempt at telling the tenant a bulk job ended. It travels on the exports queue,
-    whose worker sends every notification."""
+    """Makes one attempt at telling the tenant a bulk job ended. It travels on the notifications
+    queue to the export worker, which sends every notification."""
 
     kind: Literal["job_notify"]
     job_id: Uuid

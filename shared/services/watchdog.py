@@ -104,6 +104,11 @@ class Watchdog:
     policy: WatchdogPolicy
     clock: Callable[[], datetime]
     timer: Callable[[], float] = time.monotonic
+    notify_tasks: TaskQueue | None = None  # announcements' attempts; None: on export_tasks
+
+    @property
+    def _notices(self) -> TaskQueue:
+        return self.notify_tasks or self.export_tasks
 
     def run(self, budget_seconds: float) -> WatchdogReport:
         """One pass over everything silent, until done or out of budget. Nothing is remembered
@@ -155,7 +160,7 @@ class Watchdog:
         missing = self._missing_batches(jobs, job)
         if not missing:
             if jobs.finish_job_if_done(job.id, self.clock()).status.finished:
-                announce(self.export_tasks, stalled.scope, job.id)
+                announce(self._notices, stalled.scope, job.id)
             report.jobs_finished += 1
             return
         for index in missing:
@@ -176,7 +181,7 @@ class Watchdog:
                 batch = jobs.batch_range(job, index)
                 jobs.commit_batch(job.id, batch, not_applied_after_parts(jobs, job, batch, None, reason), self.clock())
         jobs.fail_job(job.id, reason, self.clock())
-        announce(self.export_tasks, scope, job.id)
+        announce(self._notices, scope, job.id)
         log.error("job %s FAILED: %s", job.id, reason)
 
     @staticmethod
@@ -197,7 +202,8 @@ class Watchdog:
                 "rescue(s): its run was lost"
             )
             exports.finish(export.id, ExportStatus.FAILED, _failed_delivery(export), self.clock(), reason)
-            self._queue_export(ExportTask.notify(stalled.scope, export.id, 1))
+            task = ExportTask.notify(stalled.scope, export.id, 1)
+            self._notices.enqueue(task.name, task.to_body())
             log.error("export %s FAILED: %s", export.id, reason)
             report.exports_failed += 1
             return
@@ -241,7 +247,7 @@ class Watchdog:
             return
         # The attempt after the last one made; the notify handler ignores an attempt superseded.
         task = task_for(claimed.notification.attempts + 1)
-        self.export_tasks.enqueue(rescue_task_name(task.name, claimed.notify_rescues), task.to_body())
+        self._notices.enqueue(rescue_task_name(task.name, claimed.notify_rescues), task.to_body())
         log.warning("%s %s: notification attempt %s lost; re-queued", noun, claimed.id, task.attempt)
         report.notifications_rescued += 1
 

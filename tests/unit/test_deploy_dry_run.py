@@ -110,6 +110,26 @@ def test_every_queue_and_bucket_the_settings_name_is_created_and_torn_down(deplo
     assert removed == buckets
 
 
+def test_notifications_have_a_queue_of_their_own_that_every_announcer_sends_to(deploy: DryRun) -> None:
+    s = Settings()
+    created = {c[4]: c for c in deploy.gcloud("tasks", "queues", "create")}
+    assert s.notify_queue not in (s.exports_queue, s.tasks_queue)
+    notify = created[s.notify_queue]
+    assert (flag(notify, "max-concurrent-dispatches"), flag(notify, "max-dispatches-per-second")) == ("20", "20")
+    assert int(str(flag(notify, "max-attempts"))) > 1
+    # The functions that announce a job's or an export's end may queue to it; the export worker takes its tasks.
+    grants = granted(deploy)
+    senders = {a for a, roles in grants.items() if ("roles/cloudtasks.enqueuer", f"queue:{s.notify_queue}") in roles}
+    assert senders == {"synq-pim-bulk-api", "synq-pim-bulk-worker", "synq-pim-export-worker", "synq-pim-watchdog"}
+
+
+def test_the_export_worker_has_a_whole_vcpu(deploy: DryRun) -> None:
+    export_worker = deploy.deployed["synq-pim-export-worker"]
+    assert (flag(export_worker, "memory"), flag(export_worker, "cpu")) == ("2Gi", "1")
+    worker = deploy.deployed["synq-pim-bulk-job-worker"]
+    assert (flag(worker, "memory"), flag(worker, "cpu")) == ("1Gi", None)
+
+
 def test_browsers_may_put_files_to_the_upload_bucket_only(deploy: DryRun) -> None:
     [cors] = [c for c in deploy.gcloud("storage", "buckets", "update") if flag(c, "cors-file")]
     assert cors[4] == f"gs://{PROJECT}-synq-pim-uploads"
@@ -242,6 +262,7 @@ def resource_of(description: str, account: str) -> str:
         "upload bucket": f"bucket:gs://{PROJECT}-synq-pim-uploads",
         "bulk-jobs queue": f"queue:{s.tasks_queue}",
         "exports queue": f"queue:{s.exports_queue}",
+        "notifications queue": f"queue:{s.notify_queue}",
         "synq-pim-tasks": f"account:synq-pim-tasks{ACCOUNT_SUFFIX}",
         "itself": f"account:{account}{ACCOUNT_SUFFIX}",
         "task token secret": "secret:synq-pim-task-auth-token",

@@ -121,3 +121,16 @@ def test_the_errors_of_a_job_are_documented_as_json_and_as_a_csv_file() -> None:
     assert set(ok) == {"application/json", "text/csv"}
     created = document()["paths"]["/api/v1/pim/uploads"]["post"]["responses"]
     assert "201" in created and "404" not in created
+
+
+def test_the_posts_a_tenant_limit_can_refuse_document_429_with_retry_after() -> None:
+    paths = document()["paths"]
+    limited = {("/api/v1/pim/bulk-jobs", "post"), ("/api/v1/pim/exports", "post")}
+    for path, ops in paths.items():
+        for method, op in ops.items():
+            if (path, method) not in limited:
+                assert "429" not in op["responses"], (path, method)
+                continue
+            refusal = op["responses"]["429"]
+            assert refusal["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}
+            assert refusal["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
