@@ -217,6 +217,66 @@ def test_the_adapters_make_no_composite_query_outside_the_declarations() -> None
     assert problems == []
 
 
+def single_field_filters() -> set[str]:
+    """Every field the code filters on by name with one where() (an equality or range on one field is
+    served by the field's automatic single-field index): FieldFilter("field", ...) or where("field",
+    ...) in shared/, and the references a brand or category is checked for before it is deleted."""
+    from shared.services.taxonomy import USED_BY
+
+    found = {field for uses in USED_BY.values() for _, field, _ in uses}
+    for path in sorted((ROOT / "shared").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call) or not node.args or not isinstance(node.args[0], ast.Constant):
+                continue
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            if name in ("FieldFilter", "where"):
+                found.add(str(node.args[0].value))
+    return found
+
+
+def exemptions() -> set[tuple[str, str]]:
+    overrides = json.loads((INFRA / "firestore.indexes.json").read_text())["fieldOverrides"]
+    return {(o["collectionGroup"], o["fieldPath"]) for o in overrides if o["indexes"] == []}
+
+
+def covers(exempted: str, field: str) -> bool:
+    """Whether exempting `exempted` disables `field`'s single-field index (a map's subfields inherit it)."""
+    return field == exempted or field.startswith(exempted + ".")
+
+
+def test_no_exempted_field_is_one_a_query_needs_its_single_field_index_for() -> None:
+    """Exemptions disable single-field indexes only, so a field may be exempted when every query
+    that reads it is served by a composite index (the test above holds those to the declarations):
+    `created_at` of products, ordered on only through (`created_at`, `id`), is exempted for the
+    hot spot it would be. A field filtered on alone, in any collection, or in a declared shape that
+    needs no composite, keeps its index."""
+    filtered = single_field_filters()
+    assert {"blocks_export", "brand_id", "category_id"} <= filtered  # the scan sees the code's filters
+    problems = [f"{group}.{field}" for group, field in exemptions() if any(covers(field, f) for f in filtered)]
+    for name, query in INDEXED_QUERIES.items():
+        for equals, order in query.shapes():
+            if needs_composite(equals, order):
+                continue
+            read = set(equals) | {f for f, _ in order if f != DOCUMENT_ID}
+            exempted = [
+                (g, f) for g, f in exemptions() if g == query.collection_group and any(covers(f, r) for r in read)
+            ]
+            problems += [f"{name}: {g}.{f}" for g, f in exempted]
+    assert problems == []
+
+
+def test_the_deployment_applies_every_exemption_of_the_file(deploy: DryRun) -> None:
+    applied = {
+        (flag(c, "collection-group"), c[5])
+        for c in deploy.gcloud("firestore", "indexes", "fields", "update")
+        if "--disable-indexes" in c
+    }
+    assert applied == exemptions()
+    # The timestamps every write moves, and the large values no query reads, are among them.
+    for exempted in [("products", "created_at"), ("audit_events", "created_at"), ("bulk_jobs", "payload")]:
+        assert exempted in applied
+
+
 # --- IAM ---------------------------------------------------------------------------------------
 def documented_roles() -> dict[str, tuple[set[str], set[tuple[str, str]]]]:
     """infra/README.md's table: runtime account -> (its functions' targets, {(role, on what)})."""
