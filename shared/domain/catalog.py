@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
@@ -38,8 +39,9 @@ from shared.domain.models import (
     Title,
     reference_id,
 )
-from shared.domain.scoring import quality_score
+from shared.domain.scoring import quality_score, variant_quality_score
 from shared.domain.sizes import document_size, largest
+from shared.domain.slugs import HttpsUrl, Slug
 from shared.errors import ConflictError, FieldProblem, InvalidArgumentError, NotFoundError, invalid
 
 MAX_VARIANTS = 100
@@ -67,6 +69,20 @@ Currency = Annotated[str, AfterValidator(_iso_4217)]
 Price = Annotated[
     Decimal, Field(ge=0, max_digits=14, decimal_places=4), PlainSerializer(lambda d: str(d), return_type=str)
 ]
+
+# A variant's options: which value of which attribute it is (`{"color": "Red", "size": "S"}`),
+# keyed by attribute slug. No two variants of one product share the same options.
+MAX_OPTIONS = 20
+OPTION_KEY_PATTERN = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
+OptionKey = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=OPTION_KEY_PATTERN)
+]
+OptionValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")]
+OptionValues = dict[OptionKey, OptionValue]
+OPTIONS_DOC = (
+    'Attribute slug -> value, e.g. {"color": "Red", "size": "S"}. Two variants of one product '
+    "may not have the same option values (compared ignoring case and spacing)."
+)
 
 
 # --- products ------------------------------------------------------------------------------
@@ -132,10 +148,12 @@ class VariantFields(BaseModel):
     price: Price | None = None
     currency: Currency | None = None
     attributes: dict[AttributeName, AttributeValue] = Field(default_factory=dict, max_length=50)
+    option_values: OptionValues = Field(default_factory=dict, max_length=MAX_OPTIONS, description=OPTIONS_DOC)
+    cost_price: Price | None = Field(None, description="What the variant costs, in the variant's currency.")
 
     @model_validator(mode="after")
     def _price_needs_currency(self) -> VariantFields:
-        if self.price is not None and self.currency is None:
+        if (self.price is not None or self.cost_price is not None) and self.currency is None:
             raise ValueError("a price needs its currency")
         return self
 
@@ -148,8 +166,10 @@ class VariantPatch(BaseModel):
     price: Price | None = None
     currency: Currency | None = None
     attributes: dict[AttributeName, AttributeValue] | None = Field(None, max_length=50)
+    option_values: OptionValues | None = Field(None, max_length=MAX_OPTIONS, description=OPTIONS_DOC)
+    cost_price: Price | None = None
 
-    @field_validator("attributes")
+    @field_validator("attributes", "option_values")
     @classmethod
     def _null_clears_attributes(cls, value: Any) -> Any:
         return _cleared_map(value)
@@ -167,10 +187,14 @@ class Variant(VariantFields):
     model_config = ConfigDict(extra="ignore")
 
     attributes: dict[str, StoredAttributeValue] = Field(default_factory=dict)
+    option_values: dict[str, str] = Field(default_factory=dict)
     id: str
     product_id: str
     created_at: datetime
     updated_at: datetime
+    data_quality_score: int | None = Field(
+        None, ge=0, le=100, description="0-100, the variant's own score, recomputed on every write of it."
+    )
 
 
 class Product(ProductFields):
@@ -195,19 +219,25 @@ class BrandFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
+    slug: Slug | None = None
     description: LongText | None = None
+    logo_url: HttpsUrl | None = None
 
 
 class BrandPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)  # null is refused
+    slug: Slug | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)  # null is refused
     description: LongText | None = None
+    logo_url: HttpsUrl | None = None
 
 
 class Brand(BrandFields):
     model_config = ConfigDict(extra="ignore")
 
+    slug: str | None = None  # None only on a record from before slugs
+    logo_url: str | None = None
     id: str
     tenant_id: str
     org_id: str
@@ -219,6 +249,7 @@ class CategoryFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
+    slug: Slug | None = None
     parent_id: ReferenceId | None = Field(None, description="The parent category; null for a top-level one.")
     description: LongText | None = None
 
@@ -227,6 +258,7 @@ class CategoryPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)  # null is refused
+    slug: Slug | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)  # null is refused
     parent_id: ReferenceId | None = None
     description: LongText | None = None
 
@@ -235,6 +267,7 @@ class Category(CategoryFields):
     model_config = ConfigDict(extra="ignore")
 
     parent_id: str | None = Field(None, description="The parent category; null for a top-level one.")
+    slug: str | None = None  # None only on a record from before slugs
     id: str
     tenant_id: str
     org_id: str
@@ -260,6 +293,8 @@ class Collection(StrEnum):
     CATEGORIES = "categories"
     BRAND_NAMES = "brand_names"
     CATEGORY_NAMES = "category_names"
+    BRAND_SLUGS = "brand_slugs"
+    CATEGORY_SLUGS = "category_slugs"
 
 
 @dataclass(frozen=True)
@@ -418,9 +453,8 @@ def add_variant(
 ) -> tuple[Variant, Change]:
     if len(product.variants) >= MAX_VARIANTS:
         raise ConflictError(f"a product has at most {MAX_VARIANTS} variants")
-    variant = Variant(
-        **fields.model_dump(), id=variant_id, product_id=product.id, created_at=ctx.now, updated_at=ctx.now
-    )
+    variant = new_variant(fields, variant_id, product.id, ctx)
+    check_options([*product.variants, variant], variant)
     event = ctx.event(
         ResourceType.VARIANT, Verb.CREATED, variant.id, None, variant.model_dump(mode="json"), parent_id=product.id
     )
@@ -436,6 +470,8 @@ def update_variant(
         updated = Variant.model_validate({**current.model_dump(), **changes, "updated_at": ctx.now})
     except ValidationError as exc:  # the change leaves the variant breaking a whole-variant rule
         raise invalid("invalid variant", exc) from exc
+    updated.data_quality_score = variant_quality_score(updated)
+    check_options([updated if v.id == variant_id else v for v in product.variants], updated)
     event = ctx.event(
         ResourceType.VARIANT,
         Verb.UPDATED,
@@ -457,6 +493,48 @@ def remove_variant(product: Product, version: Any, variant_id: str, ctx: ChangeC
         ResourceType.VARIANT, Verb.DELETED, variant_id, current.model_dump(mode="json"), None, parent_id=product.id
     )
     return _variants_write(product, version, [v for v in product.variants if v.id != variant_id], ctx, event)
+
+
+def new_variant(fields: VariantFields, variant_id: str, product_id: str, ctx: ChangeContext) -> Variant:
+    variant = Variant(
+        **fields.model_dump(), id=variant_id, product_id=product_id, created_at=ctx.now, updated_at=ctx.now
+    )
+    variant.data_quality_score = variant_quality_score(variant)
+    return variant
+
+
+def options_key(option_values: dict[str, str]) -> tuple[tuple[str, str], ...] | None:
+    """What makes two variants' options the same: the keys, and the values ignoring case and
+    spacing. None for a variant without options (any number of those may coexist)."""
+    if not option_values:
+        return None
+    return tuple(sorted((k, " ".join(v.split()).casefold()) for k, v in option_values.items()))
+
+
+def option_clashes(variants: list[Variant]) -> list[tuple[Variant, Variant]]:
+    """Pairs (earlier, later) of variants whose options are the same."""
+    seen: dict[tuple[tuple[str, str], ...], Variant] = {}
+    clashes = []
+    for variant in variants:
+        key = options_key(variant.option_values)
+        if key is None:
+            continue
+        if key in seen:
+            clashes.append((seen[key], variant))
+        else:
+            seen[key] = variant
+    return clashes
+
+
+def check_options(variants: list[Variant], changed: Variant) -> None:
+    """InvalidArgumentError naming the variant whose options `changed` would repeat."""
+    for earlier, later in option_clashes(variants):
+        if changed.id in (earlier.id, later.id):
+            other = earlier if later.id == changed.id else later
+            raise InvalidArgumentError(
+                "two variants of a product cannot have the same option values",
+                [FieldProblem("option_values", f"the same as variant {other.id}'s: {other.option_values}")],
+            )
 
 
 def find_variant(product: Product, variant_id: str) -> Variant:
@@ -496,13 +574,21 @@ class Taxon:
     names: Collection
     model: type[Brand] | type[Category]
     resource_type: ResourceType
+    slugs: Collection  # index: one document per slug in use, its id the slug
 
     def key(self, data: dict[str, Any]) -> str:
         return name_key(data["name"], data.get("parent_id") or "")
 
 
-BRANDS = Taxon("brand", Collection.BRANDS, Collection.BRAND_NAMES, Brand, ResourceType.BRAND)
-CATEGORIES = Taxon("category", Collection.CATEGORIES, Collection.CATEGORY_NAMES, Category, ResourceType.CATEGORY)
+BRANDS = Taxon("brand", Collection.BRANDS, Collection.BRAND_NAMES, Brand, ResourceType.BRAND, Collection.BRAND_SLUGS)
+CATEGORIES = Taxon(
+    "category",
+    Collection.CATEGORIES,
+    Collection.CATEGORY_NAMES,
+    Category,
+    ResourceType.CATEGORY,
+    Collection.CATEGORY_SLUGS,
+)
 
 
 def create_named(
@@ -523,6 +609,8 @@ def create_named(
         Write("create", taxon.collection, doc_id, data),
         Write("create", taxon.names, taxon.key(data), {"id": doc_id}),  # fails if the name is taken
     ]
+    if resource.slug:
+        writes.append(Write("create", taxon.slugs, resource.slug, {"id": doc_id}))  # fails if the slug is taken
     event = ctx.event(taxon.resource_type, Verb.CREATED, doc_id, None, resource.model_dump(mode="json"))
     return resource, writes, event
 
@@ -542,6 +630,10 @@ def update_named(
     old_key, new_key = taxon.key(current.model_dump()), taxon.key(updated.model_dump())
     if old_key != new_key:
         writes += [Write("delete", taxon.names, old_key), Write("create", taxon.names, new_key, {"id": current.id})]
+    if updated.slug and current.slug != updated.slug:  # the index entry moves with it, in the same commit
+        if current.slug:
+            writes.append(Write("delete", taxon.slugs, current.slug))
+        writes.append(Write("create", taxon.slugs, updated.slug, {"id": current.id}))
     return updated, writes, event
 
 
@@ -550,5 +642,7 @@ def delete_named(taxon: Taxon, current: Any, version: Any, ctx: ChangeContext) -
         Write("delete", taxon.collection, current.id, version=version),
         Write("delete", taxon.names, taxon.key(current.model_dump())),
     ]
+    if current.slug:
+        writes.append(Write("delete", taxon.slugs, current.slug))
     event = ctx.event(taxon.resource_type, Verb.DELETED, current.id, current.model_dump(mode="json"), None)
     return writes, event
