@@ -214,6 +214,33 @@ class Product(ProductFields):
     data_quality_score: int | None = Field(None, ge=0, le=100, description="0-100, recomputed on every write.")
 
 
+# --- bulk items: a product with its variants --------------------------------------------------
+class ImportItem(ProductFields):
+    """A bulk import item: a product and the variants created with it."""
+
+    variants: list[VariantFields] = Field(default_factory=list, max_length=MAX_VARIANTS)
+
+
+class VariantItemPatch(VariantPatch):
+    """A change to one existing variant, named by its id, within a bulk update item."""
+
+    id: str = Field(min_length=1, max_length=128, description="The id of one of the product's variants.")
+
+
+class UpdateItem(ProductPatch):
+    """A bulk update item (less its product `id`): the product's fields to change, and changes to
+    some of its variants by id (variants not named stay as they are)."""
+
+    variants: list[VariantItemPatch] = Field(default_factory=list, max_length=MAX_VARIANTS)
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True, exclude={"variants"})
+
+    def variant_changes(self) -> list[tuple[str, dict[str, Any]]]:
+        """(variant id, its changed fields) per variant named."""
+        return [(v.id, v.model_dump(mode="json", exclude_unset=True, exclude={"id"})) for v in self.variants]
+
+
 # --- brands and categories -----------------------------------------------------------------
 class BrandFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -402,8 +429,19 @@ class Change:
 
 
 def create_product(fields: ProductFields, product_id: str, ctx: ChangeContext, event_id: str | None = None) -> Change:
+    """The product's create; an ImportItem's variants are created with it (InvalidArgumentError
+    if two of them have the same options)."""
+    new_variants = [
+        new_variant(v, import_variant_id(product_id, i), product_id, ctx) for i, v in enumerate(variants_of(fields))
+    ]
+    if clashes := option_clashes(new_variants):
+        raise InvalidArgumentError(
+            "two variants of a product cannot have the same option values",
+            [_clash_problem(new_variants, earlier, later) for earlier, later in clashes],
+        )
     product = Product(
-        **fields.model_dump(),
+        **fields.model_dump(exclude={"variants"}),
+        variants=new_variants,
         id=product_id,
         tenant_id=ctx.tenant_id,
         org_id=ctx.org_id,
@@ -436,6 +474,8 @@ def update_product(
         event_id=event_id,
     )
     data = stored_changes({**changes, "updated_at": None, "job_id": None, "data_quality_score": None}, updated)
+    if "variants" in changes:
+        data["variant_skus"] = variant_skus(updated)
     return updated, Change(Write("update", Collection.PRODUCTS, current.id, data, version), event)
 
 
@@ -493,6 +533,55 @@ def remove_variant(product: Product, version: Any, variant_id: str, ctx: ChangeC
         ResourceType.VARIANT, Verb.DELETED, variant_id, current.model_dump(mode="json"), None, parent_id=product.id
     )
     return _variants_write(product, version, [v for v in product.variants if v.id != variant_id], ctx, event)
+
+
+def variants_of(fields: ProductFields) -> list[VariantFields]:
+    return fields.variants if isinstance(fields, ImportItem) else []
+
+
+def import_variant_id(product_id: str, position: int) -> str:
+    """Deterministic, like an imported product's id: a redelivered batch writes the same variants."""
+    return str(uuid.uuid5(uuid.UUID(product_id), f"variant-{position}"))
+
+
+def patched_variants(
+    variants: list[Variant], patches: list[tuple[str, dict[str, Any]]], now: datetime
+) -> list[Variant]:
+    """The product's variants with each named one changed (InvalidArgumentError naming the
+    `variants[i]` of the patch that names no variant, breaks a rule, or repeats options)."""
+    by_id = {v.id: v for v in variants}
+    changed: dict[str, int] = {}
+    for position, (variant_id, changes) in enumerate(patches):
+        current = by_id.get(variant_id)
+        if current is None:
+            raise InvalidArgumentError("no such variant", [FieldProblem(f"variants[{position}].id", "no such variant")])
+        try:
+            updated = Variant.model_validate({**current.model_dump(), **changes, "updated_at": now})
+        except ValidationError as exc:
+            problems = [
+                FieldProblem(
+                    ".".join([f"variants[{position}]", *map(str, e["loc"])]), e["msg"].removeprefix("Value error, ")
+                )
+                for e in exc.errors()
+            ]
+            raise InvalidArgumentError("invalid variant", problems) from exc
+        updated.data_quality_score = variant_quality_score(updated)
+        by_id[variant_id] = updated
+        changed[variant_id] = position
+    result = [by_id[v.id] for v in variants]
+    for earlier, later in option_clashes(result):
+        named = changed.get(later.id, changed.get(earlier.id))
+        if named is not None:
+            raise InvalidArgumentError(
+                "two variants of a product cannot have the same option values",
+                [FieldProblem(f"variants[{named}].option_values", f"variants {earlier.id} and {later.id} alike")],
+            )
+    return result
+
+
+def _clash_problem(variants: list[Variant], earlier: Variant, later: Variant) -> FieldProblem:
+    first, second = variants.index(earlier), variants.index(later)
+    return FieldProblem(f"variants[{second}].option_values", f"the same as variants[{first}]'s")
 
 
 def new_variant(fields: VariantFields, variant_id: str, product_id: str, ctx: ChangeContext) -> Variant:
