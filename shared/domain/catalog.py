@@ -21,6 +21,7 @@ from pydantic import (
     PlainSerializer,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -78,11 +79,24 @@ OptionKey = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=OPTION_KEY_PATTERN)
 ]
 OptionValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")]
-OptionValues = dict[OptionKey, OptionValue]
 OPTIONS_DOC = (
     'Attribute slug -> value, e.g. {"color": "Red", "size": "S"}. Two variants of one product '
     "may not have the same option values (compared ignoring case and spacing)."
 )
+OptionValues = Annotated[
+    dict[OptionKey, OptionValue],
+    Field(max_length=MAX_OPTIONS),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": MAX_OPTIONS,
+            "propertyNames": {"minLength": 1, "maxLength": 64, "pattern": OPTION_KEY_PATTERN},
+            "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"},
+            "description": OPTIONS_DOC,
+            "examples": [{"color": "Red", "size": "S"}],
+        }
+    ),
+]
 
 
 # --- products ------------------------------------------------------------------------------
@@ -148,7 +162,7 @@ class VariantFields(BaseModel):
     price: Price | None = None
     currency: Currency | None = None
     attributes: dict[AttributeName, AttributeValue] = Field(default_factory=dict, max_length=50)
-    option_values: OptionValues = Field(default_factory=dict, max_length=MAX_OPTIONS, description=OPTIONS_DOC)
+    option_values: OptionValues = Field(default_factory=dict)
     cost_price: Price | None = Field(None, description="What the variant costs, in the variant's currency.")
 
     @model_validator(mode="after")
@@ -166,7 +180,7 @@ class VariantPatch(BaseModel):
     price: Price | None = None
     currency: Currency | None = None
     attributes: dict[AttributeName, AttributeValue] | None = Field(None, max_length=50)
-    option_values: OptionValues | None = Field(None, max_length=MAX_OPTIONS, description=OPTIONS_DOC)
+    option_values: OptionValues | None = None
     cost_price: Price | None = None
 
     @field_validator("attributes", "option_values")

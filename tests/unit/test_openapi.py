@@ -121,3 +121,25 @@ def test_the_errors_of_a_job_are_documented_as_json_and_as_a_csv_file() -> None:
     assert set(ok) == {"application/json", "text/csv"}
     created = document()["paths"]["/api/v1/pim/uploads"]["post"]["responses"]
     assert "201" in created and "404" not in created
+
+
+def test_catalog_fields_are_documented_with_their_constraints() -> None:
+    schemas = document()["components"]["schemas"]
+
+    def field(model: str, name: str) -> dict[str, Any]:
+        schema: dict[str, Any] = schemas[model]["properties"][name]
+        return next((s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"), schema)
+
+    for model in ("BrandFields", "BrandPatch", "CategoryFields", "CategoryPatch"):
+        slug = field(model, "slug")
+        assert (slug["pattern"], slug["maxLength"]) == ("^[a-z0-9]+(?:-[a-z0-9]+)*$", 100), model
+    for model in ("BrandFields", "BrandPatch"):
+        logo = field(model, "logo_url")
+        assert (logo["format"], logo["maxLength"]) == ("uri", 2048) and logo["pattern"].startswith("^[Hh][Tt]")
+    for model in ("VariantFields", "VariantPatch"):
+        options = field(model, "option_values")
+        assert options["maxProperties"] == 20 and options["propertyNames"]["maxLength"] == 64
+        assert options["propertyNames"]["pattern"] and options["additionalProperties"]["maxLength"] == 200
+        assert field(model, "cost_price") == field(model, "price")  # the same exact-decimal rules
+    assert "slug" in schemas["Brand"]["properties"] and "logo_url" in schemas["Brand"]["properties"]
+    assert {"option_values", "cost_price", "data_quality_score"} <= set(schemas["Variant"]["properties"])
