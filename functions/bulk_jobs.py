@@ -55,7 +55,8 @@ class ImportJobRequest(_JobRequest):
         None,
         min_length=1,
         max_length=MAX_ITEMS,
-        description="Product objects (fields of ProductFields; `title` required). Each item is judged when the "
+        description="Product objects (fields of ProductFields; `title` required), optionally with `variants` "
+        "(a list of variant bodies, created with the product). Each item is judged when the "
         f"job runs: an invalid one becomes a per-item error, not a refused job. {STRING_PAYLOAD}",
     )
 
@@ -67,7 +68,8 @@ class UpdateJobRequest(_JobRequest):
         min_length=1,
         max_length=MAX_ITEMS,
         description="Objects holding the product `id` and the fields to change (ProductPatch; null clears a "
-        f"field). Each item is judged when the job runs. {STRING_PAYLOAD}",
+        "field), optionally `variants`: changes to existing variants, each naming the variant's `id`. Each item "
+        f"is judged when the job runs. {STRING_PAYLOAD}",
     )
 
 

@@ -18,13 +18,15 @@ from shared import strict_json
 from shared.domain.audit import AuditEvent, ChangeContext
 from shared.domain.catalog import (
     Change,
+    ImportItem,
     Product,
-    ProductFields,
-    ProductPatch,
     References,
+    UpdateItem,
+    Variant,
     Write,
     create_product,
     delete_product,
+    patched_variants,
     product_size_problem,
     referenced_ids,
     stored_product,
@@ -330,7 +332,7 @@ def _plan_import(entries: list[tuple[int, Any]], inputs: BatchInputs, ctx: Chang
     plan = BatchPlan([], [], [], 0)
     for index, item in entries:
         try:
-            fields = ProductFields.model_validate(item)
+            fields = ImportItem.model_validate(item)
         except ValidationError as exc:
             plan.errors.append(ItemError(index=index, code="INVALID_ITEM", message=describe(exc)))
             continue
@@ -339,7 +341,7 @@ def _plan_import(entries: list[tuple[int, Any]], inputs: BatchInputs, ctx: Chang
             continue
         try:
             change = create_product(fields, import_product_id(job_id, index), ctx, item_event_id(job_id, index))
-        except InvalidArgumentError as exc:  # the product would not fit a document
+        except InvalidArgumentError as exc:  # the product would not fit a document, or its variants clash
             plan.errors.append(ItemError(index=index, code="INVALID_ITEM", message=describe_problems(exc)))
             continue
         records = first_records(change.product, ctx.tenant_id, ctx.org_id, ctx.now) if change.product else None
@@ -373,11 +375,12 @@ def _plan_update(entries: list[tuple[int, Any]], inputs: BatchInputs, ctx: Chang
             plan.errors.append(_not_found(index, product_id))
             continue
         try:
-            changes = ProductPatch.model_validate(body).changes()
+            update = UpdateItem.model_validate(body)
         except ValidationError as exc:
             plan.errors.append(ItemError(index=index, id=product_id, code="INVALID_ITEM", message=describe(exc)))
             continue
-        if not changes:
+        changes = update.changes()
+        if not changes and not update.variants:
             plan.errors.append(
                 ItemError(
                     index=index,
@@ -391,6 +394,14 @@ def _plan_update(entries: list[tuple[int, Any]], inputs: BatchInputs, ctx: Chang
             plan.errors.append(_unknown_reference(index, product_id, problems))
             continue
         folded = merged.get(product_id) or _Folded(stored_product(inputs.products[product_id][0]))
+        if update.variants:
+            try:
+                changes["variants"] = _variants_after(folded, inputs.products[product_id][0], update, ctx)
+            except InvalidArgumentError as exc:
+                plan.errors.append(
+                    ItemError(index=index, id=product_id, code="INVALID_ITEM", message=describe_problems(exc))
+                )
+                continue
         # The item that would make the product too large is the one refused; earlier ones stand.
         after = {**folded.changes, **changes}
         if problem := product_size_problem({**folded.document, **after}, changes):
@@ -419,6 +430,13 @@ def _plan_update(entries: list[tuple[int, Any]], inputs: BatchInputs, ctx: Chang
             plan.add(change, folded.indices)
     plan.errors.sort(key=lambda e: e.index)
     return plan
+
+
+def _variants_after(folded: _Folded, product: Product, update: UpdateItem, ctx: ChangeContext) -> list[Any]:
+    """The product's variants, as the batch's earlier items left them, with this item's changes."""
+    earlier = folded.changes.get("variants")
+    variants = product.variants if earlier is None else [Variant.model_validate(v) for v in earlier]
+    return [v.model_dump(mode="json") for v in patched_variants(variants, update.variant_changes(), ctx.now)]
 
 
 def _plan_delete(entries: list[tuple[int, Any]], inputs: BatchInputs, ctx: ChangeContext) -> BatchPlan:

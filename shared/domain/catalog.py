@@ -19,7 +19,9 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StringConstraints,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -38,8 +40,9 @@ from shared.domain.models import (
     Title,
     reference_id,
 )
-from shared.domain.scoring import quality_score
+from shared.domain.scoring import quality_score, variant_quality_score
 from shared.domain.sizes import document_size, largest
+from shared.domain.slugs import HttpsUrl, Slug
 from shared.errors import ConflictError, FieldProblem, InvalidArgumentError, NotFoundError, invalid
 
 MAX_VARIANTS = 100
@@ -66,6 +69,33 @@ Currency = Annotated[str, AfterValidator(_iso_4217)]
 # returned as a string, never as a float.
 Price = Annotated[
     Decimal, Field(ge=0, max_digits=14, decimal_places=4), PlainSerializer(lambda d: str(d), return_type=str)
+]
+
+# A variant's options: which value of which attribute it is (`{"color": "Red", "size": "S"}`),
+# keyed by attribute slug. No two variants of one product share the same options.
+MAX_OPTIONS = 20
+OPTION_KEY_PATTERN = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
+OptionKey = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=OPTION_KEY_PATTERN)
+]
+OptionValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")]
+OPTIONS_DOC = (
+    'Attribute slug -> value, e.g. {"color": "Red", "size": "S"}. Two variants of one product '
+    "may not have the same option values (compared ignoring case and spacing)."
+)
+OptionValues = Annotated[
+    dict[OptionKey, OptionValue],
+    Field(max_length=MAX_OPTIONS),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": MAX_OPTIONS,
+            "propertyNames": {"minLength": 1, "maxLength": 64, "pattern": OPTION_KEY_PATTERN},
+            "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"},
+            "description": OPTIONS_DOC,
+            "examples": [{"color": "Red", "size": "S"}],
+        }
+    ),
 ]
 
 
@@ -132,10 +162,12 @@ class VariantFields(BaseModel):
     price: Price | None = None
     currency: Currency | None = None
     attributes: dict[AttributeName, AttributeValue] = Field(default_factory=dict, max_length=50)
+    option_values: OptionValues = Field(default_factory=dict)
+    cost_price: Price | None = Field(None, description="What the variant costs, in the variant's currency.")
 
     @model_validator(mode="after")
     def _price_needs_currency(self) -> VariantFields:
-        if self.price is not None and self.currency is None:
+        if (self.price is not None or self.cost_price is not None) and self.currency is None:
             raise ValueError("a price needs its currency")
         return self
 
@@ -148,8 +180,10 @@ class VariantPatch(BaseModel):
     price: Price | None = None
     currency: Currency | None = None
     attributes: dict[AttributeName, AttributeValue] | None = Field(None, max_length=50)
+    option_values: OptionValues | None = None
+    cost_price: Price | None = None
 
-    @field_validator("attributes")
+    @field_validator("attributes", "option_values")
     @classmethod
     def _null_clears_attributes(cls, value: Any) -> Any:
         return _cleared_map(value)
@@ -167,10 +201,14 @@ class Variant(VariantFields):
     model_config = ConfigDict(extra="ignore")
 
     attributes: dict[str, StoredAttributeValue] = Field(default_factory=dict)
+    option_values: dict[str, str] = Field(default_factory=dict)
     id: str
     product_id: str
     created_at: datetime
     updated_at: datetime
+    data_quality_score: int | None = Field(
+        None, ge=0, le=100, description="0-100, the variant's own score, recomputed on every write of it."
+    )
 
 
 class Product(ProductFields):
@@ -190,24 +228,57 @@ class Product(ProductFields):
     data_quality_score: int | None = Field(None, ge=0, le=100, description="0-100, recomputed on every write.")
 
 
+# --- bulk items: a product with its variants --------------------------------------------------
+class ImportItem(ProductFields):
+    """A bulk import item: a product and the variants created with it."""
+
+    variants: list[VariantFields] = Field(default_factory=list, max_length=MAX_VARIANTS)
+
+
+class VariantItemPatch(VariantPatch):
+    """A change to one existing variant, named by its id, within a bulk update item."""
+
+    id: str = Field(min_length=1, max_length=128, description="The id of one of the product's variants.")
+
+
+class UpdateItem(ProductPatch):
+    """A bulk update item (less its product `id`): the product's fields to change, and changes to
+    some of its variants by id (variants not named stay as they are)."""
+
+    variants: list[VariantItemPatch] = Field(default_factory=list, max_length=MAX_VARIANTS)
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True, exclude={"variants"})
+
+    def variant_changes(self) -> list[tuple[str, dict[str, Any]]]:
+        """(variant id, its changed fields) per variant named."""
+        return [(v.id, v.model_dump(mode="json", exclude_unset=True, exclude={"id"})) for v in self.variants]
+
+
 # --- brands and categories -----------------------------------------------------------------
 class BrandFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
+    slug: Slug | None = None
     description: LongText | None = None
+    logo_url: HttpsUrl | None = None
 
 
 class BrandPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)  # null is refused
+    slug: Slug | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)  # null is refused
     description: LongText | None = None
+    logo_url: HttpsUrl | None = None
 
 
 class Brand(BrandFields):
     model_config = ConfigDict(extra="ignore")
 
+    slug: str | None = None  # None only on a record from before slugs
+    logo_url: str | None = None
     id: str
     tenant_id: str
     org_id: str
@@ -219,6 +290,7 @@ class CategoryFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
+    slug: Slug | None = None
     parent_id: ReferenceId | None = Field(None, description="The parent category; null for a top-level one.")
     description: LongText | None = None
 
@@ -227,6 +299,7 @@ class CategoryPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)  # null is refused
+    slug: Slug | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)  # null is refused
     parent_id: ReferenceId | None = None
     description: LongText | None = None
 
@@ -235,6 +308,7 @@ class Category(CategoryFields):
     model_config = ConfigDict(extra="ignore")
 
     parent_id: str | None = Field(None, description="The parent category; null for a top-level one.")
+    slug: str | None = None  # None only on a record from before slugs
     id: str
     tenant_id: str
     org_id: str
@@ -260,6 +334,8 @@ class Collection(StrEnum):
     CATEGORIES = "categories"
     BRAND_NAMES = "brand_names"
     CATEGORY_NAMES = "category_names"
+    BRAND_SLUGS = "brand_slugs"
+    CATEGORY_SLUGS = "category_slugs"
 
 
 @dataclass(frozen=True)
@@ -367,8 +443,19 @@ class Change:
 
 
 def create_product(fields: ProductFields, product_id: str, ctx: ChangeContext, event_id: str | None = None) -> Change:
+    """The product's create; an ImportItem's variants are created with it (InvalidArgumentError
+    if two of them have the same options)."""
+    new_variants = [
+        new_variant(v, import_variant_id(product_id, i), product_id, ctx) for i, v in enumerate(variants_of(fields))
+    ]
+    if clashes := option_clashes(new_variants):
+        raise InvalidArgumentError(
+            "two variants of a product cannot have the same option values",
+            [_clash_problem(new_variants, earlier, later) for earlier, later in clashes],
+        )
     product = Product(
-        **fields.model_dump(),
+        **fields.model_dump(exclude={"variants"}),
+        variants=new_variants,
         id=product_id,
         tenant_id=ctx.tenant_id,
         org_id=ctx.org_id,
@@ -401,6 +488,8 @@ def update_product(
         event_id=event_id,
     )
     data = stored_changes({**changes, "updated_at": None, "job_id": None, "data_quality_score": None}, updated)
+    if "variants" in changes:
+        data["variant_skus"] = variant_skus(updated)
     return updated, Change(Write("update", Collection.PRODUCTS, current.id, data, version), event)
 
 
@@ -418,9 +507,8 @@ def add_variant(
 ) -> tuple[Variant, Change]:
     if len(product.variants) >= MAX_VARIANTS:
         raise ConflictError(f"a product has at most {MAX_VARIANTS} variants")
-    variant = Variant(
-        **fields.model_dump(), id=variant_id, product_id=product.id, created_at=ctx.now, updated_at=ctx.now
-    )
+    variant = new_variant(fields, variant_id, product.id, ctx)
+    check_options([*product.variants, variant], variant)
     event = ctx.event(
         ResourceType.VARIANT, Verb.CREATED, variant.id, None, variant.model_dump(mode="json"), parent_id=product.id
     )
@@ -436,6 +524,8 @@ def update_variant(
         updated = Variant.model_validate({**current.model_dump(), **changes, "updated_at": ctx.now})
     except ValidationError as exc:  # the change leaves the variant breaking a whole-variant rule
         raise invalid("invalid variant", exc) from exc
+    updated.data_quality_score = variant_quality_score(updated)
+    check_options([updated if v.id == variant_id else v for v in product.variants], updated)
     event = ctx.event(
         ResourceType.VARIANT,
         Verb.UPDATED,
@@ -457,6 +547,97 @@ def remove_variant(product: Product, version: Any, variant_id: str, ctx: ChangeC
         ResourceType.VARIANT, Verb.DELETED, variant_id, current.model_dump(mode="json"), None, parent_id=product.id
     )
     return _variants_write(product, version, [v for v in product.variants if v.id != variant_id], ctx, event)
+
+
+def variants_of(fields: ProductFields) -> list[VariantFields]:
+    return fields.variants if isinstance(fields, ImportItem) else []
+
+
+def import_variant_id(product_id: str, position: int) -> str:
+    """Deterministic, like an imported product's id: a redelivered batch writes the same variants."""
+    return str(uuid.uuid5(uuid.UUID(product_id), f"variant-{position}"))
+
+
+def patched_variants(
+    variants: list[Variant], patches: list[tuple[str, dict[str, Any]]], now: datetime
+) -> list[Variant]:
+    """The product's variants with each named one changed (InvalidArgumentError naming the
+    `variants[i]` of the patch that names no variant, breaks a rule, or repeats options)."""
+    by_id = {v.id: v for v in variants}
+    changed: dict[str, int] = {}
+    for position, (variant_id, changes) in enumerate(patches):
+        current = by_id.get(variant_id)
+        if current is None:
+            raise InvalidArgumentError("no such variant", [FieldProblem(f"variants[{position}].id", "no such variant")])
+        try:
+            updated = Variant.model_validate({**current.model_dump(), **changes, "updated_at": now})
+        except ValidationError as exc:
+            problems = [
+                FieldProblem(
+                    ".".join([f"variants[{position}]", *map(str, e["loc"])]), e["msg"].removeprefix("Value error, ")
+                )
+                for e in exc.errors()
+            ]
+            raise InvalidArgumentError("invalid variant", problems) from exc
+        updated.data_quality_score = variant_quality_score(updated)
+        by_id[variant_id] = updated
+        changed[variant_id] = position
+    result = [by_id[v.id] for v in variants]
+    for earlier, later in option_clashes(result):
+        named = changed.get(later.id, changed.get(earlier.id))
+        if named is not None:
+            raise InvalidArgumentError(
+                "two variants of a product cannot have the same option values",
+                [FieldProblem(f"variants[{named}].option_values", f"variants {earlier.id} and {later.id} alike")],
+            )
+    return result
+
+
+def _clash_problem(variants: list[Variant], earlier: Variant, later: Variant) -> FieldProblem:
+    first, second = variants.index(earlier), variants.index(later)
+    return FieldProblem(f"variants[{second}].option_values", f"the same as variants[{first}]'s")
+
+
+def new_variant(fields: VariantFields, variant_id: str, product_id: str, ctx: ChangeContext) -> Variant:
+    variant = Variant(
+        **fields.model_dump(), id=variant_id, product_id=product_id, created_at=ctx.now, updated_at=ctx.now
+    )
+    variant.data_quality_score = variant_quality_score(variant)
+    return variant
+
+
+def options_key(option_values: dict[str, str]) -> tuple[tuple[str, str], ...] | None:
+    """What makes two variants' options the same: the keys, and the values ignoring case and
+    spacing. None for a variant without options (any number of those may coexist)."""
+    if not option_values:
+        return None
+    return tuple(sorted((k, " ".join(v.split()).casefold()) for k, v in option_values.items()))
+
+
+def option_clashes(variants: list[Variant]) -> list[tuple[Variant, Variant]]:
+    """Pairs (earlier, later) of variants whose options are the same."""
+    seen: dict[tuple[tuple[str, str], ...], Variant] = {}
+    clashes = []
+    for variant in variants:
+        key = options_key(variant.option_values)
+        if key is None:
+            continue
+        if key in seen:
+            clashes.append((seen[key], variant))
+        else:
+            seen[key] = variant
+    return clashes
+
+
+def check_options(variants: list[Variant], changed: Variant) -> None:
+    """InvalidArgumentError naming the variant whose options `changed` would repeat."""
+    for earlier, later in option_clashes(variants):
+        if changed.id in (earlier.id, later.id):
+            other = earlier if later.id == changed.id else later
+            raise InvalidArgumentError(
+                "two variants of a product cannot have the same option values",
+                [FieldProblem("option_values", f"the same as variant {other.id}'s: {other.option_values}")],
+            )
 
 
 def find_variant(product: Product, variant_id: str) -> Variant:
@@ -496,13 +677,21 @@ class Taxon:
     names: Collection
     model: type[Brand] | type[Category]
     resource_type: ResourceType
+    slugs: Collection  # index: one document per slug in use, its id the slug
 
     def key(self, data: dict[str, Any]) -> str:
         return name_key(data["name"], data.get("parent_id") or "")
 
 
-BRANDS = Taxon("brand", Collection.BRANDS, Collection.BRAND_NAMES, Brand, ResourceType.BRAND)
-CATEGORIES = Taxon("category", Collection.CATEGORIES, Collection.CATEGORY_NAMES, Category, ResourceType.CATEGORY)
+BRANDS = Taxon("brand", Collection.BRANDS, Collection.BRAND_NAMES, Brand, ResourceType.BRAND, Collection.BRAND_SLUGS)
+CATEGORIES = Taxon(
+    "category",
+    Collection.CATEGORIES,
+    Collection.CATEGORY_NAMES,
+    Category,
+    ResourceType.CATEGORY,
+    Collection.CATEGORY_SLUGS,
+)
 
 
 def create_named(
@@ -523,6 +712,8 @@ def create_named(
         Write("create", taxon.collection, doc_id, data),
         Write("create", taxon.names, taxon.key(data), {"id": doc_id}),  # fails if the name is taken
     ]
+    if resource.slug:
+        writes.append(Write("create", taxon.slugs, resource.slug, {"id": doc_id}))  # fails if the slug is taken
     event = ctx.event(taxon.resource_type, Verb.CREATED, doc_id, None, resource.model_dump(mode="json"))
     return resource, writes, event
 
@@ -542,6 +733,10 @@ def update_named(
     old_key, new_key = taxon.key(current.model_dump()), taxon.key(updated.model_dump())
     if old_key != new_key:
         writes += [Write("delete", taxon.names, old_key), Write("create", taxon.names, new_key, {"id": current.id})]
+    if updated.slug and current.slug != updated.slug:  # the index entry moves with it, in the same commit
+        if current.slug:
+            writes.append(Write("delete", taxon.slugs, current.slug))
+        writes.append(Write("create", taxon.slugs, updated.slug, {"id": current.id}))
     return updated, writes, event
 
 
@@ -550,5 +745,7 @@ def delete_named(taxon: Taxon, current: Any, version: Any, ctx: ChangeContext) -
         Write("delete", taxon.collection, current.id, version=version),
         Write("delete", taxon.names, taxon.key(current.model_dump())),
     ]
+    if current.slug:
+        writes.append(Write("delete", taxon.slugs, current.slug))
     event = ctx.event(taxon.resource_type, Verb.DELETED, current.id, current.model_dump(mode="json"), None)
     return writes, event

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the catalog computes scores on write; no import cycle at run time
-    from shared.domain.catalog import Product
+    from shared.domain.catalog import Product, Variant
 
 LOW_SCORE_THRESHOLD = 60
 DESCRIPTION_FULL_LENGTH = 50
@@ -48,4 +48,27 @@ def quality_score(product: Product) -> int:
     score += w["brand"] if product.brand or product.brand_id else 0
     score += w["attributes"] if product.attributes else 0
     score += w["price"] if any(v.price is not None for v in product.variants) else 0
+    return score
+
+
+# A variant's own score, 100 in all: what makes the concrete thing a customer buys sellable and
+# tellable apart from its siblings.
+VARIANT_SCORE_WEIGHTS = {
+    "sku": 20,
+    "barcode": 20,  # a valid GTIN only
+    "price": 20,  # a price (with its currency, which a price requires)
+    "option_values": 20,  # at least one option (color=Red)
+    "cost_price": 10,
+    "attributes": 10,  # at least one
+}
+
+
+def variant_quality_score(variant: Variant) -> int:
+    w = VARIANT_SCORE_WEIGHTS
+    score = w["sku"] if variant.sku else 0
+    score += w["barcode"] if variant.barcode and is_valid_gtin(variant.barcode) else 0
+    score += w["price"] if variant.price is not None else 0
+    score += w["option_values"] if variant.option_values else 0
+    score += w["cost_price"] if variant.cost_price is not None else 0
+    score += w["attributes"] if variant.attributes else 0
     return score

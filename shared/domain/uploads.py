@@ -38,7 +38,11 @@ ITEM_COLUMNS = (
     "brand",
     "brand_id",
     "status",
+    "variants",
 )
+# Columns whose cells hold JSON, as exports write them: a list of variants does not flatten into
+# one row's columns the way the attributes map does.
+JSON_COLUMNS = frozenset({"variants"})
 # What the errors CSV adds to the original columns: ignored when such a file is uploaded again.
 ERROR_COLUMNS = ("line", "error_code", "error_message")
 # A line (JSON Lines) or a record (CSV) longer than this makes the file unreadable as a whole:
@@ -213,7 +217,7 @@ def check_columns(job_type: JobType, columns: list[str]) -> None:
 
 def csv_item(job_type: JobType, columns: list[str], cells: list[str]) -> Any:
     """The item a CSV row stands for: an empty cell is a field not given; `attributes.<name>`
-    cells fill the attributes map; a delete row is its `id`."""
+    cells fill the attributes map; a `variants` cell holds a JSON array; a delete row is its `id`."""
     if len(cells) != len(columns):
         return Malformed(f"the row has {len(cells)} cell(s); the header has {len(columns)} column(s)")
     if job_type is JobType.BULK_DELETE:
@@ -226,6 +230,11 @@ def csv_item(job_type: JobType, columns: list[str], cells: list[str]) -> Any:
             continue
         if name.startswith(ATTRIBUTES):
             attributes[name[len(ATTRIBUTES) :].strip()] = value
+        elif name in JSON_COLUMNS:
+            try:
+                item[name] = strict_json.loads(value, name)
+            except InvalidJsonError as exc:
+                return Malformed(f"the `{name}` cell is not valid JSON: {exc.message}"[:300])
         else:
             item[name] = value
     if attributes:

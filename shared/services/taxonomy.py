@@ -1,6 +1,9 @@
 """Brand and category use cases: named resources, unique by name (a category's name is unique
-among its siblings), categories nesting by `parent_id`. Products refer to them by id, so one in
-use cannot be deleted."""
+among its siblings) and by slug (within the tenant's org), categories nesting by `parent_id`.
+Products refer to them by id, so one in use cannot be deleted.
+
+Uniqueness is exact under concurrent writes: the name's and the slug's index documents are
+created in the same commit as the resource, and a create fails if its document exists."""
 
 from __future__ import annotations
 
@@ -14,11 +17,14 @@ from pydantic import BaseModel
 from shared.domain.audit import ChangeContext
 from shared.domain.catalog import CATEGORIES, Collection, Taxon, create_named, delete_named, new_id, update_named
 from shared.domain.models import Page
+from shared.domain.slugs import MAX_SUFFIX, derived_slug, slug_candidates
 from shared.domain.tenancy import Principal
 from shared.errors import ConflictError, FieldProblem, InvalidArgumentError, NotFoundError
 from shared.services.ports import CatalogStore
 
 MAX_DEPTH = 10
+# A derived slug taken by a concurrent create between our check and our commit is derived again.
+DERIVED_SLUG_ATTEMPTS = 3
 USED_BY = {
     "brand": [(Collection.PRODUCTS, "brand_id", "products use it")],
     "category": [
@@ -41,12 +47,21 @@ class Taxonomy:
         data = fields.model_dump()
         self._check_parent(data.get("parent_id"), None)
         self._check_name_free(data)
-        resource, writes, event = create_named(self.taxon, fields, new_id(), self.context(actor))
-        try:
-            self.store.commit(writes, [event])
-        except ConflictError as exc:  # taken by a concurrent create
-            raise self._name_taken(data) from exc
-        return resource
+        given = data["slug"]
+        if given:
+            self._check_slug_free(given)
+        for _ in range(DERIVED_SLUG_ATTEMPTS):
+            slug = given or self._free_slug(data["name"])
+            named = fields.model_copy(update={"slug": slug})
+            resource, writes, event = create_named(self.taxon, named, new_id(), self.context(actor))
+            try:
+                self.store.commit(writes, [event])
+            except ConflictError as exc:  # the name or the slug was taken by a concurrent create
+                if given or self.store.exists(self.taxon.names, self.taxon.key(data)):
+                    raise self._taken({**data, "slug": slug}) from exc
+                continue  # a derived slug: derive again, past the one just taken
+            return resource
+        raise ConflictError(f"the {self.taxon.noun}'s slug kept being taken meanwhile; try again, or give a slug")
 
     def get(self, doc_id: str) -> Any:
         return self.store.get(self.taxon.collection, doc_id)[0]
@@ -58,21 +73,23 @@ class Taxonomy:
         changes = patch.model_dump(exclude_unset=True)
         if not changes:
             raise InvalidArgumentError("nothing to change", [FieldProblem("body", "give at least one field")])
-        if "name" in changes and changes["name"] is None:
-            raise InvalidArgumentError("invalid request body", [FieldProblem("name", "cannot be cleared")])
+        if cleared := [f for f in ("name", "slug") if f in changes and changes[f] is None]:
+            raise InvalidArgumentError("invalid request body", [FieldProblem(f, "cannot be cleared") for f in cleared])
         current, version = self.store.get(self.taxon.collection, doc_id)
         merged = {**current.model_dump(), **changes}
         if "parent_id" in changes:
             self._check_parent(changes["parent_id"], doc_id)
         if self.taxon.key(merged) != self.taxon.key(current.model_dump()):
             self._check_name_free(merged)
+        if changes.get("slug") and changes["slug"] != current.slug:
+            self._check_slug_free(changes["slug"])
         updated, writes, event = update_named(self.taxon, current, version, changes, self.context(actor))
         if event is not None:
             try:
                 self.store.commit(writes, [event])
             except ConflictError as exc:
                 raise ConflictError(
-                    f"the {self.taxon.noun} changed meanwhile or its new name was taken; try again"
+                    f"the {self.taxon.noun} changed meanwhile or its new name or slug was taken; try again"
                 ) from exc
         return updated
 
@@ -90,6 +107,29 @@ class Taxonomy:
     def _check_name_free(self, data: dict[str, Any]) -> None:
         if self.store.exists(self.taxon.names, self.taxon.key(data)):
             raise self._name_taken(data)
+
+    def _check_slug_free(self, slug: str) -> None:
+        if self.store.exists(self.taxon.slugs, slug):
+            raise self._slug_taken(slug)
+
+    def _free_slug(self, name: str) -> str:
+        """The first free of the name's slug, then `-2`, `-3`, ...: deterministic for a given
+        order of creates."""
+        for candidate in slug_candidates(derived_slug(name, self.taxon.noun)):
+            if not self.store.exists(self.taxon.slugs, candidate):
+                return candidate
+        raise ConflictError(
+            f"the slugs derived from {name!r} are taken (up to -{MAX_SUFFIX}); give the {self.taxon.noun} a slug"
+        )
+
+    def _taken(self, data: dict[str, Any]) -> ConflictError:
+        """Why a commit that created the name's and the slug's index documents failed."""
+        if self.store.exists(self.taxon.names, self.taxon.key(data)):
+            return self._name_taken(data)
+        return self._slug_taken(data["slug"])
+
+    def _slug_taken(self, slug: str) -> ConflictError:
+        return ConflictError(f"a {self.taxon.noun} with the slug {slug!r} already exists")
 
     def _name_taken(self, data: dict[str, Any]) -> ConflictError:
         where = " in that parent" if data.get("parent_id") else ""

@@ -134,3 +134,25 @@ def test_the_posts_a_tenant_limit_can_refuse_document_429_with_retry_after() -> 
             refusal = op["responses"]["429"]
             assert refusal["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}
             assert refusal["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_catalog_fields_are_documented_with_their_constraints() -> None:
+    schemas = document()["components"]["schemas"]
+
+    def field(model: str, name: str) -> dict[str, Any]:
+        schema: dict[str, Any] = schemas[model]["properties"][name]
+        return next((s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"), schema)
+
+    for model in ("BrandFields", "BrandPatch", "CategoryFields", "CategoryPatch"):
+        slug = field(model, "slug")
+        assert (slug["pattern"], slug["maxLength"]) == ("^[a-z0-9]+(?:-[a-z0-9]+)*$", 100), model
+    for model in ("BrandFields", "BrandPatch"):
+        logo = field(model, "logo_url")
+        assert (logo["format"], logo["maxLength"]) == ("uri", 2048) and logo["pattern"].startswith("^[Hh][Tt]")
+    for model in ("VariantFields", "VariantPatch"):
+        options = field(model, "option_values")
+        assert options["maxProperties"] == 20 and options["propertyNames"]["maxLength"] == 64
+        assert options["propertyNames"]["pattern"] and options["additionalProperties"]["maxLength"] == 200
+        assert field(model, "cost_price") == field(model, "price")  # the same exact-decimal rules
+    assert "slug" in schemas["Brand"]["properties"] and "logo_url" in schemas["Brand"]["properties"]
+    assert {"option_values", "cost_price", "data_quality_score"} <= set(schemas["Variant"]["properties"])

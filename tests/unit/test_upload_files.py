@@ -225,3 +225,14 @@ def test_error_rows_are_the_original_cells_with_line_and_error() -> None:
     assert error_header(["title", "sku", "line"]) == b"title,sku,line,error_code,error_message\r\n"
     # The merchant's own cells come back untouched; the message is guarded against formulas.
     assert rows == b'"=bad, ""x""",2,3,INVALID_ITEM,\'=title: too long\r\n,,4,MALFORMED_RECORD,malformed CSV\r\n'
+
+
+def test_a_variants_cell_is_read_as_json_and_a_broken_one_is_malformed() -> None:
+    columns = ["title", "variants"]
+    check_columns(JobType.BULK_IMPORT, columns)
+    check_columns(JobType.BULK_UPDATE, ["id", *columns])
+    item = csv_item(JobType.BULK_IMPORT, columns, ["Shirt", '[{"option_values": {"color": "Red"}}]'])
+    assert item == {"title": "Shirt", "variants": [{"option_values": {"color": "Red"}}]}
+    assert csv_item(JobType.BULK_IMPORT, columns, ["Shirt", ""]) == {"title": "Shirt"}
+    broken = csv_item(JobType.BULK_IMPORT, columns, ["Shirt", "[{"])
+    assert isinstance(broken, Malformed) and "`variants` cell is not valid JSON" in broken.reason
