@@ -7,6 +7,7 @@ idempotent anyway, so a sweep beside a running bulk job converges too).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,9 +19,11 @@ from typing import Literal, Protocol
 from pydantic import BaseModel
 
 from shared.domain.tenancy import Scope
+from shared.errors import SynqError
 from shared.services.ports import IssueStore
 from shared.services.quality import Quality
 
+log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
 RECOUNT_LAG = timedelta(seconds=1)  # a recount reads the moment just past: no server is behind it
 
@@ -131,9 +134,19 @@ class Sweep:
             yield position
         # Every write moves the counters it changes; a recount heals any drift (a product deleted
         # behind the API's back, data older than the counters). Exact while writes go on.
-        if self.counters_for is not None and self.counters_for(scope).reconcile(self.clock() - RECOUNT_LAG):
+        if self.counters_for is not None and self._recount(self.counters_for(scope), scope):
             report.counters_corrected += 1
         yield None
+
+    def _recount(self, counters: CounterReconciler, scope: Scope) -> bool:
+        """Whether the scope's counters were corrected. A recount that fails (one that outlasts the
+        hour Firestore keeps past versions, say) is logged and left to the next pass: the sweep
+        goes on to the next scope."""
+        try:
+            return bool(counters.reconcile(self.clock() - RECOUNT_LAG))
+        except SynqError as exc:
+            log.warning("recounting the counters of %s/%s failed: %s", scope.tenant_id, scope.org_id, exc)
+            return False
 
 
 def _next_scope(scope: Scope) -> SweepCursor:
