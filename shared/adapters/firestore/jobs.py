@@ -20,10 +20,12 @@ from shared.adapters.firestore.base import (
     newest_first_page,
 )
 from shared.adapters.firestore.quality import first_records_writes
+from shared.adapters.firestore.stats import DEFAULT_SHARDS, counter_writes
 from shared.adapters.firestore.uploads import UPLOADS
 from shared.adapters.google_errors import translated
 from shared.domain.audit import AuditEvent
 from shared.domain.bulk import BatchPlan, final_status
+from shared.domain.counters import combined, summary_deltas
 from shared.domain.deliveries import Delivery, DeliveryStatus
 from shared.domain.dry_run import DryRunBatch
 from shared.domain.models import BatchPart, BatchRange, BulkJob, ItemError, JobStatus, JobType, Page
@@ -48,10 +50,11 @@ NEVER = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
 class FirestoreJobStore:
     """Implements JobStore for one tenant + org."""
 
-    def __init__(self, client: firestore.Client, scope: Scope) -> None:
+    def __init__(self, client: firestore.Client, scope: Scope, stats_shards: int = DEFAULT_SHARDS) -> None:
         self._root = TenantRoot(client, scope)
         self._client = client
         self._jobs = self._root.collection("bulk_jobs")
+        self._shards = stats_shards
 
     def create_job(self, job: BulkJob, upload_id: str | None = None, limit: RunningLimit | None = None) -> None:
         ref = self._jobs.document(job.id)
@@ -216,6 +219,7 @@ class FirestoreJobStore:
             *markers,
             *self._root.encode(plan.writes, plan.events),
             *first_records_writes(self._root, plan.first_records()),
+            *self._catalog_counts(job_id, batch, plan),
         ]
         # Every part counts its own items as it commits them, so the job's counts say exactly what
         # was applied at any moment, also when a cancel keeps the batch's last part from committing.
@@ -230,6 +234,13 @@ class FirestoreJobStore:
             raise  # a product changed between our read and our write, or another delivery committed a part
         written = zip(plan.writes, results[len(markers) : len(markers) + len(plan.writes)], strict=True)
         return {w.doc_id: version for w, version in written if w.kind != "delete"}
+
+    def _catalog_counts(self, job_id: str, batch: BatchRange, plan: BatchPlan) -> list[Any]:
+        """What the plan moves of the catalog counters, to go in its own commit (so a batch, or a
+        part, counts once), on the shard its job and batch pick."""
+        firsts = [summary_deltas(None, r.summary) for r in plan.first_records()]
+        counts = combined([*(w.counts for w in plan.writes), *firsts])
+        return counter_writes(self._root, counts, f"{job_id}/{batch.index}", self._shards)
 
     def batch_parts(self, job_id: str, batch_index: int) -> list[BatchPart]:
         parts = self._marker(job_id, batch_index).collection("parts")  # a few: sorted here, no index needed
