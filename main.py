@@ -12,7 +12,7 @@ from functions.job_watchdog import job_watchdog
 from functions.notification_settings import notification_settings
 from functions.openapi import openapi
 from functions.products import products
-from functions.taxonomy import brands, categories
+from functions.taxonomy import attributes, brands, categories, product_templates
 from functions.uploads import uploads
 from functions.validation_issues import validation_issues
 from functions.validation_sweep import validation_sweep
@@ -25,6 +25,7 @@ logs.configure()  # one JSON object per line, as Cloud Logging reads them
 functions_framework.errorhandler(HTTPException)(framework_error)
 
 __all__ = [
+    "attributes",
     "audit_logs",
     "brands",
     "bulk_job_worker",
@@ -35,6 +36,7 @@ __all__ = [
     "job_watchdog",
     "notification_settings",
     "openapi",
+    "product_templates",
     "products",
     "uploads",
     "validation_issues",

@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
+from shared.domain.attributes import AttributeDefinition, CatalogSchema, ProductTemplate
 from shared.domain.audit import AuditEvent, ChangeContext, ResourceType, Verb
 from shared.domain.models import (
     AttributeName,
@@ -85,6 +86,7 @@ class ProductFields(BaseModel):
     brand_id: ReferenceId | None = None
     status: ProductStatus = ProductStatus.ACTIVE
     attributes: dict[AttributeName, AttributeValue] = Field(default_factory=dict, max_length=200)
+    template_id: ReferenceId | None = Field(None, description="The product template it follows (must exist).")
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -107,6 +109,7 @@ class ProductPatch(BaseModel):
     brand_id: ReferenceId | None = None
     status: ProductStatus | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)
     attributes: dict[AttributeName, AttributeValue] | None = Field(None, max_length=200)
+    template_id: ReferenceId | None = None
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_unset=True)
@@ -188,6 +191,14 @@ class Product(ProductFields):
     created_by: str | None = None
     job_id: str | None = Field(None, description="Bulk job that last wrote the product, if any.")
     data_quality_score: int | None = Field(None, ge=0, le=100, description="0-100, recomputed on every write.")
+    template_id: str | None = Field(None, description="The product template it follows, if any.")
+    completeness: int | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="With a template: the share (0-100) of its required attributes that have a value; "
+        "recomputed on every write and when the template changes.",
+    )
 
 
 # --- brands and categories -----------------------------------------------------------------
@@ -260,6 +271,10 @@ class Collection(StrEnum):
     CATEGORIES = "categories"
     BRAND_NAMES = "brand_names"
     CATEGORY_NAMES = "category_names"
+    ATTRIBUTES = "attributes"
+    ATTRIBUTE_SLUGS = "attribute_slugs"
+    TEMPLATES = "product_templates"
+    TEMPLATE_SLUGS = "product_template_slugs"
 
 
 @dataclass(frozen=True)
@@ -329,9 +344,12 @@ class References:
 
     brands: frozenset[str] = frozenset()
     categories: frozenset[str] = frozenset()
+    templates: frozenset[str] = frozenset()
 
     def problems(self, fields: dict[str, Any]) -> list[tuple[str, str]]:
         found = []
+        if fields.get("template_id") and fields["template_id"] not in self.templates:
+            found.append(("template_id", "no such product template"))
         if fields.get("brand_id") and fields["brand_id"] not in self.brands:
             found.append(("brand_id", "no such brand"))
         if fields.get("category_id") and fields["category_id"] not in self.categories:
@@ -366,7 +384,13 @@ class Change:
     product: Product | None = None  # the product a create makes, as a model (spares re-reading it)
 
 
-def create_product(fields: ProductFields, product_id: str, ctx: ChangeContext, event_id: str | None = None) -> Change:
+def create_product(
+    fields: ProductFields,
+    product_id: str,
+    ctx: ChangeContext,
+    event_id: str | None = None,
+    schema: CatalogSchema | None = None,
+) -> Change:
     product = Product(
         **fields.model_dump(),
         id=product_id,
@@ -377,6 +401,7 @@ def create_product(fields: ProductFields, product_id: str, ctx: ChangeContext, e
         created_by=ctx.actor_email,
         job_id=ctx.job_id,
     )
+    product.completeness = (schema or CatalogSchema()).completeness(product.template_id, product.attributes)
     product.data_quality_score = quality_score(product)
     document = stored_product(product)
     size = _check_size(document, fields.model_fields_set)
@@ -387,9 +412,18 @@ def create_product(fields: ProductFields, product_id: str, ctx: ChangeContext, e
 
 
 def update_product(
-    current: Product, version: Any, changes: dict[str, Any], ctx: ChangeContext, event_id: str | None = None
+    current: Product,
+    version: Any,
+    changes: dict[str, Any],
+    ctx: ChangeContext,
+    event_id: str | None = None,
+    schema: CatalogSchema | None = None,
 ) -> tuple[Product, Change]:
+    """`schema` holds the product's template (after the change), so its completeness is
+    recomputed; without one the completeness stays as stored."""
     updated = Product.model_validate({**current.model_dump(), **changes, "updated_at": ctx.now, "job_id": ctx.job_id})
+    if schema is not None:
+        updated.completeness = schema.completeness(updated.template_id, updated.attributes)
     updated.data_quality_score = quality_score(updated)
     _check_size(stored_product(updated), changes)
     event = ctx.event(
@@ -400,7 +434,8 @@ def update_product(
         updated.model_dump(mode="json"),
         event_id=event_id,
     )
-    data = stored_changes({**changes, "updated_at": None, "job_id": None, "data_quality_score": None}, updated)
+    derived = {"updated_at": None, "job_id": None, "data_quality_score": None, "completeness": None}
+    data = stored_changes({**changes, **derived}, updated)
     return updated, Change(Write("update", Collection.PRODUCTS, current.id, data, version), event)
 
 
@@ -494,15 +529,27 @@ class Taxon:
     noun: str
     collection: Collection
     names: Collection
-    model: type[Brand] | type[Category]
+    model: type[Brand] | type[Category] | type[AttributeDefinition] | type[ProductTemplate]
     resource_type: ResourceType
+    key_field: str = "name"  # what is unique: the name, or (attributes and templates) the slug
 
     def key(self, data: dict[str, Any]) -> str:
-        return name_key(data["name"], data.get("parent_id") or "")
+        return name_key(data[self.key_field], data.get("parent_id") or "")
 
 
 BRANDS = Taxon("brand", Collection.BRANDS, Collection.BRAND_NAMES, Brand, ResourceType.BRAND)
 CATEGORIES = Taxon("category", Collection.CATEGORIES, Collection.CATEGORY_NAMES, Category, ResourceType.CATEGORY)
+ATTRIBUTES = Taxon(
+    "attribute", Collection.ATTRIBUTES, Collection.ATTRIBUTE_SLUGS, AttributeDefinition, ResourceType.ATTRIBUTE, "slug"
+)
+TEMPLATES = Taxon(
+    "product template",
+    Collection.TEMPLATES,
+    Collection.TEMPLATE_SLUGS,
+    ProductTemplate,
+    ResourceType.PRODUCT_TEMPLATE,
+    "slug",
+)
 
 
 def create_named(

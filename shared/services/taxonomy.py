@@ -1,13 +1,15 @@
-"""Brand and category use cases: named resources, unique by name (a category's name is unique
-among its siblings), categories nesting by `parent_id`. Products refer to them by id, so one in
-use cannot be deleted."""
+"""Brand, category, attribute-definition and product-template use cases: named resources, unique
+by name (a category's name is unique among its siblings) or, for definitions and templates, by
+slug; categories nesting by `parent_id`. Products refer to them, so one in use cannot be deleted.
+A resource with rules of its own (definitions, templates) has a guard that checks them and hears
+of each committed change."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -25,7 +27,21 @@ USED_BY = {
         (Collection.CATEGORIES, "parent_id", "it has subcategories"),
         (Collection.PRODUCTS, "category_id", "products use it"),
     ],
+    "attribute": [],
+    "product template": [(Collection.PRODUCTS, "template_id", "products use it")],
 }
+
+
+class Guard(Protocol):
+    def check(self, data: Any, current: Any) -> None:
+        """Refuse a create (current None) or change that breaks the resource's own rules."""
+        ...
+
+    def check_delete(self, current: Any) -> None: ...
+
+    def changed(self, before: Any, after: Any) -> None:
+        """A change committed (before None: created; after None: deleted)."""
+        ...
 
 
 @dataclass
@@ -33,6 +49,7 @@ class Taxonomy:
     store: CatalogStore
     clock: Callable[[], datetime]
     taxon: Taxon
+    guard: Guard | None = None
 
     def context(self, actor: Principal) -> ChangeContext:
         return ChangeContext(actor.scope.tenant_id, actor.scope.org_id, actor.email, self.clock())
@@ -41,11 +58,15 @@ class Taxonomy:
         data = fields.model_dump()
         self._check_parent(data.get("parent_id"), None)
         self._check_name_free(data)
+        if self.guard:
+            self.guard.check(data, None)
         resource, writes, event = create_named(self.taxon, fields, new_id(), self.context(actor))
         try:
             self.store.commit(writes, [event])
         except ConflictError as exc:  # taken by a concurrent create
             raise self._name_taken(data) from exc
+        if self.guard:
+            self.guard.changed(None, resource)
         return resource
 
     def get(self, doc_id: str) -> Any:
@@ -58,14 +79,17 @@ class Taxonomy:
         changes = patch.model_dump(exclude_unset=True)
         if not changes:
             raise InvalidArgumentError("nothing to change", [FieldProblem("body", "give at least one field")])
-        if "name" in changes and changes["name"] is None:
-            raise InvalidArgumentError("invalid request body", [FieldProblem("name", "cannot be cleared")])
+        for required in sorted({"name", self.taxon.key_field}):
+            if required in changes and changes[required] is None:
+                raise InvalidArgumentError("invalid request body", [FieldProblem(required, "cannot be cleared")])
         current, version = self.store.get(self.taxon.collection, doc_id)
         merged = {**current.model_dump(), **changes}
         if "parent_id" in changes:
             self._check_parent(changes["parent_id"], doc_id)
         if self.taxon.key(merged) != self.taxon.key(current.model_dump()):
             self._check_name_free(merged)
+        if self.guard:
+            self.guard.check(merged, current)
         updated, writes, event = update_named(self.taxon, current, version, changes, self.context(actor))
         if event is not None:
             try:
@@ -74,6 +98,8 @@ class Taxonomy:
                 raise ConflictError(
                     f"the {self.taxon.noun} changed meanwhile or its new name was taken; try again"
                 ) from exc
+            if self.guard:
+                self.guard.changed(current, updated)
         return updated
 
     def delete(self, actor: Principal, doc_id: str) -> None:
@@ -81,11 +107,15 @@ class Taxonomy:
         for collection, field, reason in USED_BY[self.taxon.noun]:
             if self.store.is_referenced(collection, field, doc_id):
                 raise ConflictError(f"the {self.taxon.noun} cannot be deleted: {reason}")
+        if self.guard:
+            self.guard.check_delete(current)
         writes, event = delete_named(self.taxon, current, version, self.context(actor))
         try:
             self.store.commit(writes, [event])
         except ConflictError as exc:
             raise ConflictError(f"the {self.taxon.noun} changed meanwhile; try again") from exc
+        if self.guard:
+            self.guard.changed(current, None)
 
     def _check_name_free(self, data: dict[str, Any]) -> None:
         if self.store.exists(self.taxon.names, self.taxon.key(data)):
@@ -93,7 +123,8 @@ class Taxonomy:
 
     def _name_taken(self, data: dict[str, Any]) -> ConflictError:
         where = " in that parent" if data.get("parent_id") else ""
-        return ConflictError(f"a {self.taxon.noun} named {data['name']!r} already exists{where}")
+        named = "named" if self.taxon.key_field == "name" else f"with the {self.taxon.key_field}"
+        return ConflictError(f"a {self.taxon.noun} {named} {data[self.taxon.key_field]!r} already exists{where}")
 
     def _check_parent(self, parent_id: str | None, doc_id: str | None) -> None:
         """The parent exists, and (for a move) is not the category itself or one of its descendants."""
