@@ -289,6 +289,7 @@ def export_processor(scope: Scope) -> ExportProcessor:
         SmtpMailer(s.smtp_host, s.smtp_port, s.mail_from, s.smtp_username, s.smtp_password, s.smtp_starttls),
         export_policy(),
         utc_now,
+        catalog=FirestoreCatalogStore(client, scope),
     )
 
 

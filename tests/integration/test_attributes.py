@@ -4,6 +4,9 @@ changes, page by page."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ from shared.domain.tenancy import Scope
 from shared.services.reevaluation import Reevaluation
 from shared.services.tasks import ReevaluationTask
 from tests.integration.conftest import JobsApi
+from tests.integration.test_exports import ExportsApi, download
 from tests.integration.test_validation_issues import sweep_until_done, write_behind_the_back
 from tests.support import headers, new_scope, wait_until
 
@@ -321,3 +325,35 @@ def test_the_sweep_flags_values_a_definition_no_longer_allows(api: Api, scope: S
     assert api.issues(pid) == set()
     sweep_until_done(scope)
     assert ("INVALID_ATTRIBUTE_VALUE", "attributes.weight") in api.issues(pid)
+
+
+# --- exports -------------------------------------------------------------------------------
+def test_exports_carry_template_completeness_and_typed_values_and_leave_out_invalid_ones(
+    api: Api, client: Any, auth: dict[str, str], scope: Scope
+) -> None:
+    template_id = apparel(api)
+    api("POST", A, {"name": "Organic", "slug": "organic", "type": "BOOLEAN"}, 201)
+    shirt = api("POST", P, {"title": "Shirt", "template_id": template_id, "attributes": {"weight": "0.25"}}, 201)
+    (stale,) = write_behind_the_back(scope, [{"title": "Stale", "attributes": {"weight": "heavy"}}])
+    sweep_until_done(scope)  # flags the value written behind the API's back
+    exports = ExportsApi(client, auth)
+
+    done = exports.wait_notified(exports.start({"format": "CSV"})["id"])
+    assert (done["row_count"], done["excluded_count"]) == (1, 1)  # INVALID_ATTRIBUTE_VALUE is an ERROR
+    reader = csv.DictReader(io.StringIO(download(done["download_url"]).decode()))
+    [row] = list(reader)
+    assert list(reader.fieldnames or [])[-6:] == [
+        "template_id",
+        "template",
+        "completeness",
+        "attributes.material",
+        "attributes.organic",
+        "attributes.weight",
+    ]
+    assert (row["id"], row["template"], row["completeness"]) == (shirt["id"], "apparel", "50")
+    assert (row["attributes.weight"], row["attributes.material"]) == ("0.25", "")
+
+    done = exports.wait_notified(exports.start({"format": "NDJSON"})["id"])
+    [line] = [json.loads(x) for x in download(done["download_url"]).decode().splitlines()]
+    assert (line["template"], line["completeness"], line["attributes"]) == ("apparel", 50, {"weight": 0.25})
+    assert stale not in {line["id"]}
