@@ -35,7 +35,9 @@ Slug = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"),
 ]
-Option = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^|]*\S")]
+Option = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^|]*[^|\s][^|]*$")
+]
 Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 Bound = Annotated[float, Field(allow_inf_nan=False)]
 Options = Annotated[list[Option], Field(min_length=1, max_length=MAX_OPTIONS)]
@@ -82,7 +84,9 @@ def definition_problems(data: dict[str, Any]) -> list[str]:
 
 
 class AttributeFields(BaseModel):
-    """An attribute definition as created."""
+    """An attribute definition as created. SELECT and MULTI_SELECT need `options` (distinct,
+    ignoring case); other types may not have them. `unit`, `min` and `max` are for NUMBER only,
+    `min` not above `max`. A definition that breaks these is a 400; a slug taken in the org a 409."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -103,8 +107,9 @@ class AttributeFields(BaseModel):
 
 
 class AttributePatch(BaseModel):
-    """The fields a change sets; null clears an optional one. The slug may change only while no
-    product uses it."""
+    """The fields a change sets; null clears an optional one. The definition the change leaves is
+    held to the same rules as a new one (400). The slug may change only while no product has a
+    value for it and no template names it (409)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -250,6 +255,9 @@ def _distinct_slugs(groups: list[AttributeGroup] | None) -> list[AttributeGroup]
 
 
 class TemplateFields(BaseModel):
+    """A product template: groups of defined attributes (each slug a definition of the org, at most
+    once in the template: else 400), some required. A slug taken in the org is a 409."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: Name
