@@ -38,6 +38,7 @@ ITEM_COLUMNS = (
     "brand",
     "brand_id",
     "status",
+    "template_id",
 )
 # What the errors CSV adds to the original columns: ignored when such a file is uploaded again.
 ERROR_COLUMNS = ("line", "error_code", "error_message")

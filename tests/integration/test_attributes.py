@@ -18,6 +18,7 @@ from shared.services.reevaluation import Reevaluation
 from shared.services.tasks import ReevaluationTask
 from tests.integration.conftest import JobsApi
 from tests.integration.test_exports import ExportsApi, download
+from tests.integration.test_uploads import UploadsApi, csv_bytes
 from tests.integration.test_validation_issues import sweep_until_done, write_behind_the_back
 from tests.support import headers, new_scope, wait_until
 
@@ -357,3 +358,19 @@ def test_exports_carry_template_completeness_and_typed_values_and_leave_out_inva
     [line] = [json.loads(x) for x in download(done["download_url"]).decode().splitlines()]
     assert (line["template"], line["completeness"], line["attributes"]) == ("apparel", 50, {"weight": 0.25})
     assert stale not in {line["id"]}
+
+
+def test_a_csv_upload_names_template_and_typed_attribute_columns(api: Api, client: Any, auth: dict[str, str]) -> None:
+    template_id = apparel(api)
+    rows = [["title", "template_id", "attributes.weight", "attributes.material"]]
+    rows += [
+        ["Shirt 0", template_id, "0.25", "Cotton"],
+        ["Shirt 1", template_id, "heavy", ""],
+        ["Shirt 2", template_id, "2", ""],
+    ]
+    job = UploadsApi(client, auth).run("BULK_IMPORT", "CSV", csv_bytes(rows))
+    assert (job["processed_items"], job["failed_items"]) == (2, 1)
+    assert [(e["index"], e["line"], e["code"]) for e in job["errors"]] == [(1, 3, "INVALID_ITEM")]
+    assert "attributes.weight" in job["errors"][0]["message"]
+    products = {p["title"]: p for p in JobsApi(client, auth).products()}
+    assert (products["Shirt 0"]["completeness"], products["Shirt 2"]["completeness"]) == (100, 50)
