@@ -97,7 +97,7 @@ def test_rows_carry_the_template_completeness_and_typed_attribute_values() -> No
         ],
         templates=[ProductTemplate(id="t1", name="Apparel", slug="apparel", **stamp)],
     )
-    attributes = {"weight": "12.5", "organic": "true", "material": "=cotton", "free": "x"}
+    attributes = {"weight": "12.50", "organic": True, "material": "=cotton", "free": "x"}
     product = PRODUCT.model_copy(update={"template_id": "t1", "completeness": 50, "attributes": attributes})
 
     line = json.loads(RowWriter(ExportFormat.NDJSON, schema).row(product))
