@@ -59,6 +59,7 @@ bench: venv  ## benchmarks through the local stack (see docs/benchmarks.md)
 	$(PY) -m bench.sweep
 	$(PY) -m bench.export
 	$(PY) -m bench.upload_import
+	$(PY) -m bench.reevaluation
 
 clean:
 	rm -rf $(VENV) .local .mutate .pytest_cache .mypy_cache .ruff_cache

@@ -13,7 +13,7 @@ from functions.notification_settings import notification_settings
 from functions.openapi import openapi
 from functions.products import products
 from functions.stats import stats
-from functions.taxonomy import brands, categories
+from functions.taxonomy import attributes, brands, categories, product_templates
 from functions.uploads import uploads
 from functions.validation_issues import validation_issues
 from functions.validation_sweep import validation_sweep
@@ -26,6 +26,7 @@ logs.configure()  # one JSON object per line, as Cloud Logging reads them
 functions_framework.errorhandler(HTTPException)(framework_error)
 
 __all__ = [
+    "attributes",
     "audit_logs",
     "brands",
     "bulk_job_worker",
@@ -36,6 +37,7 @@ __all__ = [
     "job_watchdog",
     "notification_settings",
     "openapi",
+    "product_templates",
     "products",
     "stats",
     "uploads",

@@ -6,6 +6,7 @@ import contextlib
 import os
 import random
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -102,7 +103,14 @@ def peak_rss_mib(pids: list[int]) -> float:
     return peak / 1024
 
 
-def write_catalog(project: str, size: int, tenant: str, org: str, blocked_every: int = 0) -> None:
+def write_catalog(
+    project: str,
+    size: int,
+    tenant: str,
+    org: str,
+    blocked_every: int = 0,
+    extra: Callable[[int], dict[str, object]] | None = None,
+) -> None:
     """Products written straight into Firestore in WriteBatches of 500, generated chunk by chunk
     (as a migration would, with no evaluation). 1 in 50 shares its SKU with the one before it and
     1 in 20 has no description, so a sweep has findings to record. With `blocked_every`, every
@@ -130,6 +138,7 @@ def write_catalog(project: str, size: int, tenant: str, org: str, blocked_every:
             if n % 20 == 0:
                 row["description"] = None
             doc = {**row, "id": pid, "tenant_id": tenant, "org_id": org, "status": "ACTIVE", "variants": []}
+            doc.update(extra(n) if extra else {})
             pbs.append(wire.create(root.path(Collection.PRODUCTS, pid), {**doc, "created_at": now, "updated_at": now}))
             if blocked_every and n % blocked_every == 0:
                 issue = ValidationIssue(

@@ -27,6 +27,8 @@ APIS = [
     products.api,
     taxonomy.brands_api,
     taxonomy.categories_api,
+    taxonomy.attributes_api,
+    taxonomy.product_templates_api,
     audit_logs.api,
     validation_issues.api,
     exports.api,

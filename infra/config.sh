@@ -50,7 +50,7 @@ LEGACY_RUNTIME_SA=synq-pim-runtime@$PROJECT.iam.gserviceaccount.com
 RUNTIME_ROLES=(
   "api           synq-pim-api           products brands categories audit_logs validation_issues notification_settings stats"
   "docs          synq-pim-docs          openapi"
-  "bulk-api      synq-pim-bulk-api      bulk_jobs"
+  "bulk-api      synq-pim-bulk-api      bulk_jobs attributes product_templates"
   "uploads-api   synq-pim-uploads-api   uploads"
   "exports-api   synq-pim-exports-api   exports"
   "bulk-worker   synq-pim-bulk-worker   bulk_job_worker"
@@ -136,6 +136,8 @@ API_FUNCTIONS=(
   "products          512Mi 30s 50"
   "brands            512Mi 30s 20"
   "categories        512Mi 30s 20"
+  "attributes        512Mi 30s 20"
+  "product_templates 512Mi 30s 20"
   "audit_logs        512Mi 30s 20"
   "validation_issues 512Mi 30s 20"
   "stats             256Mi 30s 20"
@@ -147,7 +149,7 @@ API_FUNCTIONS=(
 # Behind the gateway, Authorization carries the gateway's own ID token and the caller's arrives here.
 GATEWAY_AUTH_HEADER=X-Forwarded-Authorization
 # The API functions that queue tasks, and so need the task token.
-ENQUEUING_TARGETS=(bulk_jobs exports)
+ENQUEUING_TARGETS=(bulk_jobs exports attributes product_templates)
 API_ID=synq-pim
 GATEWAY_ID=synq-pim
 

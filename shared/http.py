@@ -409,7 +409,8 @@ def task_handler(
             task = parse_body(request, model)
             logs.bind(**logs.labels_of(task))
             outcome = run(task, attempt)
-            log.info("task %s (attempt %s): %s", getattr(task, "kind", model.__name__), attempt, outcome)
+            kind = getattr(getattr(task, "root", task), "kind", model.__name__)
+            log.info("task %s (attempt %s): %s", kind, attempt, outcome)
             return _json({"outcome": outcome}, 200)
         except (InvalidArgumentError, PayloadTooLargeError, UnsupportedMediaTypeError, PermanentTaskError) as exc:
             log.error("task abandoned (attempt %s): %s", attempt, exc.message)

@@ -103,7 +103,9 @@ def labelled(**labels: object) -> Iterator[None]:
 
 
 def labels_of(model: Any) -> dict[str, object]:
-    """The label fields a task model or record carries (`tenant_id`, `job_id`, ...)."""
+    """The label fields a task model or record carries (`tenant_id`, `job_id`, ...); a task that is
+    one of several kinds (a RootModel) is read through its root."""
+    model = getattr(model, "root", model)
     return {name: getattr(model, name) for name in LABEL_NAMES if getattr(model, name, None) is not None}
 
 

@@ -72,6 +72,13 @@ class Settings(BaseSettings):
         description="Deliveries of one bulk-job task before it gives up: a batch's items are then "
         "recorded NOT_APPLIED, a start fails its job.",
     )
+    reevaluation_page_size: int = Field(
+        300,
+        ge=1,
+        le=1000,
+        description="Products one re-evaluation task reads and judges after an attribute definition or a "
+        "product template changed (one page per Cloud Tasks delivery).",
+    )
     sweep_min_interval_hours: float = Field(
         24,
         ge=0,

@@ -27,8 +27,9 @@ from shared.adapters.gcs_uploads import GcsUploadFiles
 from shared.adapters.smtp_mail import SmtpMailer
 from shared.adapters.webhooks import HttpWebhookSender, resolve
 from shared.auth import TokenVerifier
-from shared.domain.catalog import BRANDS, CATEGORIES
+from shared.domain.catalog import ATTRIBUTES, BRANDS, CATEGORIES, TEMPLATES
 from shared.domain.tenancy import RunningLimit, Scope
+from shared.services.attributes import AttributeGuard, Reevaluations, TemplateGuard
 from shared.services.audit_log import AuditLog
 from shared.services.bulk_jobs import BulkJobs, BulkLimits
 from shared.services.bulk_processing import BulkJobProcessor
@@ -39,6 +40,7 @@ from shared.services.job_notifications import JobNotifications
 from shared.services.notification_settings import NotificationSettingsService
 from shared.services.notifications import Notifier, NotifyPolicy
 from shared.services.quality import Quality
+from shared.services.reevaluation import Reevaluation
 from shared.services.stats import Stats
 from shared.services.sweep import Sweep
 from shared.services.taxonomy import Taxonomy
@@ -229,6 +231,22 @@ def categories(scope: Scope) -> Taxonomy:
     return Taxonomy(FirestoreCatalogStore(firestore_client(), scope), utc_now, CATEGORIES)
 
 
+def attributes(scope: Scope) -> Taxonomy:
+    store = FirestoreCatalogStore(firestore_client(), scope)
+    return Taxonomy(store, utc_now, ATTRIBUTES, AttributeGuard(store, Reevaluations(scope, task_queue())))
+
+
+def product_templates(scope: Scope) -> Taxonomy:
+    store = FirestoreCatalogStore(firestore_client(), scope)
+    return Taxonomy(store, utc_now, TEMPLATES, TemplateGuard(store, Reevaluations(scope, task_queue())))
+
+
+def reevaluation(scope: Scope) -> Reevaluation:
+    """One page of products re-evaluated after a definition or template changed (bulk-job queue)."""
+    store = FirestoreCatalogStore(firestore_client(), scope)
+    return Reevaluation(scope, store, quality(scope), task_queue(), get_settings().reevaluation_page_size)
+
+
 def audit_log(scope: Scope) -> AuditLog:
     return AuditLog(FirestoreAuditStore(firestore_client(), scope))
 
@@ -287,6 +305,7 @@ def export_processor(scope: Scope) -> ExportProcessor:
         export_policy(),
         utc_now,
         notices=notify_queue(),
+        catalog=FirestoreCatalogStore(client, scope),
     )
 
 

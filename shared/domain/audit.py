@@ -27,6 +27,8 @@ UNTRACKED = frozenset(
         "product_id",
         "data_quality_score",
         "variant_skus",
+        "completeness",
+        "attribute_slugs",
     }
 )
 
@@ -37,6 +39,8 @@ class ResourceType(StrEnum):
     BRAND = "brand"
     CATEGORY = "category"
     BULK_JOB = "bulk_job"
+    ATTRIBUTE = "attribute"
+    PRODUCT_TEMPLATE = "product_template"
 
 
 class Verb(StrEnum):

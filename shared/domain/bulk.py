@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared import strict_json
+from shared.domain.attributes import CatalogSchema
 from shared.domain.audit import AuditEvent, ChangeContext
 from shared.domain.catalog import (
     Change,
@@ -262,6 +263,8 @@ class BatchInputs:
 
     products: dict[str, tuple[Product, Any]] = field(default_factory=dict)
     references: References = field(default_factory=References)
+    # The org's attribute definitions and the templates the items and products name, read once.
+    schema: CatalogSchema = field(default_factory=CatalogSchema)
 
 
 def ids_to_read(job_type: JobType, items: list[Any]) -> list[str]:
@@ -336,15 +339,24 @@ def _plan_import(entries: list[tuple[int, Any]], inputs: BatchInputs, ctx: Chang
         except ValidationError as exc:
             plan.errors.append(ItemError(index=index, code="INVALID_ITEM", message=describe(exc)))
             continue
-        if problems := inputs.references.problems({"brand_id": fields.brand_id, "category_id": fields.category_id}):
+        if problems := inputs.references.problems(
+            {"brand_id": fields.brand_id, "category_id": fields.category_id, "template_id": fields.template_id}
+        ):
             plan.errors.append(_unknown_reference(index, None, problems))
             continue
+        if misfits := inputs.schema.attribute_problems(fields.attributes):
+            plan.errors.append(ItemError(index=index, code="INVALID_ITEM", message=_describe_fields(misfits)))
+            continue
         try:
-            change = create_product(fields, import_product_id(job_id, index), ctx, item_event_id(job_id, index))
+            change = create_product(
+                fields, import_product_id(job_id, index), ctx, item_event_id(job_id, index), inputs.schema
+            )
         except InvalidArgumentError as exc:  # the product would not fit a document, or its variants clash
             plan.errors.append(ItemError(index=index, code="INVALID_ITEM", message=describe_problems(exc)))
             continue
-        records = first_records(change.product, ctx.tenant_id, ctx.org_id, ctx.now) if change.product else None
+        records = (
+            first_records(change.product, ctx.tenant_id, ctx.org_id, ctx.now, inputs.schema) if change.product else None
+        )
         plan.add(change, [index], records)
         plan.processed += 1
     return plan
@@ -393,6 +405,11 @@ def _plan_update(entries: list[tuple[int, Any]], inputs: BatchInputs, ctx: Chang
         if problems := inputs.references.problems(changes):
             plan.errors.append(_unknown_reference(index, product_id, problems))
             continue
+        if misfits := inputs.schema.attribute_problems(changes.get("attributes")):
+            plan.errors.append(
+                ItemError(index=index, id=product_id, code="INVALID_ITEM", message=_describe_fields(misfits))
+            )
+            continue
         folded = merged.get(product_id) or _Folded(stored_product(inputs.products[product_id][0]))
         if update.variants:
             try:
@@ -418,7 +435,9 @@ def _plan_update(entries: list[tuple[int, Any]], inputs: BatchInputs, ctx: Chang
     for product_id, folded in merged.items():
         product, version = inputs.products[product_id]
         try:
-            _, change = update_product(product, version, folded.changes, ctx, item_event_id(job_id, folded.indices[0]))
+            _, change = update_product(
+                product, version, folded.changes, ctx, item_event_id(job_id, folded.indices[0]), inputs.schema
+            )
         except (ValidationError, InvalidArgumentError) as exc:  # the record as stored breaks a rule
             message = describe(exc) if isinstance(exc, ValidationError) else describe_problems(exc)
             plan.errors += [
@@ -516,7 +535,11 @@ def describe(exc: ValidationError) -> str:
 
 
 def describe_problems(exc: InvalidArgumentError) -> str:
-    return "; ".join(f"{d.field}: {d.problem}" for d in exc.details)[:MAX_ERROR_MESSAGE] or exc.message
+    return _describe_fields(exc.details) or exc.message
+
+
+def _describe_fields(problems: list[FieldProblem]) -> str:
+    return "; ".join(f"{d.field}: {d.problem}" for d in problems)[:MAX_ERROR_MESSAGE]
 
 
 def final_status(processed: int, failed: int) -> JobStatus:

@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
+from shared.domain.attributes import AttributeDefinition, CatalogSchema, ProductTemplate
 from shared.domain.audit import AuditEvent, ChangeContext, ResourceType, Verb
 from shared.domain.counters import Deltas, product_deltas
 from shared.domain.models import (
@@ -116,6 +117,7 @@ class ProductFields(BaseModel):
     brand_id: ReferenceId | None = None
     status: ProductStatus = ProductStatus.ACTIVE
     attributes: dict[AttributeName, AttributeValue] = Field(default_factory=dict, max_length=200)
+    template_id: ReferenceId | None = Field(None, description="The product template it follows (must exist).")
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -138,6 +140,7 @@ class ProductPatch(BaseModel):
     brand_id: ReferenceId | None = None
     status: ProductStatus | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)
     attributes: dict[AttributeName, AttributeValue] | None = Field(None, max_length=200)
+    template_id: ReferenceId | None = None
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_unset=True)
@@ -227,6 +230,14 @@ class Product(ProductFields):
     created_by: str | None = None
     job_id: str | None = Field(None, description="Bulk job that last wrote the product, if any.")
     data_quality_score: int | None = Field(None, ge=0, le=100, description="0-100, recomputed on every write.")
+    template_id: str | None = Field(None, description="The product template it follows, if any.")
+    completeness: int | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="With a template: the share (0-100) of its required attributes that have a value; "
+        "recomputed on every write and when the template changes.",
+    )
 
 
 # --- bulk items: a product with its variants --------------------------------------------------
@@ -337,6 +348,10 @@ class Collection(StrEnum):
     CATEGORY_NAMES = "category_names"
     BRAND_SLUGS = "brand_slugs"
     CATEGORY_SLUGS = "category_slugs"
+    ATTRIBUTES = "attributes"
+    ATTRIBUTE_SLUGS = "attribute_slugs"
+    TEMPLATES = "product_templates"
+    TEMPLATE_SLUGS = "product_template_slugs"
 
 
 @dataclass(frozen=True)
@@ -407,9 +422,12 @@ class References:
 
     brands: frozenset[str] = frozenset()
     categories: frozenset[str] = frozenset()
+    templates: frozenset[str] = frozenset()
 
     def problems(self, fields: dict[str, Any]) -> list[tuple[str, str]]:
         found = []
+        if fields.get("template_id") and fields["template_id"] not in self.templates:
+            found.append(("template_id", "no such product template"))
         if fields.get("brand_id") and fields["brand_id"] not in self.brands:
             found.append(("brand_id", "no such brand"))
         if fields.get("category_id") and fields["category_id"] not in self.categories:
@@ -444,7 +462,13 @@ class Change:
     product: Product | None = None  # the product a create makes, as a model (spares re-reading it)
 
 
-def create_product(fields: ProductFields, product_id: str, ctx: ChangeContext, event_id: str | None = None) -> Change:
+def create_product(
+    fields: ProductFields,
+    product_id: str,
+    ctx: ChangeContext,
+    event_id: str | None = None,
+    schema: CatalogSchema | None = None,
+) -> Change:
     """The product's create; an ImportItem's variants are created with it (InvalidArgumentError
     if two of them have the same options)."""
     new_variants = [
@@ -466,6 +490,7 @@ def create_product(fields: ProductFields, product_id: str, ctx: ChangeContext, e
         created_by=ctx.actor_email,
         job_id=ctx.job_id,
     )
+    product.completeness = (schema or CatalogSchema()).completeness(product.template_id, product.attributes)
     product.data_quality_score = quality_score(product)
     document = stored_product(product)
     size = _check_size(document, fields.model_fields_set)
@@ -477,9 +502,18 @@ def create_product(fields: ProductFields, product_id: str, ctx: ChangeContext, e
 
 
 def update_product(
-    current: Product, version: Any, changes: dict[str, Any], ctx: ChangeContext, event_id: str | None = None
+    current: Product,
+    version: Any,
+    changes: dict[str, Any],
+    ctx: ChangeContext,
+    event_id: str | None = None,
+    schema: CatalogSchema | None = None,
 ) -> tuple[Product, Change]:
+    """`schema` holds the product's template (after the change), so its completeness is
+    recomputed; without one the completeness stays as stored."""
     updated = Product.model_validate({**current.model_dump(), **changes, "updated_at": ctx.now, "job_id": ctx.job_id})
+    if schema is not None:
+        updated.completeness = schema.completeness(updated.template_id, updated.attributes)
     updated.data_quality_score = quality_score(updated)
     _check_size(stored_product(updated), changes)
     event = ctx.event(
@@ -490,7 +524,8 @@ def update_product(
         updated.model_dump(mode="json"),
         event_id=event_id,
     )
-    data = stored_changes({**changes, "updated_at": None, "job_id": None, "data_quality_score": None}, updated)
+    derived = {"updated_at": None, "job_id": None, "data_quality_score": None, "completeness": None}
+    data = stored_changes({**changes, **derived}, updated)
     if "variants" in changes:
         data["variant_skus"] = variant_skus(updated)
     counts = product_deltas(current, updated)
@@ -677,17 +712,21 @@ def _variants_write(
 # --- brands and categories: named resources, unique by name (categories: within a parent) ---
 @dataclass(frozen=True)
 class Taxon:
-    """What differs between brands and categories; everything else they share."""
+    """What differs between brands, categories, attribute definitions and product templates;
+    everything else they share."""
 
     noun: str
     collection: Collection
     names: Collection
-    model: type[Brand] | type[Category]
+    model: type[Brand] | type[Category] | type[AttributeDefinition] | type[ProductTemplate]
     resource_type: ResourceType
-    slugs: Collection  # index: one document per slug in use, its id the slug
+    # A separate slug index, for resources unique by name that also carry a slug (brands,
+    # categories); None where the slug is the key itself (attributes, templates).
+    slugs: Collection | None = None
+    key_field: str = "name"  # what is unique: the name, or (attributes and templates) the slug
 
     def key(self, data: dict[str, Any]) -> str:
-        return name_key(data["name"], data.get("parent_id") or "")
+        return name_key(data[self.key_field], data.get("parent_id") or "")
 
 
 BRANDS = Taxon("brand", Collection.BRANDS, Collection.BRAND_NAMES, Brand, ResourceType.BRAND, Collection.BRAND_SLUGS)
@@ -698,6 +737,22 @@ CATEGORIES = Taxon(
     Category,
     ResourceType.CATEGORY,
     Collection.CATEGORY_SLUGS,
+)
+ATTRIBUTES = Taxon(
+    "attribute",
+    Collection.ATTRIBUTES,
+    Collection.ATTRIBUTE_SLUGS,
+    AttributeDefinition,
+    ResourceType.ATTRIBUTE,
+    key_field="slug",
+)
+TEMPLATES = Taxon(
+    "product template",
+    Collection.TEMPLATES,
+    Collection.TEMPLATE_SLUGS,
+    ProductTemplate,
+    ResourceType.PRODUCT_TEMPLATE,
+    key_field="slug",
 )
 
 
@@ -719,7 +774,7 @@ def create_named(
         Write("create", taxon.collection, doc_id, data),
         Write("create", taxon.names, taxon.key(data), {"id": doc_id}),  # fails if the name is taken
     ]
-    if resource.slug:
+    if taxon.slugs and resource.slug:
         writes.append(Write("create", taxon.slugs, resource.slug, {"id": doc_id}))  # fails if the slug is taken
     event = ctx.event(taxon.resource_type, Verb.CREATED, doc_id, None, resource.model_dump(mode="json"))
     return resource, writes, event
@@ -740,7 +795,7 @@ def update_named(
     old_key, new_key = taxon.key(current.model_dump()), taxon.key(updated.model_dump())
     if old_key != new_key:
         writes += [Write("delete", taxon.names, old_key), Write("create", taxon.names, new_key, {"id": current.id})]
-    if updated.slug and current.slug != updated.slug:  # the index entry moves with it, in the same commit
+    if taxon.slugs and updated.slug and current.slug != updated.slug:  # the index entry moves with it, in the same commit
         if current.slug:
             writes.append(Write("delete", taxon.slugs, current.slug))
         writes.append(Write("create", taxon.slugs, updated.slug, {"id": current.id}))
@@ -752,7 +807,7 @@ def delete_named(taxon: Taxon, current: Any, version: Any, ctx: ChangeContext) -
         Write("delete", taxon.collection, current.id, version=version),
         Write("delete", taxon.names, taxon.key(current.model_dump())),
     ]
-    if current.slug:
+    if taxon.slugs and current.slug:
         writes.append(Write("delete", taxon.slugs, current.slug))
     event = ctx.event(taxon.resource_type, Verb.DELETED, current.id, current.model_dump(mode="json"), None)
     return writes, event

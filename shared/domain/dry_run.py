@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from shared.domain.bulk import BatchInputs, BatchPlan
 from shared.domain.catalog import Product
 from shared.domain.models import DryRunReport
-from shared.domain.quality import RULES, parse_holder, registered_skus
+from shared.domain.quality import RULES, SCHEMA_RULES, parse_holder, registered_skus
 
 DUPLICATE_SKU = "DUPLICATE_SKU"
 
@@ -41,6 +41,7 @@ def judge_batch(plan: BatchPlan, inputs: BatchInputs) -> DryRunBatch:
             current = inputs.products[w.doc_id][0].model_dump(mode="json")
             written.append(Product.model_validate({**current, **{k: c.after for k, c in event.changes.items()}}))
     issues = Counter(f.code for p in written for rule in RULES for f in rule(p))
+    issues.update(f.code for p in written for schema_rule in SCHEMA_RULES for f in schema_rule(p, inputs.schema))
     skus: dict[str, list[str]] = {}
     for product in written:
         for sku, key in registered_skus(product).items():

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from shared.domain.attributes import AttributeDefinition, ProductTemplate, typed_value
 from shared.domain.catalog import Product
 from shared.domain.deliveries import Delivery as Delivery  # re-exported: first defined here
 from shared.domain.deliveries import DeliveryStatus as DeliveryStatus
@@ -139,30 +140,56 @@ CSV_COLUMNS = [
 ]
 
 
+# After the fixed columns: the product's template (id and slug) and completeness, then one column
+# per attribute definition (`attributes.<slug>`, in slug order) holding the typed value.
+TEMPLATE_COLUMNS = ["template_id", "template", "completeness"]
+
+
+class ExportSchema(BaseModel):
+    """The org's attribute definitions and templates, read once per export."""
+
+    definitions: list[AttributeDefinition] = Field(default_factory=list)
+    templates: list[ProductTemplate] = Field(default_factory=list)
+
+    def slugs(self) -> list[str]:
+        return sorted(d.slug for d in self.definitions)
+
+
 class RowWriter:
     """Turns products into the bytes of one export file, one call per product."""
 
-    def __init__(self, fmt: ExportFormat) -> None:
+    def __init__(self, fmt: ExportFormat, schema: ExportSchema | None = None) -> None:
         self.format = fmt
+        schema = schema or ExportSchema()
+        self._definitions = {d.slug: d for d in schema.definitions}
+        self._template_slugs = {t.id: t.slug for t in schema.templates}
+        self._attribute_columns = schema.slugs()
         self._buffer = io.StringIO()
         # CRLF as RFC 4180 has it: the writer quotes a cell holding any line-terminator character,
         # so a lone CR inside a cell (which spreadsheets read as a line break) is quoted too.
         self._csv = csv.writer(self._buffer, lineterminator="\r\n")
 
     def header(self) -> bytes:
-        return self._csv_line(CSV_COLUMNS) if self.format is ExportFormat.CSV else b""
+        if self.format is not ExportFormat.CSV:
+            return b""
+        return self._csv_line([*CSV_COLUMNS, *TEMPLATE_COLUMNS, *(f"attributes.{s}" for s in self._attribute_columns)])
 
     def row(self, product: Product) -> bytes:
+        typed = {k: typed_value(self._definitions.get(k), v) for k, v in product.attributes.items()}
+        template = self._template_slugs.get(product.template_id or "")
         if self.format is ExportFormat.NDJSON:
-            return product.model_dump_json().encode() + b"\n"
-        data = product.model_dump(mode="json")
+            # As GET /products/{id} shows it, with its template's slug and typed attribute values.
+            data = {**product.model_dump(mode="json"), "attributes": typed, "template": template}
+            return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        data = {**product.model_dump(mode="json"), "template": template}
         return self._csv_line(
             [
                 csv_cell(json.dumps(data[c], separators=(",", ":"), ensure_ascii=False))
                 if c in ("attributes", "variants")
                 else csv_cell(data.get(c))
-                for c in CSV_COLUMNS
+                for c in [*CSV_COLUMNS, *TEMPLATE_COLUMNS]
             ]
+            + [_typed_cell(typed.get(slug)) for slug in self._attribute_columns]
         )
 
     def _csv_line(self, cells: list[str]) -> bytes:
@@ -170,6 +197,11 @@ class RowWriter:
         self._buffer.truncate()
         self._csv.writerow(cells)
         return self._buffer.getvalue().encode()
+
+
+def _typed_cell(value: object) -> str:
+    """An `attributes.<slug>` cell: booleans as `true`/`false`, as JSON and the import read them."""
+    return ("true" if value else "false") if isinstance(value, bool) else csv_cell(value)
 
 
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP, "CSV Injection").

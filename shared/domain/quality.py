@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
 
+from shared.domain.attributes import CatalogSchema
 from shared.domain.catalog import Product
 from shared.domain.scoring import LOW_SCORE_THRESHOLD, is_valid_gtin, quality_score
 
@@ -32,6 +33,7 @@ class Finding(BaseModel):
     message: str
     variant_id: str | None = None
     value: str | None = Field(None, description="The offending value where it matters (a duplicated SKU).")
+    attribute: str | None = Field(None, description="The attribute (slug) the finding is about, if any.")
 
 
 class ValidationIssue(Finding):
@@ -129,6 +131,40 @@ RULES: list[Rule] = [
 ]
 
 
+# --- rules that need the org's attribute definitions and the product's template -------------
+SchemaRule = Callable[[Product, CatalogSchema], Iterable[Finding]]
+
+
+def missing_required_attribute(p: Product, schema: CatalogSchema) -> Iterable[Finding]:
+    for slug in schema.missing_required(p.template_id, p.attributes) or []:
+        yield Finding(
+            code="MISSING_REQUIRED_ATTRIBUTE",
+            severity=Severity.WARNING,
+            field=f"attributes.{slug}",
+            attribute=slug,
+            message=f"the product's template requires {slug!r}, which has no value",
+        )
+
+
+def invalid_attribute_value(p: Product, schema: CatalogSchema) -> Iterable[Finding]:
+    """A value that no longer fits its definition (the definition changed after it was written;
+    a write that does not fit is refused)."""
+    for problem in schema.attribute_problems(p.attributes):
+        slug = problem.field.removeprefix("attributes.")
+        value = p.attributes.get(slug)
+        yield Finding(
+            code="INVALID_ATTRIBUTE_VALUE",
+            severity=Severity.ERROR,
+            field=problem.field,
+            attribute=slug,
+            value=str(value)[:200],
+            message=f"{slug}: {problem.problem}",
+        )
+
+
+SCHEMA_RULES: list[SchemaRule] = [missing_required_attribute, invalid_attribute_value]
+
+
 # --- the rule across products: a SKU held by more than one live product or variant ----------
 Holder = tuple[str, str | None]  # (product id, variant id or None for the product itself)
 
@@ -153,9 +189,11 @@ def duplicate_skus(product: Product, holders: dict[str, set[Holder]]) -> Iterabl
             )
 
 
-def evaluate(product: Product, holders: dict[str, set[Holder]]) -> list[Finding]:
-    """Every finding about the product now; `holders` maps each of its SKUs to all live holders."""
+def evaluate(product: Product, holders: dict[str, set[Holder]], schema: CatalogSchema | None = None) -> list[Finding]:
+    """Every finding about the product now; `holders` maps each of its SKUs to all live holders,
+    `schema` holds the org's attribute definitions and the product's template."""
     found = [f for rule in RULES for f in rule(product)]
+    found += [f for rule in SCHEMA_RULES for f in rule(product, schema or CatalogSchema())]
     return found + list(duplicate_skus(product, holders))
 
 
@@ -176,6 +214,7 @@ def reconcile(
     tenant_id: str,
     org_id: str,
     now: datetime,
+    schema: CatalogSchema | None = None,
 ) -> list[IssueChange]:
     """The writes that make the records match a fresh evaluation of the products.
 
@@ -186,8 +225,8 @@ def reconcile(
     seen: set[str] = set()
     for pid in product_ids:
         product = products.get(pid)
-        for finding in evaluate(product, holders) if product else []:
-            iid = issue_id(pid, finding.code, finding.variant_id)
+        for finding in evaluate(product, holders, schema) if product else []:
+            iid = issue_id(pid, finding.code, finding.variant_id or finding.attribute)
             if iid in seen:
                 continue
             seen.add(iid)
@@ -294,10 +333,12 @@ class FirstRecords:
         return len(self.changes) + 1 + len(self.summary.skus)
 
 
-def first_records(product: Product, tenant_id: str, org_id: str, now: datetime) -> FirstRecords:
+def first_records(
+    product: Product, tenant_id: str, org_id: str, now: datetime, schema: CatalogSchema | None = None
+) -> FirstRecords:
     """The records an evaluation of a new product finds before any other product is considered:
     the same as evaluate() gives it while no other product holds its SKUs."""
-    changes = reconcile([product.id], {product.id: product}, {}, [], tenant_id, org_id, now)
+    changes = reconcile([product.id], {product.id: product}, {}, [], tenant_id, org_id, now, schema)
     summary = QualitySummary(
         product_id=product.id, skus=registered_skus(product), open=open_after([], changes), evaluated_at=now
     )

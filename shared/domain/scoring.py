@@ -48,7 +48,20 @@ def quality_score(product: Product) -> int:
     score += w["brand"] if product.brand or product.brand_id else 0
     score += w["attributes"] if product.attributes else 0
     score += w["price"] if any(v.price is not None for v in product.variants) else 0
-    return score
+    return with_completeness(score, product.completeness)
+
+
+# A product with a template: its field score and its completeness blend, so a product missing
+# required attributes scores lower however rich its other fields are.
+COMPLETENESS_SHARE = 0.25
+
+
+def with_completeness(score: int, completeness: int | None) -> int:
+    """`score` (0-100) blended with `completeness` (0-100, None without a template):
+    round(0.75 * score + 0.25 * completeness)."""
+    if completeness is None:
+        return score
+    return round((1 - COMPLETENESS_SHARE) * score + COMPLETENESS_SHARE * completeness)
 
 
 # A variant's own score, 100 in all: what makes the concrete thing a customer buys sellable and

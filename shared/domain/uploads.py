@@ -39,6 +39,7 @@ ITEM_COLUMNS = (
     "brand_id",
     "status",
     "variants",
+    "template_id",
 )
 # Columns whose cells hold JSON, as exports write them: a list of variants does not flatten into
 # one row's columns the way the attributes map does.

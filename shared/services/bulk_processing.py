@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shared.domain.attributes import template_ids
 from shared.domain.audit import ChangeContext
 from shared.domain.bulk import (
     BatchInputs,
@@ -26,6 +27,7 @@ from shared.domain.bulk import (
     items_that_fit,
     parse_batch_slice,
     plan_batch,
+    readable,
     references_to_read,
     remaining,
     touched_ids,
@@ -46,6 +48,7 @@ from shared.domain.uploads import (
     plan_batches,
 )
 from shared.errors import ConflictError, NotFoundError, PermanentTaskError, SynqError
+from shared.services.attributes import load_schema
 from shared.services.batch_commit import commit_batch, not_applied_after_parts
 from shared.services.bulk_jobs import BulkLimits
 from shared.services.job_notifications import announce
@@ -301,12 +304,17 @@ class BulkJobProcessor:
 
     def _read_inputs(self, job: BulkJob, items: list[object]) -> BatchInputs:
         brand_ids, category_ids = references_to_read(job.job_type, items)
+        products = self.catalog.get_many(Collection.PRODUCTS, ids_to_read(job.job_type, items))
+        # Definitions and templates once per batch, not per item.
+        schema = load_schema(self.catalog, template_ids([*readable(items), *(p for p, _ in products.values())]))
         return BatchInputs(
-            products=self.catalog.get_many(Collection.PRODUCTS, ids_to_read(job.job_type, items)),
+            products=products,
             references=References(
                 brands=frozenset(self.catalog.get_many(Collection.BRANDS, brand_ids)),
                 categories=frozenset(self.catalog.get_many(Collection.CATEGORIES, category_ids)),
+                templates=frozenset(schema.templates),
             ),
+            schema=schema,
         )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from shared.domain.attributes import CatalogSchema
 from shared.domain.audit import ChangeContext
 from shared.domain.catalog import (
     Change,
@@ -34,6 +35,7 @@ from shared.domain.catalog import (
 from shared.domain.models import Page
 from shared.domain.tenancy import Principal
 from shared.errors import ConflictError, FieldProblem, InvalidArgumentError, SynqError
+from shared.services.attributes import load_schema
 from shared.services.ports import CatalogStore
 from shared.services.quality import Quality
 
@@ -55,7 +57,8 @@ class Catalog:
     # --- products --------------------------------------------------------------------------
     def create_product(self, actor: Principal, fields: ProductFields) -> Product:
         self._check_references(fields.model_dump())
-        change = create_product(fields, new_id(), self.context(actor))
+        schema = self._schema(fields.template_id, fields.attributes)
+        change = create_product(fields, new_id(), self.context(actor), schema=schema)
         self.store.commit([change.write], [change.event])
         self._evaluate(change.write.doc_id)
         return Product.model_validate(change.write.data)
@@ -75,7 +78,9 @@ class Catalog:
 
         def attempt() -> tuple[Product, list[Change]]:
             product, version = self.store.get(Collection.PRODUCTS, product_id)
-            updated, change = update_product(product, version, changes, self.context(actor))
+            template_id = changes.get("template_id", product.template_id)
+            schema = self._schema(template_id, changes.get("attributes"))
+            updated, change = update_product(product, version, changes, self.context(actor), schema=schema)
             return (updated, [change]) if change.event.changes else (product, [])
 
         return self._evaluated(product_id, self._optimistically(attempt))
@@ -136,11 +141,23 @@ class Catalog:
         except SynqError as exc:
             log.warning("evaluating product %s after a change failed (the sweep will): %s", product_id, exc)
 
+    def _schema(self, template_id: str | None, attributes: dict[str, Any] | None) -> CatalogSchema:
+        """The definitions and the product's template; a 400 naming each attribute whose value
+        does not fit its definition."""
+        schema = load_schema(self.store, [template_id])
+        if problems := schema.attribute_problems(attributes):
+            raise InvalidArgumentError("attribute values do not fit their definitions", problems)
+        return schema
+
     def _check_references(self, fields: dict[str, Any]) -> None:
         brand_ids, category_ids = referenced_ids([fields])
+        template_id = fields.get("template_id")
         known = References(
             brands=frozenset(i for i in brand_ids if self.store.exists(Collection.BRANDS, i)),
             categories=frozenset(i for i in category_ids if self.store.exists(Collection.CATEGORIES, i)),
+            templates=frozenset(
+                [template_id] if template_id and self.store.exists(Collection.TEMPLATES, template_id) else []
+            ),
         )
         if problems := known.problems(fields):
             raise InvalidArgumentError("unknown reference", [FieldProblem(f, p) for f, p in problems])

@@ -16,12 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from shared.domain.catalog import Collection
 from shared.domain.exports import (
     Delivery,
     DeliveryStatus,
     Export,
     ExportFormat,
     ExportResult,
+    ExportSchema,
     ExportStatus,
     ExportView,
     RowWriter,
@@ -33,7 +35,15 @@ from shared.domain.notifications import EventEnvelope, email_text, event_id, eve
 from shared.domain.tenancy import Principal, RunningLimit, Scope
 from shared.errors import NotFoundError, PermanentTaskError, SynqError, UnavailableError
 from shared.services.notifications import Notifier, NotifyPolicy
-from shared.services.ports import ExportFiles, ExportStore, Mailer, NotificationSettingsStore, TaskQueue, WebhookSender
+from shared.services.ports import (
+    CatalogStore,
+    ExportFiles,
+    ExportStore,
+    Mailer,
+    NotificationSettingsStore,
+    TaskQueue,
+    WebhookSender,
+)
 from shared.services.tasks import ExportTask
 
 MAX_PAGE = 100
@@ -129,6 +139,7 @@ class ExportProcessor:
     policy: ExportPolicy
     clock: Callable[[], datetime]
     notices: TaskQueue | None = None  # notification attempts (the notifications queue); None: on `tasks`
+    catalog: CatalogStore | None = None  # attribute definitions and templates, for their columns
 
     def handle(self, task: ExportTask) -> str:
         return self.run(task.export_id) if task.kind == "run" else self.notify(task.export_id, task.attempt)
@@ -177,8 +188,15 @@ class ExportProcessor:
         staged = staged_object_path(self.scope, export.id, attempt_id, export.format)
         counts = {"rows": 0, "excluded": 0}
 
+        schema = ExportSchema()
+        if self.catalog is not None:
+            schema = ExportSchema(
+                definitions=self.catalog.all_of(Collection.ATTRIBUTES),
+                templates=self.catalog.all_of(Collection.TEMPLATES),
+            )
+
         def chunks() -> Iterator[bytes]:
-            rows = RowWriter(export.format)
+            rows = RowWriter(export.format, schema)
             yield rows.header()
             for product, blocked in self.store.products():
                 if blocked:

@@ -167,6 +167,23 @@ class CatalogStore(Protocol):
         """Apply writes and their audit events atomically."""
         ...
 
+    def all_of(self, collection: Collection) -> list[Any]:
+        """Every document of a small collection (attribute definitions), in id order."""
+        ...
+
+    def is_listed(self, collection: Collection, field: str, value: str) -> bool:
+        """Whether any document's array `field` holds `value`."""
+        ...
+
+    def has_attribute(self, slug: str) -> bool:
+        """Whether any product has a value for the attribute."""
+        ...
+
+    def products_page(self, after: str | None, limit: int, template_id: str | None = None) -> list[tuple[Product, Any]]:
+        """Up to `limit` products in id order after `after` (those of one template, when given),
+        each with its version."""
+        ...
+
 
 class AuditStore(Protocol):
     def list_events(self, filters: dict[str, str], limit: int, cursor: str | None) -> Page[AuditEvent]: ...

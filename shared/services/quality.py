@@ -27,6 +27,7 @@ from shared.domain.quality import (
 )
 from shared.domain.tenancy import Scope
 from shared.errors import ConflictError
+from shared.services.attributes import load_schema
 from shared.services.ports import CatalogStore, IssueStore
 
 MAX_PAGE = 100
@@ -112,6 +113,7 @@ class Quality:
         judged = ids | others
         open_issues = [i for s in summaries.values() for i in s.open]
         now = self.clock()
+        schema = load_schema(self.catalog, {p.template_id for p in products.values()})
         changes = reconcile(
             sorted(judged),
             products,
@@ -120,6 +122,7 @@ class Quality:
             self.scope.tenant_id,
             self.scope.org_id,
             now,
+            schema,
         )
         next_summaries = self._summaries(judged, products, summaries, changes, now)
         self.issues.apply(changes, next_summaries, new, previous=summaries)

@@ -56,6 +56,31 @@ def rescue_task_name(name: str, rescue: int) -> str:
     return f"{name}-r{rescue}"
 
 
+class ReevaluationTask(TenantTask):
+    """One page of a re-evaluation run after an attribute definition or a product template changed:
+    the products after `after` in id order (of `template_id` only, when given)."""
+
+    kind: Literal["reevaluate"]
+    run_id: Uuid
+    template_id: Uuid | None = None
+    page: int = Field(0, ge=0)
+    after: str | None = Field(None, max_length=1500)
+
+    @classmethod
+    def first(cls, scope: Scope, run_id: str, template_id: str | None = None) -> ReevaluationTask:
+        return cls(
+            kind="reevaluate", tenant_id=scope.tenant_id, org_id=scope.org_id, run_id=run_id, template_id=template_id
+        )
+
+    def next(self, after: str) -> ReevaluationTask:
+        return self.model_copy(update={"page": self.page + 1, "after": after})
+
+    @property
+    def name(self) -> str:
+        """Deterministic per run and page, so a redelivered page queues its successor once."""
+        return f"{self.run_id}-reevaluate-{self.page:06d}"
+
+
 class ExportTask(TenantTask):
     """`run` writes an export's file; `notify` makes one attempt at telling the tenant it finished."""
 

@@ -1,6 +1,9 @@
-"""Brand and category use cases: named resources, unique by name (a category's name is unique
-among its siblings) and by slug (within the tenant's org), categories nesting by `parent_id`.
-Products refer to them by id, so one in use cannot be deleted.
+"""Brand, category, attribute-definition and product-template use cases: named resources,
+unique by name (a category's name is unique among its siblings) and, for brands and
+categories, by slug too (within the tenant's org); definitions and templates are unique by
+their slug. Categories nest by `parent_id`. Products refer to them, so one in use cannot be
+deleted. A resource with rules of its own (definitions, templates) has a guard that checks
+them and hears of each committed change.
 
 Uniqueness is exact under concurrent writes: the name's and the slug's index documents are
 created in the same commit as the resource, and a create fails if its document exists."""
@@ -10,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -31,7 +34,21 @@ USED_BY = {
         (Collection.CATEGORIES, "parent_id", "it has subcategories"),
         (Collection.PRODUCTS, "category_id", "products use it"),
     ],
+    "attribute": [],
+    "product template": [(Collection.PRODUCTS, "template_id", "products use it")],
 }
+
+
+class Guard(Protocol):
+    def check(self, data: Any, current: Any) -> None:
+        """Refuse a create (current None) or change that breaks the resource's own rules."""
+        ...
+
+    def check_delete(self, current: Any) -> None: ...
+
+    def changed(self, before: Any, after: Any) -> None:
+        """A change committed (before None: created; after None: deleted)."""
+        ...
 
 
 @dataclass
@@ -39,6 +56,7 @@ class Taxonomy:
     store: CatalogStore
     clock: Callable[[], datetime]
     taxon: Taxon
+    guard: Guard | None = None
 
     def context(self, actor: Principal) -> ChangeContext:
         return ChangeContext(actor.scope.tenant_id, actor.scope.org_id, actor.email, self.clock())
@@ -47,11 +65,26 @@ class Taxonomy:
         data = fields.model_dump()
         self._check_parent(data.get("parent_id"), None)
         self._check_name_free(data)
-        given = data["slug"]
+        if self.guard:
+            self.guard.check(data, None)
+        resource = self._commit_new(actor, fields, data)
+        if self.guard:
+            self.guard.changed(None, resource)
+        return resource
+
+    def _commit_new(self, actor: Principal, fields: BaseModel, data: dict[str, Any]) -> Any:
+        if self.taxon.slugs is None:  # the slug is the key itself (definitions, templates)
+            resource, writes, event = create_named(self.taxon, fields, new_id(), self.context(actor))
+            try:
+                self.store.commit(writes, [event])
+            except ConflictError as exc:  # taken by a concurrent create
+                raise self._name_taken(data) from exc
+            return resource
+        slugs, given = self.taxon.slugs, data["slug"]
         if given:
-            self._check_slug_free(given)
+            self._check_slug_free(slugs, given)
         for _ in range(DERIVED_SLUG_ATTEMPTS):
-            slug = given or self._free_slug(data["name"])
+            slug = given or self._free_slug(slugs, data["name"])
             named = fields.model_copy(update={"slug": slug})
             resource, writes, event = create_named(self.taxon, named, new_id(), self.context(actor))
             try:
@@ -81,8 +114,10 @@ class Taxonomy:
             self._check_parent(changes["parent_id"], doc_id)
         if self.taxon.key(merged) != self.taxon.key(current.model_dump()):
             self._check_name_free(merged)
-        if changes.get("slug") and changes["slug"] != current.slug:
-            self._check_slug_free(changes["slug"])
+        if self.taxon.slugs and changes.get("slug") and changes["slug"] != current.slug:
+            self._check_slug_free(self.taxon.slugs, changes["slug"])
+        if self.guard:
+            self.guard.check(merged, current)
         updated, writes, event = update_named(self.taxon, current, version, changes, self.context(actor))
         if event is not None:
             try:
@@ -91,6 +126,8 @@ class Taxonomy:
                 raise ConflictError(
                     f"the {self.taxon.noun} changed meanwhile or its new name or slug was taken; try again"
                 ) from exc
+            if self.guard:
+                self.guard.changed(current, updated)
         return updated
 
     def delete(self, actor: Principal, doc_id: str) -> None:
@@ -98,25 +135,29 @@ class Taxonomy:
         for collection, field, reason in USED_BY[self.taxon.noun]:
             if self.store.is_referenced(collection, field, doc_id):
                 raise ConflictError(f"the {self.taxon.noun} cannot be deleted: {reason}")
+        if self.guard:
+            self.guard.check_delete(current)
         writes, event = delete_named(self.taxon, current, version, self.context(actor))
         try:
             self.store.commit(writes, [event])
         except ConflictError as exc:
             raise ConflictError(f"the {self.taxon.noun} changed meanwhile; try again") from exc
+        if self.guard:
+            self.guard.changed(current, None)
 
     def _check_name_free(self, data: dict[str, Any]) -> None:
         if self.store.exists(self.taxon.names, self.taxon.key(data)):
             raise self._name_taken(data)
 
-    def _check_slug_free(self, slug: str) -> None:
-        if self.store.exists(self.taxon.slugs, slug):
+    def _check_slug_free(self, slugs: Collection, slug: str) -> None:
+        if self.store.exists(slugs, slug):
             raise self._slug_taken(slug)
 
-    def _free_slug(self, name: str) -> str:
+    def _free_slug(self, slugs: Collection, name: str) -> str:
         """The first free of the name's slug, then `-2`, `-3`, ...: deterministic for a given
         order of creates."""
         for candidate in slug_candidates(derived_slug(name, self.taxon.noun)):
-            if not self.store.exists(self.taxon.slugs, candidate):
+            if not self.store.exists(slugs, candidate):
                 return candidate
         raise ConflictError(
             f"the slugs derived from {name!r} are taken (up to -{MAX_SUFFIX}); give the {self.taxon.noun} a slug"
@@ -133,7 +174,8 @@ class Taxonomy:
 
     def _name_taken(self, data: dict[str, Any]) -> ConflictError:
         where = " in that parent" if data.get("parent_id") else ""
-        return ConflictError(f"a {self.taxon.noun} named {data['name']!r} already exists{where}")
+        named = "named" if self.taxon.key_field == "name" else f"with the {self.taxon.key_field}"
+        return ConflictError(f"a {self.taxon.noun} {named} {data[self.taxon.key_field]!r} already exists{where}")
 
     def _check_parent(self, parent_id: str | None, doc_id: str | None) -> None:
         """The parent exists, and (for a move) is not the category itself or one of its descendants."""

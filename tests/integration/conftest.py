@@ -95,6 +95,10 @@ class World:
             "brand": self.made("POST", f"{B}/brands", {"name": "Acme"}),
             "category": self.made("POST", f"{B}/categories", {"name": "Tools"}),
             "product_id": self.made("POST", f"{B}/products", {"title": "Desk Lamp", "sku": "DL-1"}),
+            "attribute_id": self.made(
+                "POST", f"{B}/attributes", {"name": "Weight", "slug": "weight", "type": "NUMBER"}
+            ),
+            "product_template_id": self.made("POST", f"{B}/product-templates", {"name": "Apparel", "slug": "apparel"}),
         }
         self.ids["variant_id"] = self.made("POST", self.path(f"{B}/products/<product_id>/variants"), {"sku": "DL-1-S"})
         self.ids["export_id"] = self.made("POST", f"{B}/exports", {"format": "NDJSON"})
@@ -131,6 +135,8 @@ class World:
             "products",
             "brands",
             "categories",
+            "attributes",
+            "product-templates",
             "exports",
             "audit-logs",
             "validation-issues",

@@ -27,6 +27,7 @@ from shared.adapters.smtp_mail import SmtpMailer
 from shared.adapters.webhooks import HttpWebhookSender
 from shared.domain.exports import (
     CSV_COLUMNS,
+    TEMPLATE_COLUMNS,
     Delivery,
     DeliveryStatus,
     Export,
@@ -159,7 +160,7 @@ def test_a_csv_export_is_announced_by_email(
 
     reader = csv.DictReader(io.StringIO(download(url).decode()))
     rows = list(reader)
-    assert reader.fieldnames == CSV_COLUMNS
+    assert reader.fieldnames == [*CSV_COLUMNS, *TEMPLATE_COLUMNS]  # no attribute definitions
     assert sorted(r["id"] for r in rows) == sorted(clean)
     assert json.loads(rows[0]["variants"]) == [] and rows[0]["data_quality_score"].isdigit()
 
@@ -252,7 +253,7 @@ def test_every_product_with_an_error_is_left_out_and_counted(exports: ExportsApi
 def test_an_empty_catalog_exports_an_empty_file(exports: ExportsApi) -> None:
     done = exports.wait_notified(exports.start({"format": "CSV"})["id"])
     assert (done["status"], done["row_count"], done["excluded_count"]) == ("COMPLETED", 0, 0)
-    assert download(done["download_url"]).decode().splitlines() == [",".join(CSV_COLUMNS)]
+    assert download(done["download_url"]).decode().splitlines() == [",".join([*CSV_COLUMNS, *TEMPLATE_COLUMNS])]
 
 
 # --- settings ------------------------------------------------------------------------------

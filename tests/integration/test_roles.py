@@ -38,6 +38,14 @@ TABLE: list[tuple[str, str, Any, int, int]] = [
     ("POST", f"{B}/categories", {"name": "By role"}, 403, 201),
     ("GET", f"{B}/categories/<category_id>", None, 200, 200),
     ("PUT", f"{B}/categories/<category_id>", {"name": "Tools Renamed"}, 403, 200),
+    ("GET", f"{B}/attributes", None, 200, 200),
+    ("POST", f"{B}/attributes", {"name": "By role", "slug": "by-role", "type": "TEXT"}, 403, 201),
+    ("GET", f"{B}/attributes/<attribute_id>", None, 200, 200),
+    ("PUT", f"{B}/attributes/<attribute_id>", {"name": "Weight Renamed"}, 403, 200),
+    ("GET", f"{B}/product-templates", None, 200, 200),
+    ("POST", f"{B}/product-templates", {"name": "By role", "slug": "by-role"}, 403, 201),
+    ("GET", f"{B}/product-templates/<product_template_id>", None, 200, 200),
+    ("PUT", f"{B}/product-templates/<product_template_id>", {"name": "Apparel Renamed"}, 403, 200),
     ("GET", f"{B}/audit-logs", None, 200, 200),
     ("GET", f"{B}/validation-issues", None, 200, 200),
     ("GET", f"{B}/stats", None, 200, 200),
@@ -50,6 +58,8 @@ TABLE: list[tuple[str, str, Any, int, int]] = [
     ("DELETE", f"{B}/products/<product_id>", None, 403, 204),
     ("DELETE", f"{B}/brands/<brand_id>", None, 403, 204),
     ("DELETE", f"{B}/categories/<category_id>", None, 403, 204),
+    ("DELETE", f"{B}/product-templates/<product_template_id>", None, 403, 204),
+    ("DELETE", f"{B}/attributes/<attribute_id>", None, 403, 204),
 ]
 
 

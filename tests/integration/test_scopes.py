@@ -41,6 +41,14 @@ TABLE: list[tuple[str, str, Any, int]] = [
     ("POST", f"{B}/categories", {"name": "Tools"}, 201),
     ("GET", f"{B}/categories/<category_id>", None, 404),
     ("PUT", f"{B}/categories/<category_id>", {"name": "Hijacked"}, 404),
+    ("GET", f"{B}/attributes", None, 200),
+    ("POST", f"{B}/attributes", {"name": "Weight", "slug": "weight", "type": "TEXT"}, 201),  # slugs: per scope
+    ("GET", f"{B}/attributes/<attribute_id>", None, 404),
+    ("PUT", f"{B}/attributes/<attribute_id>", {"name": "Hijacked"}, 404),
+    ("GET", f"{B}/product-templates", None, 200),
+    ("POST", f"{B}/product-templates", {"name": "Apparel", "slug": "apparel"}, 201),
+    ("GET", f"{B}/product-templates/<product_template_id>", None, 404),
+    ("PUT", f"{B}/product-templates/<product_template_id>", {"name": "Hijacked"}, 404),
     ("GET", f"{B}/audit-logs", None, 200),
     ("GET", f"{B}/validation-issues", None, 200),
     ("GET", f"{B}/stats", None, 200),  # the intruder's own figures (below: the owner's unchanged)
@@ -53,8 +61,19 @@ TABLE: list[tuple[str, str, Any, int]] = [
     ("DELETE", f"{B}/products/<product_id>", None, 404),
     ("DELETE", f"{B}/brands/<brand_id>", None, 404),
     ("DELETE", f"{B}/categories/<category_id>", None, 404),
+    ("DELETE", f"{B}/product-templates/<product_template_id>", None, 404),
+    ("DELETE", f"{B}/attributes/<attribute_id>", None, 404),
 ]
-LISTS = ["products", "brands", "categories", "exports", "audit-logs", "validation-issues"]
+LISTS = [
+    "products",
+    "brands",
+    "categories",
+    "attributes",
+    "product-templates",
+    "exports",
+    "audit-logs",
+    "validation-issues",
+]
 
 
 def test_the_table_names_every_route_once() -> None:

@@ -231,6 +231,8 @@ def single_field_filters() -> set[str]:
             name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
             if name in ("FieldFilter", "where"):
                 found.add(str(node.args[0].value))
+            if name == "FieldPath":  # a path into a map the code builds to filter on (a product's attribute)
+                found.add(str(node.args[0].value))
     return found
 
 

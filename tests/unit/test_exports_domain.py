@@ -13,8 +13,18 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from shared.domain.attributes import AttributeDefinition, ProductTemplate
 from shared.domain.catalog import Product
-from shared.domain.exports import CSV_COLUMNS, ExportFormat, ExportStatus, ExportView, RowWriter, csv_cell
+from shared.domain.exports import (
+    CSV_COLUMNS,
+    TEMPLATE_COLUMNS,
+    ExportFormat,
+    ExportSchema,
+    ExportStatus,
+    ExportView,
+    RowWriter,
+    csv_cell,
+)
 from shared.domain.notifications import (
     SIGNATURE_HEADER,
     NotificationSettings,
@@ -62,19 +72,56 @@ PRODUCT = Product.model_validate(
 def test_an_ndjson_row_is_the_product_as_the_api_shows_it() -> None:
     line = RowWriter(ExportFormat.NDJSON).row(PRODUCT)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
-    assert json.loads(line) == json.loads(PRODUCT.model_dump_json())
+    assert json.loads(line) == {**json.loads(PRODUCT.model_dump_json()), "template": None}
 
 
 def test_csv_rows_quote_what_needs_it_and_keep_variants_as_json() -> None:
     rows = RowWriter(ExportFormat.CSV)
     text = (rows.header() + rows.row(PRODUCT) + rows.row(PRODUCT)).decode()
     parsed = list(csv.DictReader(io.StringIO(text)))
-    assert len(parsed) == 2 and list(parsed[0]) == CSV_COLUMNS
+    assert len(parsed) == 2 and list(parsed[0]) == [*CSV_COLUMNS, *TEMPLATE_COLUMNS]
     row = parsed[0]
     assert row["title"] == 'Hammer, "claw"' and row["description"] == "line one\nline two"
     assert row["barcode"] == "" and row["data_quality_score"] == "70"
     assert json.loads(row["variants"])[0]["price"] == "9.90"
     assert json.loads(row["attributes"]) == {"weight_kg": 0.5}
+
+
+def test_rows_carry_the_template_completeness_and_typed_attribute_values() -> None:
+    stamp = {"tenant_id": "t", "org_id": "o", "created_at": NOW, "updated_at": NOW}
+    schema = ExportSchema(
+        definitions=[
+            AttributeDefinition(id="a1", name="Weight", slug="weight", type="NUMBER", unit="kg", **stamp),
+            AttributeDefinition(id="a2", name="Organic", slug="organic", type="BOOLEAN", **stamp),
+            AttributeDefinition(id="a3", name="Material", slug="material", type="TEXT", **stamp),
+        ],
+        templates=[ProductTemplate(id="t1", name="Apparel", slug="apparel", **stamp)],
+    )
+    attributes = {"weight": "12.50", "organic": True, "material": "=cotton", "free": "x"}
+    product = PRODUCT.model_copy(update={"template_id": "t1", "completeness": 50, "attributes": attributes})
+
+    line = json.loads(RowWriter(ExportFormat.NDJSON, schema).row(product))
+    assert (line["template"], line["template_id"], line["completeness"]) == ("apparel", "t1", 50)
+    assert line["attributes"] == {"weight": 12.5, "organic": True, "material": "=cotton", "free": "x"}
+
+    rows = RowWriter(ExportFormat.CSV, schema)
+    [row] = list(csv.DictReader(io.StringIO((rows.header() + rows.row(product)).decode())))
+    assert list(row)[-6:] == [*TEMPLATE_COLUMNS, "attributes.material", "attributes.organic", "attributes.weight"]
+    assert (row["template"], row["completeness"]) == ("apparel", "50")
+    assert (row["attributes.weight"], row["attributes.organic"], row["attributes.material"]) == (
+        "12.5",
+        "true",
+        "'=cotton",  # guarded like every text cell
+    )
+    # A value that no longer fits its definition is given as it is.
+    [bad] = list(
+        csv.DictReader(
+            io.StringIO(
+                (rows.header() + rows.row(product.model_copy(update={"attributes": {"weight": "heavy"}}))).decode()
+            )
+        )
+    )
+    assert (bad["attributes.weight"], bad["attributes.organic"], bad["template"]) == ("heavy", "", "apparel")
 
 
 def test_csv_text_cells_that_a_spreadsheet_would_run_are_quoted_and_numbers_are_not() -> None:

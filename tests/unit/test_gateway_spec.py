@@ -31,6 +31,8 @@ API_NAMES = [
     "products",
     "brands",
     "categories",
+    "attributes",
+    "product_templates",
     "audit_logs",
     "validation_issues",
     "exports",

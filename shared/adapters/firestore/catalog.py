@@ -7,6 +7,7 @@ from typing import Any
 
 from google.cloud import firestore
 from google.cloud.firestore_v1 import FieldFilter
+from google.cloud.firestore_v1.field_path import FieldPath
 
 from shared.adapters.firestore import queries, wire
 from shared.adapters.firestore.base import (
@@ -19,6 +20,7 @@ from shared.adapters.firestore.base import (
 )
 from shared.adapters.firestore.stats import DEFAULT_SHARDS, counter_writes
 from shared.adapters.google_errors import translated
+from shared.domain.attributes import AttributeDefinition, ProductTemplate
 from shared.domain.audit import AuditEvent
 from shared.domain.catalog import Brand, Category, Collection, Product, Write
 from shared.domain.counters import combined
@@ -30,8 +32,22 @@ MODELS: dict[Collection, Any] = {
     Collection.PRODUCTS: Product,
     Collection.BRANDS: Brand,
     Collection.CATEGORIES: Category,
+    Collection.ATTRIBUTES: AttributeDefinition,
+    Collection.TEMPLATES: ProductTemplate,
 }
-NOUNS = {Collection.PRODUCTS: "product", Collection.BRANDS: "brand", Collection.CATEGORIES: "category"}
+NOUNS = {
+    Collection.PRODUCTS: "product",
+    Collection.BRANDS: "brand",
+    Collection.CATEGORIES: "category",
+    Collection.ATTRIBUTES: "attribute",
+    Collection.TEMPLATES: "product template",
+}
+BY_NAME = {
+    Collection.BRANDS: queries.BRANDS_BY_NAME,
+    Collection.CATEGORIES: queries.CATEGORIES_BY_NAME,
+    Collection.ATTRIBUTES: queries.ATTRIBUTES_BY_NAME,
+    Collection.TEMPLATES: queries.TEMPLATES_BY_NAME,
+}
 
 
 class FirestoreCatalogStore:
@@ -70,9 +86,8 @@ class FirestoreCatalogStore:
             return newest_first_page(Product, docs, limit)
 
     def list_by_name(self, collection: Collection, limit: int, cursor: str | None) -> Page[Any]:
-        """Brands or categories sorted by name, then id."""
-        by_name = queries.BRANDS_BY_NAME if collection == Collection.BRANDS else queries.CATEGORIES_BY_NAME
-        query = by_name.build(self._root.collection(collection), {})
+        """Brands, categories, attributes or templates sorted by name, then id."""
+        query = BY_NAME[collection].build(self._root.collection(collection), {})
         if cursor:
             name, doc_id = decode_cursor(cursor, TEXT, TEXT)
             query = query.start_after({"name": name, "id": doc_id})
@@ -87,6 +102,36 @@ class FirestoreCatalogStore:
         query = self._root.collection(collection).where(filter=FieldFilter(field, "==", value)).limit(1)
         with translated("catalog"):
             return any(True for _ in query.stream())
+
+    def all_of(self, collection: Collection) -> list[Any]:
+        model = MODELS[collection]
+        with translated(NOUNS[collection]):
+            return [
+                model.model_validate(s.to_dict())
+                for s in self._root.collection(collection).order_by("__name__").stream()
+            ]
+
+    def is_listed(self, collection: Collection, field: str, value: str) -> bool:
+        query = self._root.collection(collection).where(filter=FieldFilter(field, "array_contains", value)).limit(1)
+        with translated("catalog"):
+            return any(True for _ in query.stream())
+
+    def has_attribute(self, slug: str) -> bool:
+        # `!= None` reads as "has a non-null value"; slugs may hold `-`, so the path is quoted.
+        path = FieldPath("attributes", slug).to_api_repr()
+        query = self._root.collection(Collection.PRODUCTS).where(filter=FieldFilter(path, "!=", None)).limit(1)
+        with translated("products"):
+            return any(True for _ in query.select(["id"]).stream())
+
+    def products_page(self, after: str | None, limit: int, template_id: str | None = None) -> list[tuple[Product, Any]]:
+        products = self._root.collection(Collection.PRODUCTS)
+        query = products.order_by("__name__")
+        if template_id is not None:  # equality and id order: served by the single-field index
+            query = products.where(filter=FieldFilter("template_id", "==", template_id)).order_by("__name__")
+        if after:
+            query = query.start_after({"__name__": products.document(after)})
+        with translated("products"):
+            return [(Product.model_validate(s.to_dict()), s.update_time) for s in query.limit(limit).stream()]
 
     def commit(self, writes: list[Write], events: list[AuditEvent]) -> None:
         """Apply the writes and their audit events atomically, with what they move of the catalog

@@ -78,6 +78,8 @@ PRODUCTS = IndexedQuery("products", NEWEST_FIRST)
 EXPORTS = IndexedQuery("exports", NEWEST_FIRST)
 BRANDS_BY_NAME = IndexedQuery("brands", (("name", ASC), ("id", ASC)))
 CATEGORIES_BY_NAME = IndexedQuery("categories", (("name", ASC), ("id", ASC)))
+ATTRIBUTES_BY_NAME = IndexedQuery("attributes", (("name", ASC), ("id", ASC)))
+TEMPLATES_BY_NAME = IndexedQuery("product_templates", (("name", ASC), ("id", ASC)))
 AUDIT_EVENTS = IndexedQuery("audit_events", NEWEST_FIRST, optional_equals=("action", "resource_id", "resource_type"))
 OPEN_ISSUES = IndexedQuery(
     "validation_issues", NEWEST_FIRST, equals=("resolved",), optional_equals=("code", "product_id", "severity")
