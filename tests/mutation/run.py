@@ -53,6 +53,8 @@ EXPORTS = "tests/integration/test_exports.py"
 ISSUES = "tests/integration/test_validation_issues.py"
 POISON = "tests/integration/test_poison_items.py"
 WATCHDOG = "tests/integration/test_watchdog.py"
+JOB_NOTICES = "tests/integration/test_job_notifications.py"
+IDEMPOTENCY = "tests/integration/test_idempotency.py"
 # Batches some of whose writes the store refuses (found by probing, the rest committed).
 REFUSED_WRITES = [
     f"{POISON}::test_writes_the_store_refuses_fail_their_items_and_the_rest_commits_once",
@@ -100,6 +102,7 @@ MODULES: dict[str, list[str]] = {
     "shared/http.py": [
         "tests/unit/test_http_api.py",
         "tests/unit/test_http_edge.py",
+        "tests/unit/test_openapi.py",  # each route's error statuses, derived here
         "tests/integration/test_roles.py",
         f"{REJECTIONS}::TestEveryEndpointAuth::test_no_token_is_401",
         f"{REJECTIONS}::test_bad_job_creation_is_rejected_and_stores_nothing",
@@ -111,6 +114,10 @@ MODULES: dict[str, list[str]] = {
         "tests/integration/test_catalog_api.py::test_non_json_bodies_are_rejected",
         f"{EXPORTS}::test_bad_export_requests_are_rejected_and_queue_nothing",
         f"{EXPORTS}::test_without_settings_the_export_completes_and_says_nobody_was_told",
+        # idempotency replay, a file reply, an error the framework answers itself
+        "tests/integration/test_idempotency.py",
+        "tests/integration/test_uploads.py::test_the_errors_csv_round_trip",
+        "tests/integration/test_hostile_input.py",
     ],
     # the sweep's lease, and the sweep that holds it
     "shared/adapters/firestore/sweep.py": [ISSUES, "tests/integration/test_worker_endpoint.py"],
@@ -123,6 +130,14 @@ MODULES: dict[str, list[str]] = {
     ],
     "shared/adapters/webhooks.py": ["tests/integration/test_webhook_sender.py", EXPORTS],
     "shared/services/exports.py": [EXPORTS, "tests/integration/test_worker_endpoint.py"],
+    # one attempt at telling a tenant something ended, and a bulk job's announcements
+    "shared/services/notifications.py": [JOB_NOTICES, EXPORTS],
+    "shared/services/job_notifications.py": [JOB_NOTICES, "tests/integration/test_cancel.py", WATCHDOG],
+    # a request sent again under its Idempotency-Key gets the first answer
+    "shared/services/idempotency.py": ["tests/unit/test_idempotency_domain.py", IDEMPOTENCY],
+    "shared/adapters/firestore/idempotency.py": [IDEMPOTENCY],
+    # the bulk job worker's task handler
+    "functions/bulk_job_worker.py": ["tests/integration/test_worker_endpoint.py", BULK],
 }
 
 # mutmut's statuses; a timeout means the mutant hung the tests, which noticed it.

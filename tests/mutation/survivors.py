@@ -75,6 +75,9 @@ ROUTE_DEFAULT = (
     "so the default is never used."
 )
 TASK_TOKEN = 'if expected and not hmac.compare_digest(request.headers.get(TASK_TOKEN_HEADER, ""), expected):'
+ROUTE_ERRORS = "errors: tuple[int, ...] = ()  # statuses the route's shape does not imply (409s, a fixed path's 404)"
+ROUTE_FILES = "files: tuple[str, ...] = ()  # media types of Download replies the route may give instead of JSON"
+ROUTE_IDEMPOTENT = "idempotent: bool = False  # takes an Idempotency-Key header: a repeat gets the first answer back"
 ATTEMPT = 'attempt = request.headers.get("X-CloudTasks-TaskRetryCount", "0")'
 JWKS = "self._jwks = jwt.PyJWKClient(settings.auth_jwks_url, cache_keys=True) if settings.auth_jwks_url else None"
 
@@ -103,7 +106,6 @@ EQUIVALENT: dict[Key, str] = {
     ),
     change(HTTP, 'M = TypeVar("M", bound=BaseModel)', '"M"', '"XXMXX"'): TYPING_ONLY,
     (HTTP, 'M = TypeVar("M", bound=BaseModel)', "M = None"): TYPING_ONLY,
-    (HTTP, "Reply = tuple[BaseModel | dict[str, Any] | None, int]", "Reply = None"): TYPING_ONLY,
     change(HTTP, "raw = request.get_data(cache=False)", "False", "True"): (
         "Only whether the request keeps its body after it was parsed; it is parsed once."
     ),
@@ -123,8 +125,18 @@ EQUIVALENT: dict[Key, str] = {
             ("admin: bool = False  # ADMIN role only", "False", "None"),
             ("body_optional: bool = False", "False", "True"),
             ("body_optional: bool = False", "False", "None"),
+            ('tag: str = ""', '""', '"XXXX"'),
+            ('tag: str = ""', '= ""', "= None"),
+            (ROUTE_ERRORS, "= ()", "= None"),
+            (ROUTE_FILES, "= ()", "= None"),
+            (ROUTE_IDEMPOTENT, "False", "True"),
+            (ROUTE_IDEMPOTENT, "False", "None"),
         ]
     },
+    (HTTP, "Reply = tuple[BaseModel | dict[str, Any] | Download | None, int]", "Reply = None"): TYPING_ONLY,
+    (HTTP, "@dataclass(frozen=True)", "@dataclass(frozen=False)"): (
+        "Download: nothing assigns to a reply once it is made."
+    ),
     change(HTTP, "body: type[BaseModel] | None = None", "|", "&"): TYPING_ONLY,
     change(HTTP, "query: type[BaseModel] | None = None", "|", "&"): TYPING_ONLY,
     change(HTTP, "_map: Map | None = None", "|", "&"): TYPING_ONLY,

@@ -158,6 +158,15 @@ def test_a_query_is_parsed_into_its_model_or_refused_naming_the_field(admin: dic
     assert body["error"] == "invalid query parameters"
 
 
+def test_a_query_parameter_given_twice_is_refused_naming_it(admin: dict[str, str]) -> None:
+    status, body = call("GET", "/things?limit=7&limit=8", admin)
+    problem = {"field": "limit", "problem": "given more than once"}
+    assert (status, body) == (
+        400,
+        {"error": "invalid query parameters", "code": "INVALID_ARGUMENT", "details": [problem]},
+    )
+
+
 def test_a_body_is_parsed_into_its_model(admin: dict[str, str]) -> None:
     assert call("POST", "/things", admin, json={"name": "lamp"}) == (201, {"name": "lamp"})
     status, body = call("POST", "/things", admin, json={"name": ""})
