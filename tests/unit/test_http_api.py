@@ -158,6 +158,21 @@ def test_a_query_is_parsed_into_its_model_or_refused_naming_the_field(admin: dic
     assert body["error"] == "invalid query parameters"
 
 
+def test_each_route_lists_the_error_statuses_its_shape_can_answer() -> None:
+    """What the OpenAPI document says each operation may answer with."""
+
+    def errors(path: str = "/things", **shape: Any) -> list[int]:
+        return http.Route(path, "POST", create_thing, "Create", **shape).error_statuses()
+
+    assert errors() == [401, 403, 500, 503]
+    assert errors(body=Thing) == [400, 401, 403, 413, 415, 500, 503]
+    assert errors(query=ListQuery) == [400, 401, 403, 500, 503]
+    assert errors("/things/<thing_id>") == [401, 403, 404, 500, 503]
+    assert errors(idempotent=True) == [400, 401, 403, 409, 422, 500, 503]  # a bad key, a key busy, a key reused
+    assert errors(errors=(409, 404)) == [401, 403, 404, 409, 500, 503]
+    assert http.Route("/a/<a_id>/b/<int:b_id>", "GET", list_things, "Get").path_params == ["a_id", "b_id"]
+
+
 def test_a_query_parameter_given_twice_is_refused_naming_it(admin: dict[str, str]) -> None:
     status, body = call("GET", "/things?limit=7&limit=8", admin)
     problem = {"field": "limit", "problem": "given more than once"}
