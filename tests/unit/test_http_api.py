@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import flask
 import pytest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from local.tokens import AUDIENCE, ISSUER, ensure_keypair
 from shared import http
@@ -171,6 +172,40 @@ def test_each_route_lists_the_error_statuses_its_shape_can_answer() -> None:
     assert errors(idempotent=True) == [400, 401, 403, 409, 422, 500, 503]  # a bad key, a key busy, a key reused
     assert errors(errors=(409, 404)) == [401, 403, 404, 409, 500, 503]
     assert http.Route("/a/<a_id>/b/<int:b_id>", "GET", list_things, "Get").path_params == ["a_id", "b_id"]
+
+
+class Loose(BaseModel):  # drops a name it does not know
+    name: str = "unnamed"
+
+
+class Kept(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["kept"]
+
+
+class Dropped(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    kind: Literal["dropped"]
+
+
+@pytest.mark.parametrize(
+    ("model", "name"),
+    [
+        (Loose, "Loose"),
+        (RootModel[Annotated[Kept | Dropped, Field(discriminator="kind")]], "RootModel[Annotated[Union[Kept, Dropped]"),
+    ],
+    ids=["a model", "a union with one such member"],
+)
+@pytest.mark.parametrize("given_as", ["body", "query"])
+def test_a_model_that_would_drop_unknown_names_cannot_be_declared(model: Any, name: str, given_as: str) -> None:
+    with pytest.raises(TypeError, match=rf"^{re.escape(name)}.* must refuse unknown names \(extra='forbid'\)$"):
+        Api("loose").route("/loose", "POST", summary="Loose", **{given_as: model})(create_thing)
+
+
+def test_a_union_of_models_that_all_refuse_unknown_names_can_be_declared() -> None:
+    both = Api("strict")
+    both.route("/strict", "POST", summary="Strict", body=RootModel[Annotated[Kept | Thing, Field()]])(create_thing)
+    assert [r.path for r in both.routes] == ["/strict"]
 
 
 def test_a_query_parameter_given_twice_is_refused_naming_it(admin: dict[str, str]) -> None:
