@@ -27,6 +27,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from tests.mutation.survivors import mutated_line, reason
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / ".mutate"
 SRC = WORK / "src"
+WALL_TIMES = WORK / "wall-times.json"
 TARGET = 0.90
 MAP_FORMAT = 2  # of the test maps in WORK: a new one makes them again
 
@@ -402,6 +404,13 @@ def figures(module: str) -> tuple[Figures, list[Survivor]]:
     return found, survivors
 
 
+def record_wall_time(module: str, seconds: float) -> None:
+    """How long the module's last run took (a rerun only retests what was not killed: shorter)."""
+    times = json.loads(WALL_TIMES.read_text()) if WALL_TIMES.exists() else {}
+    times[module] = round(seconds)
+    WALL_TIMES.write_text(json.dumps(times, indent=1, sort_keys=True))
+
+
 def report(modules: list[str]) -> bool:
     """Print the figures and survivors of `modules`; whether every one met the target."""
     if not (SRC / ".mutmut-cache").exists():
@@ -409,16 +418,18 @@ def report(modules: list[str]) -> bool:
         return False
     lines = [
         "| module | mutants | killed | of which timeouts | equivalent | survived | skipped (log, labels) | not run "
-        "| killed % of killable | killed % of all tested |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| killed % of killable | killed % of all tested | last run's wall time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    times = json.loads(WALL_TIMES.read_text()) if WALL_TIMES.exists() else {}
     details, met = [], True
     for module in modules:
         f, survivors = figures(module)
         met &= f.score >= TARGET and not f.untested
         lines.append(
             f"| `{module}` | {f.mutants} | {f.killed} | {f.timeouts} | {f.equivalent} | {f.survived} | {f.skipped} "
-            f"| {f.untested} | {100 * f.score:.1f} | {100 * f.raw_score:.1f} |"
+            f"| {f.untested} | {100 * f.score:.1f} | {100 * f.raw_score:.1f} "
+            f"| {f'{times[module] / 60:.0f} min' if module in times else ''} |"
         )
         for s in survivors:
             kind = "equivalent" if s.equivalent else "survivor"
@@ -448,7 +459,9 @@ def main() -> None:
         sync_sources()
         for module in modules:
             print(f"\n== mutating {module}", flush=True)
+            started = time.monotonic()
             mutate(module)
+            record_wall_time(module, time.monotonic() - started)
     sys.exit(0 if report(modules) else 1)
 
 
