@@ -62,6 +62,11 @@ def optional_body(call: Call) -> Reply:
     return call.body(Thing), 202
 
 
+@api.route("/things.csv", "GET", summary="Download", files=("text/csv",))
+def download_things(call: Call) -> Reply:
+    return http.Download(iter([b"name\n", b"lamp\n"]), "text/csv", "things.csv"), 200
+
+
 @api.route("/bug", "GET", summary="A bug")
 def bug(call: Call) -> Reply:
     raise KeyError("boom")
@@ -282,6 +287,13 @@ def test_an_optional_body_left_out_means_the_models_defaults(admin: dict[str, st
     # A body that is required stays required.
     status, body = call("POST", "/things", admin)
     assert (status, body["code"]) == (415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_a_file_reply_is_its_chunks_named_as_an_attachment(admin: dict[str, str]) -> None:
+    with app.test_request_context("/things.csv", method="GET", headers=admin):
+        resp = api(flask.request)
+        assert (resp.status_code, resp.mimetype, resp.get_data()) == (200, "text/csv", b"name\nlamp\n")
+        assert resp.headers["Content-Disposition"] == 'attachment; filename="things.csv"'
 
 
 def test_replies_render_as_json_or_nothing(admin: dict[str, str]) -> None:
