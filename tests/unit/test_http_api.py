@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,7 +18,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from local.tokens import AUDIENCE, ISSUER, ensure_keypair
-from shared import http
+from shared import http, logs
 from shared.auth import TokenVerifier
 from shared.http import Api, Call, QueryParams, Reply
 from shared.settings import Settings, get_settings
@@ -65,6 +67,12 @@ def optional_body(call: Call) -> Reply:
 @api.route("/things.csv", "GET", summary="Download", files=("text/csv",))
 def download_things(call: Call) -> Reply:
     return http.Download(iter([b"name\n", b"lamp\n"]), "text/csv", "things.csv"), 200
+
+
+@api.route("/jobs/<job_id>/exports/<export_id>", "GET", summary="The labels of this request's log lines")
+def log_labels(call: Call, job_id: str, export_id: str) -> Reply:
+    line = logs.JsonFormatter("p").format(logging.LogRecord("t", logging.INFO, __file__, 1, "line", None, None))
+    return json.loads(line)[logs.LABELS_FIELD], 200
 
 
 @api.route("/bug", "GET", summary="A bug")
@@ -211,6 +219,21 @@ def test_a_union_of_models_that_all_refuse_unknown_names_can_be_declared() -> No
     both = Api("strict")
     both.route("/strict", "POST", summary="Strict", body=RootModel[Annotated[Kept | Thing, Field()]])(create_thing)
     assert [r.path for r in both.routes] == ["/strict"]
+
+
+def test_a_requests_log_lines_carry_the_job_and_export_it_names_and_its_scope(keys: tuple[Path, Path]) -> None:
+    scope, job_id, export_id = new_scope(), str(uuid.uuid4()), str(uuid.uuid4())
+    caller = {**headers(keys[0], scope, role="VIEWER"), "X-Request-ID": "req-1"}
+    assert call("GET", f"/jobs/{job_id}/exports/{export_id}", caller) == (
+        200,
+        {
+            "request_id": "req-1",
+            "tenant_id": scope.tenant_id,
+            "org_id": scope.org_id,
+            "job_id": job_id,
+            "export_id": export_id,
+        },
+    )
 
 
 def test_a_query_parameter_given_twice_is_refused_naming_it(admin: dict[str, str]) -> None:
