@@ -230,6 +230,10 @@ EQUIVALENT: dict[Key, str] = {
         "After the first scope the saved cursor is dropped as empty instead of none: both are false "
         "(`if cursor and ...`)."
     ),
+    change(SWEEP, "if cursor is None and self.min_interval > timedelta(0):  # a new pass would start", ">", ">="): (
+        "With no interval a pass would rest only if the last one ended after now: the mutant reads the "
+        "record once more and goes on all the same."
+    ),
     change(SWEEP, "if time.monotonic() > deadline:  # checked after a page: every run makes progress", ">", ">="): (
         "Differs only when a page took no time at all on the monotonic clock, which it never does."
     ),
