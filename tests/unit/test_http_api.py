@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 from local.tokens import AUDIENCE, ISSUER, ensure_keypair
 from shared import http, logs
 from shared.auth import TokenVerifier
+from shared.errors import FieldProblem, InvalidArgumentError
 from shared.http import Api, Call, QueryParams, Reply
 from shared.settings import Settings, get_settings
 from tests.support import headers, new_scope
@@ -233,6 +234,24 @@ def test_a_requests_log_lines_carry_the_job_and_export_it_names_and_its_scope(ke
             "job_id": job_id,
             "export_id": export_id,
         },
+    )
+
+
+def test_a_route_is_grouped_under_its_own_tag_or_else_its_apis() -> None:
+    tagged = Api("tagged", tag="Things")
+    tagged.route("/things", "GET", summary="List")(list_things)
+    tagged.route("/things", "POST", summary="Create", tag="Other things")(create_thing)
+    assert [r.tag for r in tagged.routes] == ["Things", "Other things"]
+
+
+def test_an_id_given_in_a_body_is_a_uuid_in_its_canonical_form_or_a_400_naming_its_field() -> None:
+    given = "0B7E4C1A-5F3D-4E2B-9C8A-6D1F2E3A4B5C"
+    assert http.canonical_id(given, "upload_id") == given.lower()
+    with pytest.raises(InvalidArgumentError) as refused:
+        http.canonical_id("0b7e4c1a", "upload_id")
+    assert (refused.value.message, refused.value.details) == (
+        "invalid upload_id",
+        [FieldProblem("upload_id", "not an id (a UUID)")],
     )
 
 
