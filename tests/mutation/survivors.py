@@ -78,6 +78,7 @@ TASK_TOKEN = 'given = request.headers.get(TASK_TOKEN_HEADER, "")'
 ROUTE_ERRORS = "errors: tuple[int, ...] = ()  # statuses the route's shape does not imply (409s, a fixed path's 404)"
 ROUTE_FILES = "files: tuple[str, ...] = ()  # media types of Download replies the route may give instead of JSON"
 ROUTE_IDEMPOTENT = "idempotent: bool = False  # takes an Idempotency-Key header: a repeat gets the first answer back"
+DRAINED = 'request._cached_data = b""  # too large to drain: left unread, the server drops the connection'
 RETRY_COUNTS = (
     'counts = [headers.get(h, "") for h in ("X-CloudTasks-TaskRetryCount", "X-CloudTasks-TaskExecutionCount")]'
 )
@@ -144,6 +145,10 @@ EQUIVALENT: dict[Key, str] = {
     change(HTTP, "_map: Map | None = None", "|", "&"): TYPING_ONLY,
     change(HTTP, "_map: Map | None = None", "= None", '= ""'): (
         "Api.route sets _map back to None with every route it declares; an Api without routes serves nothing."
+    ),
+    change(HTTP, DRAINED, 'b""', 'b"XXXX"'): (
+        "What a body too large to drain is kept as: after the response only the framework's own drain "
+        "reads it, and it discards whatever it gets; any bytes stop it reading the stream again."
     ),
     change(HTTP, TASK_TOKEN, '""', '"XXXX"'): (
         "A missing token header compared as `XXXX` instead of empty: neither is the configured token "
