@@ -76,6 +76,11 @@ def log_labels(call: Call, job_id: str, export_id: str) -> Reply:
     return json.loads(line)[logs.LABELS_FIELD], 200
 
 
+@api.route("/once", "POST", write=True, body=Thing, status=201, summary="Create once", idempotent=True)
+def create_once(call: Call) -> Reply:
+    return call.body(Thing), 201
+
+
 @api.route("/bug", "GET", summary="A bug")
 def bug(call: Call) -> Reply:
     raise KeyError("boom")
@@ -312,10 +317,21 @@ def test_a_body_sent_without_a_length_is_read_up_to_the_limit(admin: dict[str, s
         assert (resp.status_code, json.loads(resp.get_data())) == (201, {"name": "x" * (LIMIT - 12)})
 
 
-def test_a_body_sent_without_a_length_over_the_limit_is_413(admin: dict[str, str]) -> None:
-    with app.test_request_context("/things", method="POST", **chunked(sized(LIMIT + 1), admin)):
+TOO_LARGE = {"error": f"request body over {LIMIT} bytes", "code": "PAYLOAD_TOO_LARGE"}
+
+
+@pytest.mark.parametrize("path", ["/things", "/once"])
+def test_a_body_sent_without_a_length_over_the_limit_is_413(admin: dict[str, str], path: str) -> None:
+    keyed = {**admin, "Idempotency-Key": "k-1"}
+    with app.test_request_context(path, method="POST", **chunked(sized(LIMIT + 1), keyed)):
         resp = api(flask.request)
-        assert (resp.status_code, json.loads(resp.get_data())["code"]) == (413, "PAYLOAD_TOO_LARGE")
+        assert (resp.status_code, json.loads(resp.get_data())) == (413, TOO_LARGE)
+
+
+def test_a_body_said_to_be_over_the_limit_is_413_before_its_key_is_looked_up(admin: dict[str, str]) -> None:
+    keyed = {**admin, "Idempotency-Key": "k-1"}
+    assert call("POST", "/once", keyed, data=sized(LIMIT + 1), content_type="application/json") == (413, TOO_LARGE)
+    assert call("POST", "/things", admin, data=sized(LIMIT + 1), content_type="application/json") == (413, TOO_LARGE)
 
 
 def test_an_optional_body_left_out_means_the_models_defaults(admin: dict[str, str]) -> None:
