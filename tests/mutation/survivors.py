@@ -392,9 +392,10 @@ NOT_YET_KILLED: dict[Key, str] = {
         'raise PayloadTooLargeError(f"request body over {limit} bytes") from exc',
         'raise PayloadTooLargeError(f"XXrequest body over {limit} bytesXX") from exc',
     ): (
-        "Reached only if werkzeug raises for a body sent without a length over the limit; it stops "
-        "reading instead (test_http_api.py's xfail test). That test kills it once werkzeug or the edge "
-        "raises."
+        "Reached only if werkzeug raises while reading a body: a length said over the limit is a 413 "
+        "before any read, and a body sent without one is cut at the limit and found too large by its "
+        "size, the line below (killed by test_a_body_sent_without_a_length_over_the_limit_is_413). "
+        "Kept for a werkzeug that raises instead; no test reaches it with this one."
     ),
 }
 
