@@ -265,8 +265,8 @@ def _once_per_key(call: Call, key: str, handle: Callable[[], flask.Response]) ->
 
 def _refuses_unknown_names(model: type[BaseModel]) -> bool:
     if issubclass(model, RootModel):  # a union of models: each of them must
-        members = get_args(get_args(model.model_fields["root"].annotation)[0]) or ()
-        return all(_refuses_unknown_names(m) for m in members)
+        root = model.model_fields["root"].annotation  # pydantic keeps the union, not its Annotated
+        return all(_refuses_unknown_names(m) for m in get_args(root) or (root,))
     return model.model_config.get("extra") == "forbid"
 
 

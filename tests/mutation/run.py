@@ -27,6 +27,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from tests.mutation.survivors import mutated_line, reason
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / ".mutate"
 SRC = WORK / "src"
+WALL_TIMES = WORK / "wall-times.json"
 TARGET = 0.90
 MAP_FORMAT = 2  # of the test maps in WORK: a new one makes them again
 
@@ -53,6 +55,8 @@ EXPORTS = "tests/integration/test_exports.py"
 ISSUES = "tests/integration/test_validation_issues.py"
 POISON = "tests/integration/test_poison_items.py"
 WATCHDOG = "tests/integration/test_watchdog.py"
+JOB_NOTICES = "tests/integration/test_job_notifications.py"
+IDEMPOTENCY = "tests/integration/test_idempotency.py"
 # Batches some of whose writes the store refuses (found by probing, the rest committed).
 REFUSED_WRITES = [
     f"{POISON}::test_writes_the_store_refuses_fail_their_items_and_the_rest_commits_once",
@@ -100,6 +104,7 @@ MODULES: dict[str, list[str]] = {
     "shared/http.py": [
         "tests/unit/test_http_api.py",
         "tests/unit/test_http_edge.py",
+        "tests/unit/test_openapi.py",  # each route's error statuses, derived here
         "tests/integration/test_roles.py",
         f"{REJECTIONS}::TestEveryEndpointAuth::test_no_token_is_401",
         f"{REJECTIONS}::test_bad_job_creation_is_rejected_and_stores_nothing",
@@ -111,6 +116,10 @@ MODULES: dict[str, list[str]] = {
         "tests/integration/test_catalog_api.py::test_non_json_bodies_are_rejected",
         f"{EXPORTS}::test_bad_export_requests_are_rejected_and_queue_nothing",
         f"{EXPORTS}::test_without_settings_the_export_completes_and_says_nobody_was_told",
+        # idempotency replay, a file reply, an error the framework answers itself
+        "tests/integration/test_idempotency.py",
+        "tests/integration/test_uploads.py::test_the_errors_csv_round_trip",
+        "tests/integration/test_hostile_input.py",
     ],
     # the sweep's lease, and the sweep that holds it
     "shared/adapters/firestore/sweep.py": [ISSUES, "tests/integration/test_worker_endpoint.py"],
@@ -123,6 +132,14 @@ MODULES: dict[str, list[str]] = {
     ],
     "shared/adapters/webhooks.py": ["tests/integration/test_webhook_sender.py", EXPORTS],
     "shared/services/exports.py": [EXPORTS, "tests/integration/test_worker_endpoint.py"],
+    # one attempt at telling a tenant something ended, and a bulk job's announcements
+    "shared/services/notifications.py": [JOB_NOTICES, EXPORTS],
+    "shared/services/job_notifications.py": [JOB_NOTICES, "tests/integration/test_cancel.py", WATCHDOG],
+    # a request sent again under its Idempotency-Key gets the first answer
+    "shared/services/idempotency.py": ["tests/unit/test_idempotency_domain.py", IDEMPOTENCY],
+    "shared/adapters/firestore/idempotency.py": [IDEMPOTENCY],
+    # the bulk job worker's task handler
+    "functions/bulk_job_worker.py": ["tests/integration/test_worker_endpoint.py", BULK],
 }
 
 # mutmut's statuses; a timeout means the mutant hung the tests, which noticed it.
@@ -387,6 +404,13 @@ def figures(module: str) -> tuple[Figures, list[Survivor]]:
     return found, survivors
 
 
+def record_wall_time(module: str, seconds: float) -> None:
+    """How long the module's last run took (a rerun only retests what was not killed: shorter)."""
+    times = json.loads(WALL_TIMES.read_text()) if WALL_TIMES.exists() else {}
+    times[module] = round(seconds)
+    WALL_TIMES.write_text(json.dumps(times, indent=1, sort_keys=True))
+
+
 def report(modules: list[str]) -> bool:
     """Print the figures and survivors of `modules`; whether every one met the target."""
     if not (SRC / ".mutmut-cache").exists():
@@ -394,16 +418,18 @@ def report(modules: list[str]) -> bool:
         return False
     lines = [
         "| module | mutants | killed | of which timeouts | equivalent | survived | skipped (log, labels) | not run "
-        "| killed % of killable | killed % of all tested |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| killed % of killable | killed % of all tested | last run's wall time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    times = json.loads(WALL_TIMES.read_text()) if WALL_TIMES.exists() else {}
     details, met = [], True
     for module in modules:
         f, survivors = figures(module)
         met &= f.score >= TARGET and not f.untested
         lines.append(
             f"| `{module}` | {f.mutants} | {f.killed} | {f.timeouts} | {f.equivalent} | {f.survived} | {f.skipped} "
-            f"| {f.untested} | {100 * f.score:.1f} | {100 * f.raw_score:.1f} |"
+            f"| {f.untested} | {100 * f.score:.1f} | {100 * f.raw_score:.1f} "
+            f"| {f'{times[module] / 60:.0f} min' if module in times else ''} |"
         )
         for s in survivors:
             kind = "equivalent" if s.equivalent else "survivor"
@@ -433,7 +459,9 @@ def main() -> None:
         sync_sources()
         for module in modules:
             print(f"\n== mutating {module}", flush=True)
+            started = time.monotonic()
             mutate(module)
+            record_wall_time(module, time.monotonic() - started)
     sys.exit(0 if report(modules) else 1)
 
 

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import flask
 import pytest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from local.tokens import AUDIENCE, ISSUER, ensure_keypair
-from shared import http
+from shared import http, logs
 from shared.auth import TokenVerifier
+from shared.errors import FieldProblem, InvalidArgumentError
 from shared.http import Api, Call, QueryParams, Reply
 from shared.settings import Settings, get_settings
 from tests.support import headers, new_scope
@@ -59,6 +63,22 @@ def administer(call: Call) -> Reply:
 @api.route("/optional", "POST", write=True, body=Thing, body_optional=True, status=202, summary="Body optional")
 def optional_body(call: Call) -> Reply:
     return call.body(Thing), 202
+
+
+@api.route("/things.csv", "GET", summary="Download", files=("text/csv",))
+def download_things(call: Call) -> Reply:
+    return http.Download(iter([b"name\n", b"lamp\n"]), "text/csv", "things.csv"), 200
+
+
+@api.route("/jobs/<job_id>/exports/<export_id>", "GET", summary="The labels of this request's log lines")
+def log_labels(call: Call, job_id: str, export_id: str) -> Reply:
+    line = logs.JsonFormatter("p").format(logging.LogRecord("t", logging.INFO, __file__, 1, "line", None, None))
+    return json.loads(line)[logs.LABELS_FIELD], 200
+
+
+@api.route("/once", "POST", write=True, body=Thing, status=201, summary="Create once", idempotent=True)
+def create_once(call: Call) -> Reply:
+    return call.body(Thing), 201
 
 
 @api.route("/bug", "GET", summary="A bug")
@@ -158,6 +178,97 @@ def test_a_query_is_parsed_into_its_model_or_refused_naming_the_field(admin: dic
     assert body["error"] == "invalid query parameters"
 
 
+def test_each_route_lists_the_error_statuses_its_shape_can_answer() -> None:
+    """What the OpenAPI document says each operation may answer with."""
+
+    def errors(path: str = "/things", **shape: Any) -> list[int]:
+        return http.Route(path, "POST", create_thing, "Create", **shape).error_statuses()
+
+    assert errors() == [401, 403, 500, 503]
+    assert errors(body=Thing) == [400, 401, 403, 413, 415, 500, 503]
+    assert errors(query=ListQuery) == [400, 401, 403, 500, 503]
+    assert errors("/things/<thing_id>") == [401, 403, 404, 500, 503]
+    assert errors(idempotent=True) == [400, 401, 403, 409, 422, 500, 503]  # a bad key, a key busy, a key reused
+    assert errors(errors=(409, 404)) == [401, 403, 404, 409, 500, 503]
+    assert http.Route("/a/<a_id>/b/<int:b_id>", "GET", list_things, "Get").path_params == ["a_id", "b_id"]
+
+
+class Loose(BaseModel):  # drops a name it does not know
+    name: str = "unnamed"
+
+
+class Kept(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["kept"]
+
+
+class Dropped(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    kind: Literal["dropped"]
+
+
+@pytest.mark.parametrize(
+    ("model", "name"),
+    [
+        (Loose, "Loose"),
+        (RootModel[Annotated[Kept | Dropped, Field(discriminator="kind")]], "RootModel[Annotated[Union[Kept, Dropped]"),
+    ],
+    ids=["a model", "a union with one such member"],
+)
+@pytest.mark.parametrize("given_as", ["body", "query"])
+def test_a_model_that_would_drop_unknown_names_cannot_be_declared(model: Any, name: str, given_as: str) -> None:
+    with pytest.raises(TypeError, match=rf"^{re.escape(name)}.* must refuse unknown names \(extra='forbid'\)$"):
+        Api("loose").route("/loose", "POST", summary="Loose", **{given_as: model})(create_thing)
+
+
+def test_a_union_of_models_that_all_refuse_unknown_names_can_be_declared() -> None:
+    both = Api("strict")
+    both.route("/strict", "POST", summary="Strict", body=RootModel[Annotated[Kept | Thing, Field()]])(create_thing)
+    assert [r.path for r in both.routes] == ["/strict"]
+
+
+def test_a_requests_log_lines_carry_the_job_and_export_it_names_and_its_scope(keys: tuple[Path, Path]) -> None:
+    scope, job_id, export_id = new_scope(), str(uuid.uuid4()), str(uuid.uuid4())
+    caller = {**headers(keys[0], scope, role="VIEWER"), "X-Request-ID": "req-1"}
+    assert call("GET", f"/jobs/{job_id}/exports/{export_id}", caller) == (
+        200,
+        {
+            "request_id": "req-1",
+            "tenant_id": scope.tenant_id,
+            "org_id": scope.org_id,
+            "job_id": job_id,
+            "export_id": export_id,
+        },
+    )
+
+
+def test_a_route_is_grouped_under_its_own_tag_or_else_its_apis() -> None:
+    tagged = Api("tagged", tag="Things")
+    tagged.route("/things", "GET", summary="List")(list_things)
+    tagged.route("/things", "POST", summary="Create", tag="Other things")(create_thing)
+    assert [r.tag for r in tagged.routes] == ["Things", "Other things"]
+
+
+def test_an_id_given_in_a_body_is_a_uuid_in_its_canonical_form_or_a_400_naming_its_field() -> None:
+    given = "0B7E4C1A-5F3D-4E2B-9C8A-6D1F2E3A4B5C"
+    assert http.canonical_id(given, "upload_id") == given.lower()
+    with pytest.raises(InvalidArgumentError) as refused:
+        http.canonical_id("0b7e4c1a", "upload_id")
+    assert (refused.value.message, refused.value.details) == (
+        "invalid upload_id",
+        [FieldProblem("upload_id", "not an id (a UUID)")],
+    )
+
+
+def test_a_query_parameter_given_twice_is_refused_naming_it(admin: dict[str, str]) -> None:
+    status, body = call("GET", "/things?limit=7&limit=8", admin)
+    problem = {"field": "limit", "problem": "given more than once"}
+    assert (status, body) == (
+        400,
+        {"error": "invalid query parameters", "code": "INVALID_ARGUMENT", "details": [problem]},
+    )
+
+
 def test_a_body_is_parsed_into_its_model(admin: dict[str, str]) -> None:
     assert call("POST", "/things", admin, json={"name": "lamp"}) == (201, {"name": "lamp"})
     status, body = call("POST", "/things", admin, json={"name": ""})
@@ -206,10 +317,21 @@ def test_a_body_sent_without_a_length_is_read_up_to_the_limit(admin: dict[str, s
         assert (resp.status_code, json.loads(resp.get_data())) == (201, {"name": "x" * (LIMIT - 12)})
 
 
-def test_a_body_sent_without_a_length_over_the_limit_is_413(admin: dict[str, str]) -> None:
-    with app.test_request_context("/things", method="POST", **chunked(sized(LIMIT + 1), admin)):
+TOO_LARGE = {"error": f"request body over {LIMIT} bytes", "code": "PAYLOAD_TOO_LARGE"}
+
+
+@pytest.mark.parametrize("path", ["/things", "/once"])
+def test_a_body_sent_without_a_length_over_the_limit_is_413(admin: dict[str, str], path: str) -> None:
+    keyed = {**admin, "Idempotency-Key": "k-1"}
+    with app.test_request_context(path, method="POST", **chunked(sized(LIMIT + 1), keyed)):
         resp = api(flask.request)
-        assert (resp.status_code, json.loads(resp.get_data())["code"]) == (413, "PAYLOAD_TOO_LARGE")
+        assert (resp.status_code, json.loads(resp.get_data())) == (413, TOO_LARGE)
+
+
+def test_a_body_said_to_be_over_the_limit_is_413_before_its_key_is_looked_up(admin: dict[str, str]) -> None:
+    keyed = {**admin, "Idempotency-Key": "k-1"}
+    assert call("POST", "/once", keyed, data=sized(LIMIT + 1), content_type="application/json") == (413, TOO_LARGE)
+    assert call("POST", "/things", admin, data=sized(LIMIT + 1), content_type="application/json") == (413, TOO_LARGE)
 
 
 def test_an_optional_body_left_out_means_the_models_defaults(admin: dict[str, str]) -> None:
@@ -223,6 +345,13 @@ def test_an_optional_body_left_out_means_the_models_defaults(admin: dict[str, st
     # A body that is required stays required.
     status, body = call("POST", "/things", admin)
     assert (status, body["code"]) == (415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_a_file_reply_is_its_chunks_named_as_an_attachment(admin: dict[str, str]) -> None:
+    with app.test_request_context("/things.csv", method="GET", headers=admin):
+        resp = api(flask.request)
+        assert (resp.status_code, resp.mimetype, resp.get_data()) == (200, "text/csv", b"name\nlamp\n")
+        assert resp.headers["Content-Disposition"] == 'attachment; filename="things.csv"'
 
 
 def test_replies_render_as_json_or_nothing(admin: dict[str, str]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import flask
 import pytest
 from pydantic import BaseModel
+from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
 from shared.errors import (
     ConflictError,
@@ -19,7 +20,7 @@ from shared.errors import (
     SynqError,
     UnavailableError,
 )
-from shared.http import TASK_TOKEN_HEADER, error_response, task_handler
+from shared.http import TASK_TOKEN_HEADER, error_response, framework_error, task_handler
 from shared.settings import get_settings
 
 app = flask.Flask(__name__)
@@ -101,6 +102,33 @@ def test_errors_render_as_the_contracts_json() -> None:
             "details": [{"field": "payload[3]", "problem": "expected an object"}],
         }
         assert json.loads(error_response(NotFoundError("gone")).get_data()) == {"error": "gone", "code": "NOT_FOUND"}
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "body"),
+    [
+        (NotFound(), 404, {"error": "The requested URL was not found on the server", "code": "NOT_FOUND"}),
+        (
+            MethodNotAllowed(),
+            405,
+            {"error": "The method is not allowed for the requested URL", "code": "METHOD_NOT_ALLOWED"},
+        ),
+        (RequestEntityTooLarge("Too much. Really."), 413, {"error": "Too much", "code": "PAYLOAD_TOO_LARGE"}),
+        (
+            BadRequest(),
+            400,
+            {
+                "error": "The browser (or proxy) sent a request that this server could not understand",
+                "code": "INVALID_ARGUMENT",
+            },
+        ),
+        (HTTPException(), 500, {"error": "Unknown Error", "code": "INVALID_ARGUMENT"}),  # no code, no description
+    ],
+)
+def test_an_error_the_framework_answers_itself_is_the_apis_json(exc: HTTPException, status: int, body: Any) -> None:
+    with app.app_context():
+        resp = framework_error(exc)
+        assert (resp.status_code, resp.mimetype, json.loads(resp.get_data())) == (status, "application/json", body)
 
 
 def test_every_error_class_maps_to_a_status_and_code() -> None:
