@@ -1,0 +1,120 @@
+import { useState } from "preact/hooks";
+import { get } from "../api.js";
+import { Problem, shortId, useLoad, when } from "../ui.jsx";
+
+const RESOURCE_TYPES = ["product", "variant", "brand", "category", "bulk_job"];
+
+function show(value) {
+  if (value === null || value === undefined) return "∅";
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
+function resourceLink(event) {
+  const id = event.resource_type === "variant" ? event.parent_id : event.resource_id;
+  if ((event.resource_type === "product" || event.resource_type === "variant") && id) {
+    return <a href={`#/products/${id}`}>{shortId(event.resource_id)}</a>;
+  }
+  return <code title={event.resource_id}>{shortId(event.resource_id)}</code>;
+}
+
+export function AuditLog({ credentials }) {
+  const [filters, setFilters] = useState({ resource_type: "", resource_id: "", action: "" });
+  const submit = (event) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    setFilters({
+      resource_type: String(form.get("resource_type") || ""),
+      resource_id: String(form.get("resource_id") || "").trim(),
+      action: String(form.get("action") || "").trim(),
+    });
+  };
+  return (
+    <section>
+      <h1 tabIndex={-1}>Audit log</h1>
+      <form class="panel inline-form" onSubmit={submit} aria-label="Filter the audit log">
+        <label>
+          Resource type
+          <select name="resource_type" value={filters.resource_type}>
+            <option value="">any</option>
+            {RESOURCE_TYPES.map((t) => (
+              <option value={t}>{t}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Resource id
+          <input name="resource_id" value={filters.resource_id} autocomplete="off" spellcheck={false} />
+        </label>
+        <label>
+          Action
+          <input name="action" value={filters.action} placeholder="e.g. product.updated" autocomplete="off" />
+        </label>
+        <button type="submit">Filter</button>
+      </form>
+      <AuditTable credentials={credentials} filters={filters} />
+    </section>
+  );
+}
+
+/** Audit events, newest first (as the API lists them), with each change's before and after. */
+export function AuditTable({ credentials, filters }) {
+  const [pages, setPages] = useState([]);
+  const first = useLoad(async () => {
+    setPages([]);
+    return get(credentials, "/audit-logs", { ...filters, limit: 50 });
+  }, [JSON.stringify(filters)]);
+  const all = [first.data, ...pages].filter(Boolean);
+  const items = all.flatMap((p) => p.items);
+  const cursor = all.length ? all[all.length - 1].next_cursor : null;
+  const more = async () => {
+    const page = await get(credentials, "/audit-logs", { ...filters, limit: 50, cursor });
+    setPages((p) => [...p, page]);
+  };
+  return (
+    <>
+      <Problem error={first.error} />
+      {first.data && items.length === 0 && <p class="muted">No audit events match.</p>}
+      {items.length > 0 && (
+        <div class="table-wrap">
+          <table data-testid="audit">
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Action</th>
+                <th scope="col">Resource</th>
+                <th scope="col">By</th>
+                <th scope="col">Changes (before → after)</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((e) => (
+                <tr>
+                  <td class="nowrap">{when(e.created_at)}</td>
+                  <td>
+                    <code>{e.action}</code>
+                  </td>
+                  <td>{resourceLink(e)}</td>
+                  <td>{e.actor_email}</td>
+                  <td>
+                    <ul class="changes">
+                      {Object.entries(e.changes || {}).map(([field, change]) => (
+                        <li>
+                          <strong>{field}</strong>: <del>{show(change.before)}</del> → <ins>{show(change.after)}</ins>
+                        </li>
+                      ))}
+                    </ul>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {cursor && (
+        <button type="button" onClick={more}>
+          Older events
+        </button>
+      )}
+    </>
+  );
+}
