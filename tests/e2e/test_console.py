@@ -79,7 +79,7 @@ def screenshots() -> None:
 @pytest.fixture()
 def page(browser: WebDriver) -> Iterator[WebDriver]:
     """The browser on a blank console tab: no credentials left from another test."""
-    browser.set_window_size(*WIDTHS["wide"])
+    viewport(browser, *WIDTHS["wide"])
     yield browser
     browser.execute_script("sessionStorage.clear()")
 
@@ -131,20 +131,28 @@ def find(driver: WebDriver, selector: str) -> list[WebElement]:
     return driver.find_elements(By.CSS_SELECTOR, selector)
 
 
+def viewport(driver: WebDriver, width: int, height: int) -> None:
+    """The page's viewport exactly this size (as a phone's at 390 px), whatever the window's frame."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+    )
+
+
 def shoot(driver: WebDriver, name: str, ready: str) -> None:
-    """The page at both widths, whole (the window as tall as the page), after `ready` shows. At
-    390 px nothing may stick out sideways (tables scroll inside their own box)."""
+    """The page at both widths, whole (the viewport as tall as the page), after `ready` shows. At
+    390 px nothing may stick out sideways (wide tables turn into one block per row)."""
     for label, (width, height) in WIDTHS.items():
-        driver.set_window_size(width, height)
+        viewport(driver, width, height)
         wait(driver, lambda d: find(d, ready), f"{ready} on {name} at {width}px")
         full = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(width, min(max(full, height), 4000))
+        viewport(driver, width, min(max(full, height), 4000))
         overflow = driver.execute_script(
             "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         driver.save_screenshot(str(SCREENSHOTS / f"{name}-{label}.png"))
         assert overflow <= 0, f"{name} is {overflow}px wider than the {width}px window"
-    driver.set_window_size(*WIDTHS["wide"])
+    viewport(driver, *WIDTHS["wide"])
 
 
 def sign_in_by_link(driver: WebDriver, tenant: Tenant) -> None:

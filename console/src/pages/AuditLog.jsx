@@ -5,8 +5,24 @@ import { Problem, shortId, useLoad, when } from "../ui.jsx";
 const RESOURCE_TYPES = ["product", "variant", "brand", "category", "bulk_job"];
 
 function show(value) {
-  if (value === null || value === undefined) return "∅";
   return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
+/** One field's change: set (nothing before), cleared (nothing after), or before → after. */
+function Change({ before, after }) {
+  if (before === null || before === undefined) return <ins>{show(after)}</ins>;
+  if (after === null || after === undefined) {
+    return (
+      <>
+        <del>{show(before)}</del> <span class="muted">(cleared)</span>
+      </>
+    );
+  }
+  return (
+    <>
+      <del>{show(before)}</del> → <ins>{show(after)}</ins>
+    </>
+  );
 }
 
 function resourceLink(event) {
@@ -76,7 +92,7 @@ export function AuditTable({ credentials, filters }) {
       {first.data && items.length === 0 && <p class="muted">No audit events match.</p>}
       {items.length > 0 && (
         <div class="table-wrap">
-          <table data-testid="audit">
+          <table class="stack" data-testid="audit">
             <thead>
               <tr>
                 <th scope="col">When</th>
@@ -89,17 +105,17 @@ export function AuditTable({ credentials, filters }) {
             <tbody>
               {items.map((e) => (
                 <tr>
-                  <td class="nowrap">{when(e.created_at)}</td>
-                  <td>
+                  <td data-label="When">{when(e.created_at)}</td>
+                  <td data-label="Action">
                     <code>{e.action}</code>
                   </td>
-                  <td>{resourceLink(e)}</td>
-                  <td>{e.actor_email}</td>
-                  <td>
+                  <td data-label="Resource">{resourceLink(e)}</td>
+                  <td data-label="By">{e.actor_email}</td>
+                  <td data-label="Changes">
                     <ul class="changes">
                       {Object.entries(e.changes || {}).map(([field, change]) => (
                         <li>
-                          <strong>{field}</strong>: <del>{show(change.before)}</del> → <ins>{show(change.after)}</ins>
+                          <strong>{field}</strong>: <Change before={change.before} after={change.after} />
                         </li>
                       ))}
                     </ul>

@@ -60,7 +60,7 @@ export function Exports({ credentials, user }) {
       {exports.data && exports.data.length === 0 && <p class="muted">No exports yet.</p>}
       {exports.data && exports.data.length > 0 && (
         <div class="table-wrap">
-          <table data-testid="exports">
+          <table class="stack" data-testid="exports">
             <thead>
               <tr>
                 <th scope="col">Started</th>
@@ -74,20 +74,20 @@ export function Exports({ credentials, user }) {
             <tbody>
               {exports.data.map((e) => (
                 <tr data-testid="export" data-status={e.status}>
-                  <td class="nowrap">
+                  <td data-label="Started">
                     {when(e.created_at)} <code title={e.id}>{shortId(e.id)}</code>
                   </td>
-                  <td>{e.format}</td>
-                  <td>
+                  <td data-label="Format">{e.format}</td>
+                  <td data-label="Status">
                     <Status value={e.status} />
                     {e.failure_reason && <div class="error small">{e.failure_reason}</div>}
                   </td>
-                  <td>
+                  <td data-label="Rows">
                     {e.row_count == null ? "—" : e.row_count.toLocaleString()}
                     {e.excluded_count ? ` (${e.excluded_count} blocked)` : ""}
                   </td>
-                  <td>{size(e.size_bytes)}</td>
-                  <td>
+                  <td data-label="Size">{size(e.size_bytes)}</td>
+                  <td data-label="Download">
                     {e.download_url ? (
                       <a href={e.download_url} rel="noreferrer" data-testid="download">
                         Download

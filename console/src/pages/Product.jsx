@@ -3,7 +3,14 @@ import { Problem, Status, useLoad, when } from "../ui.jsx";
 import { IssueList } from "./Quality.jsx";
 import { AuditTable } from "./AuditLog.jsx";
 
-const FIELDS = ["title", "sku", "barcode", "brand", "category", "description"];
+const FIELDS = [
+  ["title", "Title"],
+  ["sku", "SKU"],
+  ["barcode", "Barcode"],
+  ["brand", "Brand"],
+  ["category", "Category"],
+  ["description", "Description"],
+];
 
 function show(value) {
   if (value === null || value === undefined || value === "") return "—";
@@ -36,9 +43,9 @@ export function Product({ credentials, productId }) {
                 <dt>Data-quality score</dt>
                 <dd>{show(p.data_quality_score)}</dd>
               </div>
-              {FIELDS.map((f) => (
+              {FIELDS.map(([f, label]) => (
                 <div>
-                  <dt>{f}</dt>
+                  <dt>{label}</dt>
                   <dd>{show(p[f])}</dd>
                 </div>
               ))}
@@ -49,7 +56,7 @@ export function Product({ credentials, productId }) {
                 </div>
               ))}
               <div>
-                <dt>id</dt>
+                <dt>Id</dt>
                 <dd>
                   <code>{p.id}</code>
                 </dd>
@@ -65,7 +72,7 @@ export function Product({ credentials, productId }) {
             <p class="muted">No variants.</p>
           ) : (
             <div class="table-wrap">
-              <table>
+              <table class="stack">
                 <thead>
                   <tr>
                     <th scope="col">SKU</th>
@@ -77,10 +84,10 @@ export function Product({ credentials, productId }) {
                 <tbody>
                   {p.variants.map((v) => (
                     <tr>
-                      <td>{show(v.sku)}</td>
-                      <td>{show(v.barcode)}</td>
-                      <td>{v.price == null ? "—" : `${v.price} ${v.currency || ""}`}</td>
-                      <td>{show(v.attributes)}</td>
+                      <td data-label="SKU">{show(v.sku)}</td>
+                      <td data-label="Barcode">{show(v.barcode)}</td>
+                      <td data-label="Price">{v.price == null ? "—" : `${v.price} ${v.currency || ""}`}</td>
+                      <td data-label="Attributes">{show(v.attributes)}</td>
                     </tr>
                   ))}
                 </tbody>

@@ -141,7 +141,7 @@ export function IssueList({ credentials, filters, showProduct = true }) {
       {first.data && items.length === 0 && <p class="muted">No open issues match.</p>}
       {items.length > 0 && (
         <div class="table-wrap">
-          <table data-testid="issues">
+          <table class="stack" data-testid="issues">
             <thead>
               <tr>
                 <th scope="col">Severity</th>
@@ -155,22 +155,22 @@ export function IssueList({ credentials, filters, showProduct = true }) {
             <tbody>
               {items.map((issue) => (
                 <tr>
-                  <td>
+                  <td data-label="Severity">
                     <span class={`sev sev-${issue.severity.toLowerCase()}`}>{issue.severity}</span>
                   </td>
-                  <td>
+                  <td data-label="Code">
                     <code>{issue.code}</code>
                   </td>
-                  <td>{issue.field}</td>
-                  <td>{issue.message}</td>
+                  <td data-label="Field">{issue.field}</td>
+                  <td data-label="Message">{issue.message}</td>
                   {showProduct && (
-                    <td>
+                    <td data-label="Product">
                       <a href={`#/products/${issue.product_id}`} data-testid="issue-product">
                         {shortId(issue.product_id)}
                       </a>
                     </td>
                   )}
-                  <td class="nowrap">{when(issue.created_at)}</td>
+                  <td data-label="Found">{when(issue.created_at)}</td>
                 </tr>
               ))}
             </tbody>
