@@ -13,6 +13,7 @@ from functions.job_watchdog import job_watchdog
 from functions.notification_settings import notification_settings
 from functions.openapi import openapi
 from functions.products import products
+from functions.stats import stats
 from functions.taxonomy import brands, categories
 from functions.uploads import uploads
 from functions.validation_issues import validation_issues
@@ -38,6 +39,7 @@ __all__ = [
     "notification_settings",
     "openapi",
     "products",
+    "stats",
     "uploads",
     "validation_issues",
     "validation_sweep",

@@ -14,6 +14,7 @@ from functions import (
     exports,
     notification_settings,
     products,
+    stats,
     taxonomy,
     uploads,
     validation_issues,
@@ -30,6 +31,7 @@ APIS = [
     validation_issues.api,
     exports.api,
     notification_settings.api,
+    stats.api,
 ]
 
 

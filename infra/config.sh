@@ -45,7 +45,7 @@ LEGACY_RUNTIME_SA=synq-pim-runtime@$PROJECT.iam.gserviceaccount.com
 # (RUNTIME_GRANTS below; infra/README.md "IAM" documents the same table, and a test holds the
 # two together). role: account name (@$PROJECT.iam.gserviceaccount.com) and its functions.
 RUNTIME_ROLES=(
-  "api           synq-pim-api           products brands categories audit_logs validation_issues notification_settings"
+  "api           synq-pim-api           products brands categories audit_logs validation_issues notification_settings stats"
   "docs          synq-pim-docs          openapi console"
   "bulk-api      synq-pim-bulk-api      bulk_jobs"
   "uploads-api   synq-pim-uploads-api   uploads"
@@ -123,6 +123,7 @@ API_FUNCTIONS=(
   "categories        512Mi 30s 20"
   "audit_logs        512Mi 30s 20"
   "validation_issues 512Mi 30s 20"
+  "stats             256Mi 30s 20"
   "exports           512Mi 30s 20"
   "notification_settings 256Mi 30s 5"
   "uploads           256Mi 30s 20"

@@ -105,6 +105,7 @@ class Route:
     errors: tuple[int, ...] = ()  # statuses the route's shape does not imply (409s, a fixed path's 404)
     files: tuple[str, ...] = ()  # media types of Download replies the route may give instead of JSON
     idempotent: bool = False  # takes an Idempotency-Key header: a repeat gets the first answer back
+    description: str = ""  # what the OpenAPI document says beyond the summary (freshness, say)
 
     @property
     def path_params(self) -> list[str]:
@@ -150,6 +151,7 @@ class Api:
         errors: tuple[int, ...] = (),
         files: tuple[str, ...] = (),
         idempotent: bool = False,
+        description: str = "",
     ) -> Callable[[Callable[..., Reply]], Callable[..., Reply]]:
         def register(handler: Callable[..., Reply]) -> Callable[..., Reply]:
             for model in (body, query):
@@ -173,6 +175,7 @@ class Api:
                     errors,
                     files,
                     idempotent,
+                    description,
                 )
             )
             self._map = None

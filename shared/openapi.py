@@ -115,6 +115,7 @@ def _operation(route: Route, refs: dict[Any, Any], schemas: dict[str, Any]) -> d
         "operationId": route.handler.__name__,
         **({"tags": [route.tag]} if route.tag else {}),
         "summary": route.summary,
+        **({"description": route.description} if route.description else {}),
         "parameters": params,
         "responses": {
             str(route.status): {

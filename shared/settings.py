@@ -78,6 +78,14 @@ class Settings(BaseSettings):
         description="The validation sweep starts a new pass of every catalog no sooner than this after the last "
         "one ended (0: back to back). Writes are evaluated as they happen; the sweep catches what they missed.",
     )
+    stats_shards: int = Field(
+        16,
+        ge=1,
+        le=500,
+        description="Counter documents per tenant and org behind GET /stats, summed on read. Each commit that "
+        "changes a counted value increments one (chosen by the document it writes), so a large import's "
+        "batches do not all write one document.",
+    )
 
     # --- exports and notifications ---
     export_bucket: str = Field("synq-local-exports", description="Bucket export files are written to.")

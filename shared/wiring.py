@@ -17,6 +17,7 @@ from shared.adapters.firestore.exports import FirestoreExportStore, FirestoreNot
 from shared.adapters.firestore.idempotency import FirestoreIdempotencyStore
 from shared.adapters.firestore.jobs import FirestoreJobStore
 from shared.adapters.firestore.quality import FirestoreIssueStore
+from shared.adapters.firestore.stats import FirestoreStatsStore
 from shared.adapters.firestore.sweep import FirestoreSweepStore
 from shared.adapters.firestore.uploads import FirestoreUploadStore
 from shared.adapters.firestore.watchdog import FirestoreWatchdogStore
@@ -38,6 +39,7 @@ from shared.services.job_notifications import JobNotifications
 from shared.services.notification_settings import NotificationSettingsService
 from shared.services.notifications import Notifier, NotifyPolicy
 from shared.services.quality import Quality
+from shared.services.stats import Stats
 from shared.services.sweep import Sweep
 from shared.services.taxonomy import Taxonomy
 from shared.services.uploads import UploadPolicy, Uploads
@@ -154,7 +156,7 @@ def bulk_jobs(scope: Scope) -> BulkJobs:
 
 def bulk_job_processor(scope: Scope) -> BulkJobProcessor:
     return BulkJobProcessor(
-        FirestoreJobStore(firestore_client(), scope),
+        FirestoreJobStore(firestore_client(), scope, stats_shards()),
         FirestoreCatalogStore(firestore_client(), scope),
         payload_store(),
         task_queue(),
@@ -169,7 +171,9 @@ def bulk_job_processor(scope: Scope) -> BulkJobProcessor:
 
 def quality(scope: Scope) -> Quality:
     client = firestore_client()
-    return Quality(scope, FirestoreCatalogStore(client, scope), FirestoreIssueStore(client, scope), utc_now)
+    return Quality(
+        scope, FirestoreCatalogStore(client, scope), FirestoreIssueStore(client, scope, stats_shards()), utc_now
+    )
 
 
 def sweep() -> Sweep:
@@ -204,7 +208,7 @@ def watchdog(tenant_ids: set[str] | None = None) -> Watchdog:
 
 
 def catalog(scope: Scope) -> Catalog:
-    return Catalog(FirestoreCatalogStore(firestore_client(), scope), quality(scope), utc_now)
+    return Catalog(FirestoreCatalogStore(firestore_client(), scope, stats_shards()), quality(scope), utc_now)
 
 
 def brands(scope: Scope) -> Taxonomy:
@@ -291,3 +295,13 @@ def reset() -> None:
     """Forget cached clients and settings (tests that change the environment call this)."""
     for cached in (firestore_client, storage_client, tasks_client, token_verifier, url_signer, get_settings):
         cached.cache_clear()
+
+
+def stats_shards() -> int:
+    """Shards of the catalog counters: the stores that commit counted writes spread them over these."""
+    return get_settings().stats_shards
+
+
+def stats(scope: Scope) -> Stats:
+    client = firestore_client()
+    return Stats(scope, FirestoreStatsStore(client, scope), FirestoreExportStore(client, scope), utc_now)

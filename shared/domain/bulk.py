@@ -205,7 +205,7 @@ class BatchPlan:
 
 
 # A batch's commit also creates its part's marker and, with its last part, the batch's marker and
-# the job's counters; one write is kept spare.
+# the job's counters, and it adds to one shard of the catalog counters.
 COMMIT_FIXED_WRITES = 4
 EVENT_FIXED_BYTES = 600  # an event's ids, actor, action and times, generously
 RECORD_FIXED_BYTES = 300  # a summary's or an SKU-index entry's own fields

@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from shared.domain.audit import AuditEvent, ChangeContext, ResourceType, Verb
+from shared.domain.counters import Deltas, product_deltas
 from shared.domain.models import (
     AttributeName,
     AttributeValue,
@@ -272,6 +273,7 @@ class Write:
     data: dict[str, Any] = field(default_factory=dict)
     version: Any = None  # storage's opaque "last seen" token: the write fails if the document moved
     size: int | None = None  # the document's stored size (sizes.document_size), when measured already
+    counts: Deltas = field(default_factory=dict)  # what it moves of the catalog counters (counters.py)
 
 
 def variant_skus(product: Product) -> list[str]:
@@ -383,7 +385,8 @@ def create_product(fields: ProductFields, product_id: str, ctx: ChangeContext, e
     event = ctx.event(
         ResourceType.PRODUCT, Verb.CREATED, product_id, None, product.model_dump(mode="json"), event_id=event_id
     )
-    return Change(Write("create", Collection.PRODUCTS, product_id, document, size=size), event, product)
+    write = Write("create", Collection.PRODUCTS, product_id, document, size=size, counts=product_deltas(None, product))
+    return Change(write, event, product)
 
 
 def update_product(
@@ -401,7 +404,8 @@ def update_product(
         event_id=event_id,
     )
     data = stored_changes({**changes, "updated_at": None, "job_id": None, "data_quality_score": None}, updated)
-    return updated, Change(Write("update", Collection.PRODUCTS, current.id, data, version), event)
+    counts = product_deltas(current, updated)
+    return updated, Change(Write("update", Collection.PRODUCTS, current.id, data, version, counts=counts), event)
 
 
 def delete_product(current: Product, version: Any, ctx: ChangeContext, event_id: str | None = None) -> Change:
@@ -409,7 +413,8 @@ def delete_product(current: Product, version: Any, ctx: ChangeContext, event_id:
     event = ctx.event(
         ResourceType.PRODUCT, Verb.DELETED, current.id, current.model_dump(mode="json"), None, event_id=event_id
     )
-    return Change(Write("delete", Collection.PRODUCTS, current.id, version=version), event)
+    counts = product_deltas(current, None)
+    return Change(Write("delete", Collection.PRODUCTS, current.id, version=version, counts=counts), event)
 
 
 # --- variants: a product's list, written with the product ----------------------------------
@@ -477,13 +482,15 @@ def _variants_write(
     product: Product, version: Any, variants: list[Variant], ctx: ChangeContext, event: AuditEvent
 ) -> Change:
     after = product.model_copy(update={"variants": variants})
+    after.data_quality_score = quality_score(after)
     data = {
         "variants": [stored(v) for v in variants],
         "variant_skus": variant_skus(after),
-        "data_quality_score": quality_score(after),
+        "data_quality_score": after.data_quality_score,
         "updated_at": ctx.now,
     }
-    return Change(Write("update", Collection.PRODUCTS, product.id, data, version), event)
+    counts = product_deltas(product, after)
+    return Change(Write("update", Collection.PRODUCTS, product.id, data, version, counts=counts), event)
 
 
 # --- brands and categories: named resources, unique by name (categories: within a parent) ---

@@ -229,6 +229,9 @@ class QualitySummary(BaseModel):
     skus: dict[str, str] = Field(default_factory=dict, description="sku -> holder key")
     open: list[ValidationIssue] = Field(default_factory=list)
     evaluated_at: datetime
+    # Storage's opaque version of the summary as read (None when not read): writing the next one
+    # expects it, so the catalog counters move once per change. Never stored.
+    version: Any = Field(None, exclude=True)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

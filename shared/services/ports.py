@@ -4,7 +4,7 @@ and org, so a query that forgets the tenant cannot be written."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -228,11 +228,17 @@ class IssueStore(Protocol):
         ...
 
     def apply(
-        self, changes: list[IssueChange], summaries: dict[str, QualitySummary | None], new: frozenset[str] = frozenset()
+        self,
+        changes: list[IssueChange],
+        summaries: dict[str, QualitySummary | None],
+        new: frozenset[str] = frozenset(),
+        previous: Mapping[str, QualitySummary] | None = None,
     ) -> None:
         """Write issue records and summaries. Those of the `new` products are created (the write
         assumes they have none yet), all in one commit: ConflictError, and nothing written, if
-        any of them exists already or they do not fit in one commit."""
+        any of them exists already or they do not fit in one commit. Every other summary is
+        written only if it is still the one in `previous` (as `summaries` read it; absent: only
+        if there is none), with what it moves of the catalog counters: ConflictError if one moved."""
         ...
 
     def versions(self, product_ids: set[str]) -> dict[str, Any]:
@@ -331,4 +337,14 @@ class WebhookSender(Protocol):
 class Mailer(Protocol):
     def send(self, to: list[str], subject: str, text: str, message_id: str) -> None:
         """Hand one plain-text message to the mail server; DeliveryError when it refuses."""
+        ...
+
+
+class StatsStore(Protocol):
+    def counters(self) -> dict[tuple[str, ...], int]:
+        """The catalog counters, summed over their shards (counter path -> count)."""
+        ...
+
+    def recent_jobs(self, since: datetime, limit: int) -> list[tuple[str, str]]:
+        """(job_type, status) of the newest `limit` bulk jobs created from `since` on."""
         ...

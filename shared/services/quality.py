@@ -31,6 +31,7 @@ from shared.services.ports import CatalogStore, IssueStore
 
 MAX_PAGE = 100
 SETTLE_ATTEMPTS = 3
+CONFLICT_ATTEMPTS = 5  # evaluations of one product racing each other: each retry re-reads
 
 
 @dataclass
@@ -65,19 +66,25 @@ class Quality:
         `known`: products the caller has just written, with their versions, so they need not be
         read back (if they moved since, the check after writing catches it). `recorded`: their
         summaries were written with them, so they are read as any other product's."""
-        pending, written = set(product_ids), 0
-        for _ in range(SETTLE_ATTEMPTS):
-            if not pending:
-                break
+        pending, written, conflicts = set(product_ids), 0, 0
+        # The caller's own commit created the `known` products, so no evaluation can have left a
+        # summary of them before it: theirs are not read, and written with create().
+        fresh = not recorded
+        settled = 0
+        while pending and settled < SETTLE_ATTEMPTS:
             try:
-                # The caller's own commit created the `known` products, so no evaluation can have
-                # left a summary of them before it: theirs are not read, and written with create().
-                # If one was written since (a racing delivery judged them), nothing is written and
-                # they are judged as any other product.
-                judged, versions, count = self._evaluate_once(pending, known or {}, fresh=not recorded)
+                judged, versions, count = self._evaluate_once(pending, known or {}, fresh=fresh)
             except ConflictError:
-                judged, versions, count = self._evaluate_once(pending, known or {}, fresh=False)
-            known = None
+                # A summary moved since it was read (another evaluation wrote it, a racing
+                # delivery judged the new products): nothing of that commit was written, so the
+                # products are judged again from what is stored now.
+                conflicts += 1
+                if conflicts >= CONFLICT_ATTEMPTS:
+                    raise
+                fresh = False
+                continue
+            known, fresh = None, False
+            settled += 1
             written += count
             now = self.issues.versions(judged)
             pending = {pid for pid in judged if now.get(pid) != versions.get(pid)}
@@ -115,7 +122,7 @@ class Quality:
             now,
         )
         next_summaries = self._summaries(judged, products, summaries, changes, now)
-        self.issues.apply(changes, next_summaries, new)
+        self.issues.apply(changes, next_summaries, new, previous=summaries)
         return judged, versions, len(changes)
 
     def _load(self, ids: set[str]) -> tuple[dict[str, Product], dict[str, object]]:

@@ -35,6 +35,7 @@ API_NAMES = [
     "validation_issues",
     "exports",
     "notification_settings",
+    "stats",
 ]
 # main.py targets deployed outside the gateway: the Cloud Tasks workers and the scheduled functions.
 NON_GATEWAY_TARGETS = {"bulk_job_worker", "export_worker", "validation_sweep", "job_watchdog"}

@@ -17,9 +17,11 @@ from shared.adapters.firestore.base import (
     newest_first,
     newest_first_page,
 )
+from shared.adapters.firestore.stats import DEFAULT_SHARDS, counter_writes
 from shared.adapters.google_errors import translated
 from shared.domain.audit import AuditEvent
 from shared.domain.catalog import Brand, Category, Collection, Product, Write
+from shared.domain.counters import combined
 from shared.domain.models import Page
 from shared.domain.tenancy import Scope
 from shared.errors import NotFoundError
@@ -35,9 +37,10 @@ NOUNS = {Collection.PRODUCTS: "product", Collection.BRANDS: "brand", Collection.
 class FirestoreCatalogStore:
     """Implements CatalogStore for one tenant + org."""
 
-    def __init__(self, client: firestore.Client, scope: Scope) -> None:
+    def __init__(self, client: firestore.Client, scope: Scope, stats_shards: int = DEFAULT_SHARDS) -> None:
         self._root = TenantRoot(client, scope)
         self._client = client
+        self._shards = stats_shards
 
     def get(self, collection: Collection, doc_id: str) -> tuple[Any, Any]:
         """The resource and its version, or NotFoundError."""
@@ -86,9 +89,11 @@ class FirestoreCatalogStore:
             return any(True for _ in query.stream())
 
     def commit(self, writes: list[Write], events: list[AuditEvent]) -> None:
-        """Apply the writes and their audit events atomically (ConflictError if a version moved
-        or a created document exists)."""
+        """Apply the writes and their audit events atomically, with what they move of the catalog
+        counters (ConflictError if a version moved or a created document exists)."""
         batch = self._client.batch()
-        wire.stage(batch, self._root.encode(writes, events))
+        counts = combined(w.counts for w in writes)
+        key = writes[0].doc_id if writes else ""
+        wire.stage(batch, [*self._root.encode(writes, events), *counter_writes(self._root, counts, key, self._shards)])
         with translated("catalog"):
             batch.commit()

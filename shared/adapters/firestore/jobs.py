@@ -19,10 +19,12 @@ from shared.adapters.firestore.base import (
     newest_first_page,
 )
 from shared.adapters.firestore.quality import first_records_writes
+from shared.adapters.firestore.stats import DEFAULT_SHARDS, counter_writes
 from shared.adapters.firestore.uploads import UPLOADS
 from shared.adapters.google_errors import translated
 from shared.domain.audit import AuditEvent
 from shared.domain.bulk import BatchPlan, final_status
+from shared.domain.counters import combined, summary_deltas
 from shared.domain.deliveries import Delivery, DeliveryStatus
 from shared.domain.dry_run import DryRunBatch
 from shared.domain.models import BatchPart, BatchRange, BulkJob, ItemError, JobStatus, JobType, Page
@@ -47,10 +49,11 @@ NEVER = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
 class FirestoreJobStore:
     """Implements JobStore for one tenant + org."""
 
-    def __init__(self, client: firestore.Client, scope: Scope) -> None:
+    def __init__(self, client: firestore.Client, scope: Scope, stats_shards: int = DEFAULT_SHARDS) -> None:
         self._root = TenantRoot(client, scope)
         self._client = client
         self._jobs = self._root.collection("bulk_jobs")
+        self._shards = stats_shards
 
     def create_job(self, job: BulkJob, upload_id: str | None = None) -> None:
         if upload_id is None:
@@ -215,6 +218,11 @@ class FirestoreJobStore:
         # was applied at any moment, also when a cancel keeps the batch's last part from committing.
         counters = {"processed_items": plan.processed, "failed_items": len(plan.errors), "batches_done": int(last)}
         pbs.append(wire.update(self._root.path("bulk_jobs", job_id), {"updated_at": now}, increments=counters))
+        # The catalog counters move in this same commit, so a batch (or part) counts once.
+        counts = combined(
+            [*(w.counts for w in plan.writes), *(summary_deltas(None, r.summary) for r in plan.first_records())]
+        )
+        pbs += counter_writes(self._root, counts, f"{job_id}/{batch.index}", self._shards)
         try:
             with translated("bulk job batch"):
                 results = wire.commit(self._client, pbs)

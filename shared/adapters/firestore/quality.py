@@ -12,7 +12,7 @@ scanning: 80 s for 249 SKUs among 30,000 products).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from itertools import islice
 from typing import Any
 
@@ -20,8 +20,10 @@ from google.cloud import firestore
 
 from shared.adapters.firestore import queries, wire
 from shared.adapters.firestore.base import TenantRoot, in_id_order, newest_first, newest_first_page
+from shared.adapters.firestore.stats import DEFAULT_SHARDS, counter_writes
 from shared.adapters.google_errors import translated
 from shared.domain.catalog import Collection, Product
+from shared.domain.counters import Deltas, combined, summary_deltas
 from shared.domain.models import Page
 from shared.domain.quality import FirstRecords, IssueChange, QualitySummary, ValidationIssue
 from shared.domain.tenancy import Scope
@@ -37,6 +39,21 @@ def batched(items: Any, size: int) -> Iterator[tuple[Any, ...]]:
     """itertools.batched, which Python 3.11 lacks."""
     it = iter(items)
     while chunk := tuple(islice(it, size)):
+        yield chunk
+
+
+def _packed(units: list[Any], size: int) -> Iterator[list[Any]]:
+    """Units (each a product's writes, kept together) packed in order into chunks of at most
+    `size` writes (a unit larger than that alone)."""
+    chunk: list[Any] = []
+    writes = 0
+    for unit in units:
+        if chunk and writes + len(unit[1]) > size:
+            yield chunk
+            chunk, writes = [], 0
+        chunk.append(unit)
+        writes += len(unit[1])
+    if chunk:
         yield chunk
 
 
@@ -65,8 +82,9 @@ def first_records_writes(root: TenantRoot, records: list[FirstRecords]) -> list[
 class FirestoreIssueStore:
     """Implements IssueStore for one tenant + org."""
 
-    def __init__(self, client: firestore.Client, scope: Scope) -> None:
+    def __init__(self, client: firestore.Client, scope: Scope, stats_shards: int = DEFAULT_SHARDS) -> None:
         self._client = client
+        self._shards = stats_shards
         self._root = TenantRoot(client, scope)
         self._issues = self._root.collection(ISSUES)
         self._summaries = self._root.collection(SUMMARIES)
@@ -76,7 +94,9 @@ class FirestoreIssueStore:
     def summaries(self, product_ids: set[str]) -> dict[str, QualitySummary]:
         paths = [self._root.path(SUMMARIES, pid) for pid in sorted(product_ids)]
         with translated("quality summaries"):
-            return {d.id: QualitySummary.model_validate(d.data) for d in wire.get_all(self._client, paths)}
+            found = wire.get_all(self._client, paths)
+        # Each with the version read, which writing it again expects (apply).
+        return {d.id: QualitySummary.model_validate({**d.data, "version": d.update_time}) for d in found}
 
     def register(self, added: dict[str, set[str]], removed: dict[str, set[str]]) -> None:
         """Add and remove holders of SKUs in the index (idempotent array transforms)."""
@@ -104,25 +124,43 @@ class FirestoreIssueStore:
         return found
 
     def apply(
-        self, changes: list[IssueChange], summaries: dict[str, QualitySummary | None], new: frozenset[str] = frozenset()
+        self,
+        changes: list[IssueChange],
+        summaries: dict[str, QualitySummary | None],
+        new: frozenset[str] = frozenset(),
+        previous: Mapping[str, QualitySummary] | None = None,
     ) -> None:
         """Write issue records and summaries, whole documents each (a replay writes the same);
-        those of `new` products with create(), in one commit (see IssueStore.apply)."""
-        pbs = []
+        those of `new` products with create(), in one commit (see IssueStore.apply).
+
+        Each summary is written only if it is still the one read (`previous`, as `summaries`
+        returned it; none read: only if there is none), in the same commit as what replacing it
+        moves of the catalog counters, so of two evaluations writing one summary one counts and
+        the other finds it moved (ConflictError) and judges again."""
+        previous = previous or {}
+        by_product: dict[str, list[Any]] = {}
         for c in changes:
             write = wire.create if c.data["product_id"] in new else wire.put
-            pbs.append(write(self._root.path(ISSUES, c.issue_id), c.data))
-        for pid, summary in summaries.items():
-            path = self._root.path(SUMMARIES, pid)
+            by_product.setdefault(c.data["product_id"], []).append(write(self._root.path(ISSUES, c.issue_id), c.data))
+        units: list[tuple[str, list[Any], Deltas]] = []
+        for pid, summary in sorted(summaries.items()):
+            path, before = self._root.path(SUMMARIES, pid), previous.get(pid)
+            version = before.version if before is not None else None
             if summary is None:
-                pbs.append(wire.delete(path))
+                write = wire.delete(path, version)
+            elif pid in new or before is None:
+                write = wire.create(path, summary.model_dump(mode="python"))
             else:
-                pbs.append((wire.create if pid in new else wire.put)(path, summary.model_dump(mode="python")))
-        if new and len(pbs) > WRITES_PER_COMMIT:
+                write = wire.put(path, summary.model_dump(mode="python"), version)
+            units.append((pid, [*by_product.pop(pid, []), write], summary_deltas(before, summary)))
+        units += [(pid, pbs, {}) for pid, pbs in sorted(by_product.items())]
+        if new and sum(len(pbs) for _, pbs, _ in units) + 1 > WRITES_PER_COMMIT:
             raise ConflictError("validation issues: too many to create in one commit")
         with translated("validation issues"):
-            for chunk in batched(pbs, WRITES_PER_COMMIT):
-                wire.commit(self._client, list(chunk))
+            for chunk in _packed(units, WRITES_PER_COMMIT - 1):  # one write left for the counters
+                counts = combined(deltas for _, _, deltas in chunk)
+                pbs = [pb for _, unit, _ in chunk for pb in unit]
+                wire.commit(self._client, [*pbs, *counter_writes(self._root, counts, chunk[0][0], self._shards)])
 
     def versions(self, product_ids: set[str]) -> dict[str, Any]:
         paths = [self._root.path(Collection.PRODUCTS, pid) for pid in sorted(product_ids)]

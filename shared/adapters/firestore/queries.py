@@ -71,6 +71,8 @@ class IndexedQuery:
 
 
 JOBS_OF_TYPE = IndexedQuery("bulk_jobs", NEWEST_FIRST, equals=("job_type",))
+# GET /stats: the jobs created since a moment, newest first (one field: no composite index).
+RECENT_JOBS = IndexedQuery("bulk_jobs", (("created_at", DESC),))
 BATCHES_WITH_ERRORS = IndexedQuery("batches", (("index", ASC),), equals=("has_errors",))
 PRODUCTS = IndexedQuery("products", NEWEST_FIRST)
 EXPORTS = IndexedQuery("exports", NEWEST_FIRST)

@@ -185,10 +185,13 @@ def update(path: str, data: Mapping[str, Any], version: Any = None, increments: 
     return pb
 
 
-def put(path: str, data: Mapping[str, Any]) -> Any:
-    """Create or replace a whole document, whatever its state."""
+def put(path: str, data: Mapping[str, Any], version: Any = None) -> Any:
+    """Create or replace a whole document, whatever its state (or, given `version`, only if it
+    has not moved since)."""
     pb = WritePb()
     _document(pb, path, data)
+    if version is not None:
+        _expect_version(pb, version)
     return pb
 
 
@@ -204,6 +207,19 @@ def merge_array(path: str, data: Mapping[str, Any], field: str, add: list[Any], 
             target = getattr(transform, kind)
             for value in values:
                 fill(target.values.add(), value)
+    return pb
+
+
+def increment(path: str, amounts: Mapping[tuple[str, ...], int]) -> Any:
+    """Create or update a document, adding each amount to the counter at its field path (nested
+    maps), server-side: no read, no precondition, and concurrent increments all count."""
+    pb = WritePb()
+    pb.update.name = path
+    pb.update_mask.SetInParent()  # an empty mask: no field is set, only the transforms apply
+    for field_path, amount in sorted(amounts.items()):
+        transform = pb.update_transforms.add()
+        transform.field_path = FieldPath(*field_path).to_api_repr()
+        transform.increment.integer_value = amount
     return pb
 
 
@@ -304,4 +320,4 @@ def get_all(client: Any, paths: list[str], field_paths: list[str] | None = None)
     return result
 
 
-__all__ = ["Found", "commit", "create", "delete", "document", "fill", "get_all", "stage", "update"]
+__all__ = ["Found", "commit", "create", "delete", "document", "fill", "get_all", "increment", "stage", "update"]
