@@ -94,18 +94,6 @@ export async function call(credentials, method, path, { query, body } = {}) {
 export const get = (credentials, path, query) => call(credentials, "GET", path, { query });
 export const post = (credentials, path, body) => call(credentials, "POST", path, { body });
 
-/** Every page of a listing, up to `max` items (the API pages by 100). */
-export async function getAll(credentials, path, query = {}, max = 1000) {
-  const items = [];
-  let cursor = null;
-  do {
-    const page = await get(credentials, path, { ...query, limit: 100, cursor });
-    items.push(...page.items);
-    cursor = page.next_cursor;
-  } while (cursor && items.length < max);
-  return { items, complete: !cursor };
-}
-
 /** A file the API answers with (e.g. a job's errors as CSV), fetched with the credentials and
  * handed to the browser as a download. */
 export async function download(credentials, path, query, filename) {

@@ -76,45 +76,60 @@ export function Status({ value }) {
   return <span class={`status status-${String(value).toLowerCase()}`}>{value}</span>;
 }
 
-/** A bar chart (Chart.js) with the same figures as a table for screen readers. */
-export function BarChart({ labels, values, label, color = "#2f5fb3", horizontal = false, testid }) {
+/** A bar chart (Chart.js), one bar per label; with several series, the bars stack. The same
+ * figures follow as a table for screen readers. */
+export function BarChart({ labels, series, label, horizontal = false, testid }) {
   const canvas = useRef(null);
   const chart = useRef(null);
+  const datasets = () => series.map((s) => ({ label: s.label, data: s.values, backgroundColor: s.color }));
+  const stacked = series.length > 1;
   useEffect(() => {
     chart.current = new Chart(canvas.current, {
       type: "bar",
-      data: { labels, datasets: [{ label, data: values, backgroundColor: color }] },
+      data: { labels, datasets: datasets() },
       options: {
         indexAxis: horizontal ? "y" : "x",
         responsive: true,
         maintainAspectRatio: false,
         animation: false,
-        plugins: { legend: { display: false } },
+        plugins: { legend: { display: stacked, position: "bottom" } },
         scales: {
-          [horizontal ? "x" : "y"]: { beginAtZero: true, ticks: { precision: 0 } },
+          x: { stacked, ...(horizontal ? { beginAtZero: true, ticks: { precision: 0 } } : {}) },
+          y: { stacked, ...(horizontal ? {} : { beginAtZero: true, ticks: { precision: 0 } }) },
         },
       },
     });
     return () => chart.current.destroy();
   }, []);
+  const signature = JSON.stringify([labels, series.map((s) => s.values)]);
   useEffect(() => {
     chart.current.data.labels = labels;
-    chart.current.data.datasets[0].data = values;
+    chart.current.data.datasets = datasets();
     chart.current.update();
-  }, [labels.join("|"), values.join("|")]);
-  const height = horizontal ? Math.max(160, labels.length * 28 + 40) : 240;
+  }, [signature]);
+  const height = horizontal ? Math.max(160, labels.length * 30 + (stacked ? 70 : 40)) : 240;
   return (
     <figure class="chart" data-testid={testid}>
       <div style={{ height: `${height}px`, position: "relative" }}>
-        <canvas ref={canvas} role="img" aria-label={`${label}: bar chart`} />
+        <canvas ref={canvas} role="img" aria-label={`${label}: bar chart, figures in the table that follows`} />
       </div>
       <table class="sr-only">
         <caption>{label}</caption>
+        <thead>
+          <tr>
+            <th scope="col">{horizontal ? "Code" : "Range"}</th>
+            {series.map((s) => (
+              <th scope="col">{s.label}</th>
+            ))}
+          </tr>
+        </thead>
         <tbody>
           {labels.map((l, i) => (
             <tr>
               <th scope="row">{l}</th>
-              <td>{values[i]}</td>
+              {series.map((s) => (
+                <td>{s.values[i]}</td>
+              ))}
             </tr>
           ))}
         </tbody>

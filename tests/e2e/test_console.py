@@ -140,11 +140,12 @@ def viewport(driver: WebDriver, width: int, height: int) -> None:
 
 
 def shoot(driver: WebDriver, name: str, ready: str) -> None:
-    """The page at both widths, whole (the viewport as tall as the page), after `ready` shows. At
+    """The page at both widths, its first screen and whole (the viewport as tall as the page), after `ready` shows. At
     390 px nothing may stick out sideways (wide tables turn into one block per row)."""
     for label, (width, height) in WIDTHS.items():
         viewport(driver, width, height)
         wait(driver, lambda d: find(d, ready), f"{ready} on {name} at {width}px")
+        driver.save_screenshot(str(SCREENSHOTS / f"{name}-{label}-first-screen.png"))
         full = driver.execute_script("return document.documentElement.scrollHeight")
         viewport(driver, width, min(max(full, height), 4000))
         overflow = driver.execute_script(
@@ -153,6 +154,15 @@ def shoot(driver: WebDriver, name: str, ready: str) -> None:
         driver.save_screenshot(str(SCREENSHOTS / f"{name}-{label}.png"))
         assert overflow <= 0, f"{name} is {overflow}px wider than the {width}px window"
     viewport(driver, *WIDTHS["wide"])
+
+
+def drawn(driver: WebDriver, chart: str) -> dict[str, list[str]]:
+    """A chart's figures, from the table that follows it for screen readers: label -> its values."""
+    rows = find(driver, f"[data-testid={chart}] table tbody tr")
+    text = lambda e: e.get_attribute("textContent")  # noqa: E731 - hidden cells have no .text
+    return {
+        text(r.find_element(By.TAG_NAME, "th")): [text(c) for c in r.find_elements(By.TAG_NAME, "td")] for r in rows
+    }
 
 
 def sign_in_by_link(driver: WebDriver, tenant: Tenant) -> None:
@@ -225,6 +235,15 @@ def test_an_issue_opens_its_product_with_fields_issues_and_history(page: WebDriv
     go(page, "#/quality")
     wait(page, lambda d: find(d, "[data-testid=score-histogram] canvas"), "the score histogram")
     wait(page, lambda d: find(d, "[data-testid=issues-by-code] canvas"), "the issues-by-code chart")
+    # The figures are GET /stats's: 12 products, 4 of them (0, 3, 6, 9) blocked by a bad barcode.
+    figure = lambda name: page.find_element(By.CSS_SELECTOR, f"[data-testid=figure-{name}]").text  # noqa: E731
+    assert figure("products").startswith("12\n") and figure("blocked").startswith("4\n")
+    # What the charts draw, as their accessible tables say: 4 INVALID_BARCODE errors, 6 MISSING_SKU
+    # warnings, and every product in one of ten score buckets.
+    issues = drawn(page, "issues-by-code")
+    assert issues["INVALID_BARCODE"][0] == "4" and issues["MISSING_SKU"][-1] == "6", issues
+    buckets = drawn(page, "score-histogram")
+    assert len(buckets) == 10 and sum(int(n) for [n] in buckets.values()) == 12, buckets
     shoot(page, "quality", "[data-testid=issues] tbody tr")
 
     # Filter the list to the bad barcode, then follow the issue to its product.

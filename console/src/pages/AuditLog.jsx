@@ -105,7 +105,7 @@ export function AuditTable({ credentials, filters }) {
             <tbody>
               {items.map((e) => (
                 <tr>
-                  <td data-label="When">{when(e.created_at)}</td>
+                  <td data-label="When" class="nowrap">{when(e.created_at)}</td>
                   <td data-label="Action">
                     <code>{e.action}</code>
                   </td>

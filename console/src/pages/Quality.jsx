@@ -1,84 +1,102 @@
 import { useState } from "preact/hooks";
-import { get, getAll } from "../api.js";
+import { get } from "../api.js";
 import { BarChart, Problem, shortId, useLoad, when } from "../ui.jsx";
 
-const BUCKETS = 10;
-export const SAMPLE_LIMIT = 1000;
+const SEVERITY_COLOURS = { ERROR: "#b42318", WARNING: "#b76e00" };
 
-function bucketLabel(i) {
-  const low = i * 10;
-  return i === BUCKETS - 1 ? `${low}–100` : `${low}–${low + 9}`;
+function bucketLabel(bucket) {
+  return `${bucket.min}–${bucket.max}`;
 }
 
-/** The figures the charts draw, counted from the listings (at most SAMPLE_LIMIT products and
- * issues, newest first). */
-async function countFromListings(credentials) {
-  const [products, issues] = await Promise.all([
-    getAll(credentials, "/products", {}, SAMPLE_LIMIT),
-    getAll(credentials, "/validation-issues", {}, SAMPLE_LIMIT),
-  ]);
-  const histogram = new Array(BUCKETS).fill(0);
-  let unscored = 0;
-  for (const p of products.items) {
-    if (p.data_quality_score == null) unscored += 1;
-    else histogram[Math.min(BUCKETS - 1, Math.floor(p.data_quality_score / 10))] += 1;
-  }
-  const byCode = {};
-  for (const issue of issues.items) byCode[issue.code] = (byCode[issue.code] || 0) + 1;
+/** Open issues per code, one series per severity (a code has mostly one). */
+function issueSeries(byCode) {
+  const codes = [...new Set(byCode.map((i) => i.code))];
+  const severities = Object.keys(SEVERITY_COLOURS).filter((s) => byCode.some((i) => i.severity === s));
   return {
-    histogram,
-    unscored,
-    byCode,
-    note:
-      products.complete && issues.complete
-        ? `Counted from all ${products.items.length} products and ${issues.items.length} open issues.`
-        : `Counted from the newest ${products.items.length} products and ${issues.items.length} open issues only.`,
+    codes,
+    series: severities.map((severity) => ({
+      label: severity,
+      color: SEVERITY_COLOURS[severity],
+      values: codes.map((c) => byCode.find((i) => i.code === c && i.severity === severity)?.count || 0),
+    })),
   };
 }
 
+function Figure({ label, value, note, testid }) {
+  return (
+    <div class="figure" data-testid={testid}>
+      <span class="figure-value">{value.toLocaleString()}</span>
+      <span class="figure-label">{label}</span>
+      {note && <span class="figure-note">{note}</span>}
+    </div>
+  );
+}
+
 export function Quality({ credentials }) {
-  const figures = useLoad(() => countFromListings(credentials), []);
+  // GET /stats: counters the writes keep, so the charts cost the same at any catalog size.
+  const stats = useLoad(() => get(credentials, "/stats"), [], () => 30000);
   const [filters, setFilters] = useState({ severity: "", code: "", product_id: "" });
-  const codes = Object.entries(figures.data?.byCode || {}).sort((a, b) => b[1] - a[1]);
+  const s = stats.data;
+  const issues = s ? issueSeries(s.validation_issues.by_code) : { codes: [], series: [] };
+  const byStatus = s ? Object.entries(s.products.by_status).map(([k, v]) => `${v} ${k.toLowerCase()}`) : [];
 
   return (
     <section>
       <h1 tabIndex={-1}>Data quality</h1>
-      <Problem error={figures.error} />
-      {figures.data && (
+      <Problem error={stats.error} />
+      {s && (
         <>
+          <div class="figures">
+            <Figure testid="figure-products" label="products" value={s.products.total} note={byStatus.join(", ")} />
+            <Figure
+              testid="figure-issues"
+              label="open issues"
+              value={s.validation_issues.open}
+              note={`${s.validation_issues.by_severity.ERROR || 0} errors, ${s.validation_issues.by_severity.WARNING || 0} warnings`}
+            />
+            <Figure
+              testid="figure-blocked"
+              label="blocked from export"
+              value={s.products_blocked_from_export}
+              note="an open ERROR keeps a product out"
+            />
+            <Figure testid="figure-jobs" label="bulk jobs, last 7 days" value={s.bulk_jobs.total} />
+          </div>
           <div class="grid-2">
             <div class="panel">
               <h2>Data-quality score</h2>
               <BarChart
                 testid="score-histogram"
                 label="Products by data-quality score"
-                labels={Array.from({ length: BUCKETS }, (_, i) => bucketLabel(i))}
-                values={figures.data.histogram}
+                labels={s.data_quality_score.buckets.map(bucketLabel)}
+                series={[
+                  { label: "Products", color: "#2f5fb3", values: s.data_quality_score.buckets.map((b) => b.count) },
+                ]}
               />
-              {figures.data.unscored > 0 && <p class="muted">{figures.data.unscored} products not scored yet.</p>}
+              {s.data_quality_score.unscored > 0 && (
+                <p class="muted small">{s.data_quality_score.unscored} products not scored yet.</p>
+              )}
             </div>
             <div class="panel">
               <h2>Open issues by code</h2>
-              {codes.length === 0 ? (
+              {issues.codes.length === 0 ? (
                 <p class="muted">No open issues.</p>
               ) : (
                 <BarChart
                   testid="issues-by-code"
                   label="Open validation issues by code"
-                  labels={codes.map(([c]) => c)}
-                  values={codes.map(([, n]) => n)}
-                  color="#b4462f"
+                  labels={issues.codes}
+                  series={issues.series}
                   horizontal
                 />
               )}
             </div>
           </div>
-          <p class="muted small">{figures.data.note}</p>
+          <p class="muted small">As of {when(s.generated_at)} (refreshed every 30 s).</p>
         </>
       )}
       <h2>Open issues</h2>
-      <IssueFilters codes={codes.map(([c]) => c)} filters={filters} onChange={setFilters} />
+      <IssueFilters codes={issues.codes} filters={filters} onChange={setFilters} />
       <IssueList credentials={credentials} filters={filters} />
     </section>
   );
@@ -126,13 +144,13 @@ export function IssueList({ credentials, filters, showProduct = true }) {
   const [pages, setPages] = useState([]);
   const first = useLoad(async () => {
     setPages([]);
-    return get(credentials, "/validation-issues", { ...filters, limit: 50 });
+    return get(credentials, "/validation-issues", { ...filters, limit: 25 });
   }, [JSON.stringify(filters)]);
   const all = [first.data, ...pages].filter(Boolean);
   const items = all.flatMap((p) => p.items);
   const cursor = all.length ? all[all.length - 1].next_cursor : null;
   const more = async () => {
-    const page = await get(credentials, "/validation-issues", { ...filters, limit: 50, cursor });
+    const page = await get(credentials, "/validation-issues", { ...filters, limit: 25, cursor });
     setPages((p) => [...p, page]);
   };
   return (
@@ -170,7 +188,7 @@ export function IssueList({ credentials, filters, showProduct = true }) {
                       </a>
                     </td>
                   )}
-                  <td data-label="Found">{when(issue.created_at)}</td>
+                  <td data-label="Found" class="nowrap">{when(issue.created_at)}</td>
                 </tr>
               ))}
             </tbody>
