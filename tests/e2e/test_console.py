@@ -212,7 +212,7 @@ def test_an_import_started_in_the_console_reaches_100_percent(
     assert tenant.token not in logs
 
     file = tmp_path / "products.json"
-    file.write_text(json.dumps(products(60, "Import")))
+    file.write_text(json.dumps([*products(58, "Import"), {"sku": "no-title-1"}, {"sku": "no-title-2"}]))
     wait(page, lambda d: find(d, "[data-testid=import-file]"), "the import form")[0].send_keys(str(file))
     page.find_element(By.CSS_SELECTOR, "[data-testid=start-import]").click()
     bar = wait(page, lambda d: find(d, "[data-testid=job-progress]"), "the new job's bar")[0]
@@ -224,6 +224,15 @@ def test_an_import_started_in_the_console_reaches_100_percent(
     assert bar.get_attribute("aria-valuenow") == "100"
     assert "60 / 60" in find(page, "[data-testid=job]")[0].text
     assert find(page, "[data-testid=cancel-job]") == []  # finished: nothing to cancel
+
+    # The two items without a title failed: their errors come as CSV, fetched with the token.
+    page.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    link = page.find_element(By.CSS_SELECTOR, "[data-testid=errors-csv]")
+    assert link.text == "Errors (2) as CSV" and link.get_attribute("href").endswith("/errors?format=csv")
+    link.click()
+    [csv] = wait(page, lambda d: list(tmp_path.glob("job-*-errors.csv")), "the errors CSV downloaded")
+    rows = csv.read_text().strip().splitlines()
+    assert len(rows) == 3 and all("title" in r for r in rows[1:]), rows  # a header and the two failures
     shoot(page, "jobs", "[data-testid=job]")
 
 
