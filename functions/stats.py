@@ -19,7 +19,8 @@ FRESHNESS = (
     "runs right after its write (a bulk batch's before the batch's task ends); if an evaluation "
     "fails, the validation sweep brings them up to date. Bulk jobs and the last export are read "
     "as they are at the request. Nothing is counted by scanning the catalog, so the answer costs "
-    "the same at any catalog size."
+    "the same at any catalog size; after each pass the validation sweep recounts the catalog as of "
+    "one moment and corrects any drift (data changed behind the API's back)."
 )
 
 

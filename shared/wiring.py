@@ -184,6 +184,7 @@ def sweep() -> Sweep:
         lambda scope: FirestoreIssueStore(client, scope),
         utc_now,
         min_interval=timedelta(hours=get_settings().sweep_min_interval_hours),
+        counters_for=lambda scope: FirestoreStatsStore(client, scope, stats_shards()),
     )
 
 

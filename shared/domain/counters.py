@@ -40,12 +40,15 @@ def product_deltas(before: Product | None, after: Product | None) -> Deltas:
     with `after` (None: the product did not exist / no longer exists)."""
     counts: Counter[CounterPath] = Counter()
     for product, sign in ((before, -1), (after, 1)):
-        if product is None:
-            continue
-        counts[(PRODUCTS, str(product.status))] += sign
-        score = product.data_quality_score
-        counts[(SCORE, UNSCORED if score is None else str(score_bucket(score)))] += sign
+        if product is not None:
+            for path in product_paths(str(product.status), product.data_quality_score):
+                counts[path] += sign
     return _nonzero(counts)
+
+
+def product_paths(status: str, score: int | None) -> list[CounterPath]:
+    """The counters one product with this status and score adds 1 to."""
+    return [(PRODUCTS, status), (SCORE, UNSCORED if score is None else str(score_bucket(score)))]
 
 
 def summary_deltas(before: QualitySummary | None, after: QualitySummary | None) -> Deltas:
@@ -60,6 +63,11 @@ def summary_deltas(before: QualitySummary | None, after: QualitySummary | None) 
         if summary.blocks_export:
             counts[(BLOCKED,)] += sign
     return _nonzero(counts)
+
+
+def drift(recounted: Mapping[CounterPath, int], counted: Mapping[CounterPath, int]) -> Deltas:
+    """What adding to the counters makes them the recount (both as of one moment)."""
+    return _nonzero({path: recounted.get(path, 0) - counted.get(path, 0) for path in {*recounted, *counted}})
 
 
 def combined(deltas: Iterable[Mapping[CounterPath, int]]) -> Deltas:

@@ -348,3 +348,9 @@ class StatsStore(Protocol):
     def recent_jobs(self, since: datetime, limit: int) -> list[tuple[str, str]]:
         """(job_type, status) of the newest `limit` bulk jobs created from `since` on."""
         ...
+
+    def reconcile(self, as_of: datetime) -> dict[tuple[str, ...], int] | None:
+        """Recount the catalog as it was at `as_of` (within the last hour) and add the difference
+        to the counters; returns it (None: another reconciliation committed since that moment, so
+        nothing was written)."""
+        ...

@@ -7,6 +7,7 @@ idempotent anyway, so a sweep beside a running bulk job converges too).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,10 +19,13 @@ from typing import Literal, Protocol
 from pydantic import BaseModel
 
 from shared.domain.tenancy import Scope
+from shared.errors import SynqError
 from shared.services.ports import IssueStore
 from shared.services.quality import Quality
 
+log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
+RECOUNT_LAG = timedelta(seconds=1)  # a recount reads the moment just past: no server is behind it
 
 
 class SweepCursor(BaseModel):
@@ -55,7 +59,15 @@ class SweepReport(BaseModel):
     status: Literal["completed", "paused", "busy", "resting"]
     products: int = 0
     issue_writes: int = 0
+    counters_corrected: int = 0  # scopes whose catalog counters a recount found drifted, and corrected
     cursor: SweepCursor | None = None
+
+
+class CounterReconciler(Protocol):
+    def reconcile(self, as_of: datetime) -> dict[tuple[str, ...], int] | None:
+        """Recount the scope's catalog as it was at `as_of` and add the difference to its
+        counters; returns the difference (None: another reconciliation got there first)."""
+        ...
 
 
 @dataclass
@@ -69,6 +81,8 @@ class Sweep:
     # evaluates what it touched, so a pass only catches what a failed evaluation left behind;
     # passes back to back would re-read every product several times a pass, all day long.
     min_interval: timedelta = timedelta(0)
+    # Each scope's catalog counters recounted once its pass is done (None: not recounted).
+    counters_for: Callable[[Scope], CounterReconciler] | None = None
 
     def run(self, budget_seconds: float) -> SweepReport:
         owner = uuid.uuid4().hex
@@ -118,7 +132,21 @@ class Sweep:
             report.issue_writes += quality.evaluate(gone) if gone else 0
             position = position.model_copy(update={"after": ids[-1]})
             yield position
+        # Every write moves the counters it changes; a recount heals any drift (a product deleted
+        # behind the API's back, data older than the counters). Exact while writes go on.
+        if self.counters_for is not None and self._recount(self.counters_for(scope), scope):
+            report.counters_corrected += 1
         yield None
+
+    def _recount(self, counters: CounterReconciler, scope: Scope) -> bool:
+        """Whether the scope's counters were corrected. A recount that fails (one that outlasts the
+        hour Firestore keeps past versions, say) is logged and left to the next pass: the sweep
+        goes on to the next scope."""
+        try:
+            return bool(counters.reconcile(self.clock() - RECOUNT_LAG))
+        except SynqError as exc:
+            log.warning("recounting the counters of %s/%s failed: %s", scope.tenant_id, scope.org_id, exc)
+            return False
 
 
 def _next_scope(scope: Scope) -> SweepCursor:

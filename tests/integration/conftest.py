@@ -140,6 +140,9 @@ class World:
         for job_type in ("BULK_IMPORT", "BULK_UPDATE", "BULK_DELETE"):
             state[job_type] = self.get(f"{B}/bulk-jobs?type={job_type}")
         state["variants"] = self.get(self.path(f"{B}/products/<product_id>/variants"))
+        stats = self.get(f"{B}/stats")  # the figures, less the moment they were read
+        del stats["generated_at"], stats["bulk_jobs"]["since"]
+        state["stats"] = stats
         return state
 
     def answers(self, table: list[tuple[Any, ...]], hdrs: dict[str, str]) -> dict[tuple[str, str], Any]:

@@ -40,6 +40,7 @@ TABLE: list[tuple[str, str, Any, int, int]] = [
     ("PUT", f"{B}/categories/<category_id>", {"name": "Tools Renamed"}, 403, 200),
     ("GET", f"{B}/audit-logs", None, 200, 200),
     ("GET", f"{B}/validation-issues", None, 200, 200),
+    ("GET", f"{B}/stats", None, 200, 200),
     ("POST", f"{B}/exports", {"format": "CSV"}, 403, 202),
     ("GET", f"{B}/exports/<export_id>", None, 200, 200),
     ("GET", f"{B}/exports", None, 200, 200),

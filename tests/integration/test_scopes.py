@@ -43,6 +43,7 @@ TABLE: list[tuple[str, str, Any, int]] = [
     ("PUT", f"{B}/categories/<category_id>", {"name": "Hijacked"}, 404),
     ("GET", f"{B}/audit-logs", None, 200),
     ("GET", f"{B}/validation-issues", None, 200),
+    ("GET", f"{B}/stats", None, 200),  # the intruder's own figures (below: the owner's unchanged)
     ("POST", f"{B}/exports", None, 202),
     ("GET", f"{B}/exports/<export_id>", None, 404),
     ("GET", f"{B}/exports", None, 200),

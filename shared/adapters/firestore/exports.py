@@ -11,7 +11,7 @@ from google.cloud.firestore_v1 import FieldFilter
 
 from shared.adapters.firestore import queries
 from shared.adapters.firestore.base import TenantRoot, in_id_order, newest_first, newest_first_page, prefetched
-from shared.adapters.firestore.quality import SUMMARIES
+from shared.adapters.firestore.stats import SUMMARIES
 from shared.adapters.google_errors import translated
 from shared.domain.catalog import Collection, Product
 from shared.domain.exports import Delivery, DeliveryStatus, Export, ExportResult, ExportStatus

@@ -213,16 +213,12 @@ class FirestoreJobStore:
             *markers,
             *self._root.encode(plan.writes, plan.events),
             *first_records_writes(self._root, plan.first_records()),
+            *self._catalog_counts(job_id, batch, plan),
         ]
         # Every part counts its own items as it commits them, so the job's counts say exactly what
         # was applied at any moment, also when a cancel keeps the batch's last part from committing.
         counters = {"processed_items": plan.processed, "failed_items": len(plan.errors), "batches_done": int(last)}
         pbs.append(wire.update(self._root.path("bulk_jobs", job_id), {"updated_at": now}, increments=counters))
-        # The catalog counters move in this same commit, so a batch (or part) counts once.
-        counts = combined(
-            [*(w.counts for w in plan.writes), *(summary_deltas(None, r.summary) for r in plan.first_records())]
-        )
-        pbs += counter_writes(self._root, counts, f"{job_id}/{batch.index}", self._shards)
         try:
             with translated("bulk job batch"):
                 results = wire.commit(self._client, pbs)
@@ -232,6 +228,13 @@ class FirestoreJobStore:
             raise  # a product changed between our read and our write, or another delivery committed a part
         written = zip(plan.writes, results[len(markers) : len(markers) + len(plan.writes)], strict=True)
         return {w.doc_id: version for w, version in written if w.kind != "delete"}
+
+    def _catalog_counts(self, job_id: str, batch: BatchRange, plan: BatchPlan) -> list[Any]:
+        """What the plan moves of the catalog counters, to go in its own commit (so a batch, or a
+        part, counts once), on the shard its job and batch pick."""
+        firsts = [summary_deltas(None, r.summary) for r in plan.first_records()]
+        counts = combined([*(w.counts for w in plan.writes), *firsts])
+        return counter_writes(self._root, counts, f"{job_id}/{batch.index}", self._shards)
 
     def batch_parts(self, job_id: str, batch_index: int) -> list[BatchPart]:
         parts = self._marker(job_id, batch_index).collection("parts")  # a few: sorted here, no index needed

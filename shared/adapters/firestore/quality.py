@@ -20,7 +20,7 @@ from google.cloud import firestore
 
 from shared.adapters.firestore import queries, wire
 from shared.adapters.firestore.base import TenantRoot, in_id_order, newest_first, newest_first_page
-from shared.adapters.firestore.stats import DEFAULT_SHARDS, counter_writes
+from shared.adapters.firestore.stats import DEFAULT_SHARDS, SUMMARIES, counter_writes
 from shared.adapters.google_errors import translated
 from shared.domain.catalog import Collection, Product
 from shared.domain.counters import Deltas, combined, summary_deltas
@@ -30,7 +30,6 @@ from shared.domain.tenancy import Scope
 from shared.errors import ConflictError
 
 ISSUES = "validation_issues"
-SUMMARIES = "quality"
 SKU_INDEX = "sku_index"
 WRITES_PER_COMMIT = 500
 
