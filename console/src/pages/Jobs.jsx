@@ -88,6 +88,13 @@ function StartImport({ credentials, onStarted }) {
   );
 }
 
+/** The part of the bar `items` fill: applied items blue, failed ones red after them. */
+function share(items, total, job) {
+  const done = job.processed_items + job.failed_items;
+  const whole = total || (job.status === "COMPLETED" ? done : 0);
+  return whole ? (items / whole) * 100 : 0;
+}
+
 function rate(job) {
   const done = job.processed_items + job.failed_items;
   if (!job.started_at || !done) return null;
@@ -139,7 +146,8 @@ function JobCard({ job, credentials, user, onChanged }) {
           aria-valuenow={percent}
           data-testid="job-progress"
         >
-          <div class={`fill ${job.failed_items ? "with-errors" : ""}`} style={{ width: `${percent}%` }} />
+          <div class="fill" style={{ width: `${share(job.processed_items, total, job)}%` }} />
+          <div class="fill failed" style={{ width: `${share(job.failed_items, total, job)}%` }} />
         </div>
         <span class="percent">{percent}%</span>
       </div>
