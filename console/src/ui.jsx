@@ -56,6 +56,23 @@ export function useLoad(load, deps, every) {
   return { ...state, reload: () => setTick((t) => t + 1) };
 }
 
+/** A listing the API pages with a cursor: its first page (again whenever `deps` change) and the
+ * ones `more()` adds. */
+export function usePaged(loadPage, deps) {
+  const [pages, setPages] = useState([]);
+  const first = useLoad(async () => {
+    setPages([]);
+    return loadPage(null);
+  }, deps);
+  const all = [first.data, ...pages].filter(Boolean);
+  const cursor = all.length ? all[all.length - 1].next_cursor : null;
+  const more = async () => {
+    const page = await loadPage(cursor);
+    setPages((p) => [...p, page]);
+  };
+  return { first, items: all.flatMap((p) => p.items), more: cursor ? more : null };
+}
+
 export function Problem({ error }) {
   if (!error) return null;
   const hint =

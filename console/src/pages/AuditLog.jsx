@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { get } from "../api.js";
-import { Problem, shortId, useLoad, when } from "../ui.jsx";
+import { Problem, shortId, usePaged, when } from "../ui.jsx";
 
 const RESOURCE_TYPES = ["product", "variant", "brand", "category", "bulk_job"];
 
@@ -74,18 +74,10 @@ export function AuditLog({ credentials }) {
 
 /** Audit events, newest first (as the API lists them), with each change's before and after. */
 export function AuditTable({ credentials, filters }) {
-  const [pages, setPages] = useState([]);
-  const first = useLoad(async () => {
-    setPages([]);
-    return get(credentials, "/audit-logs", { ...filters, limit: 50 });
-  }, [JSON.stringify(filters)]);
-  const all = [first.data, ...pages].filter(Boolean);
-  const items = all.flatMap((p) => p.items);
-  const cursor = all.length ? all[all.length - 1].next_cursor : null;
-  const more = async () => {
-    const page = await get(credentials, "/audit-logs", { ...filters, limit: 50, cursor });
-    setPages((p) => [...p, page]);
-  };
+  const { first, items, more } = usePaged(
+    (cursor) => get(credentials, "/audit-logs", { ...filters, limit: 25, cursor }),
+    [JSON.stringify(filters)],
+  );
   return (
     <>
       <Problem error={first.error} />
@@ -126,7 +118,7 @@ export function AuditTable({ credentials, filters }) {
           </table>
         </div>
       )}
-      {cursor && (
+      {more && (
         <button type="button" onClick={more}>
           Older events
         </button>

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { get } from "../api.js";
-import { BarChart, Problem, shortId, useLoad, when } from "../ui.jsx";
+import { BarChart, Problem, shortId, usePaged, useLoad, when } from "../ui.jsx";
 
 const SEVERITY_COLOURS = { ERROR: "#b42318", WARNING: "#b76e00" };
 
@@ -141,18 +141,10 @@ function IssueFilters({ codes, filters, onChange }) {
 }
 
 export function IssueList({ credentials, filters, showProduct = true }) {
-  const [pages, setPages] = useState([]);
-  const first = useLoad(async () => {
-    setPages([]);
-    return get(credentials, "/validation-issues", { ...filters, limit: 25 });
-  }, [JSON.stringify(filters)]);
-  const all = [first.data, ...pages].filter(Boolean);
-  const items = all.flatMap((p) => p.items);
-  const cursor = all.length ? all[all.length - 1].next_cursor : null;
-  const more = async () => {
-    const page = await get(credentials, "/validation-issues", { ...filters, limit: 25, cursor });
-    setPages((p) => [...p, page]);
-  };
+  const { first, items, more } = usePaged(
+    (cursor) => get(credentials, "/validation-issues", { ...filters, limit: 25, cursor }),
+    [JSON.stringify(filters)],
+  );
   return (
     <>
       <Problem error={first.error} />
@@ -195,7 +187,7 @@ export function IssueList({ credentials, filters, showProduct = true }) {
           </table>
         </div>
       )}
-      {cursor && (
+      {more && (
         <button type="button" onClick={more}>
           More issues
         </button>
