@@ -75,16 +75,22 @@ export function Exports({ credentials, user }) {
               {exports.data.map((e) => (
                 <tr data-testid="export" data-status={e.status}>
                   <td data-label="Started">
-                    {when(e.created_at)} <code title={e.id}>{shortId(e.id)}</code>
+                    <span>
+                      {when(e.created_at)} <code title={e.id}>{shortId(e.id)}</code>
+                    </span>
                   </td>
                   <td data-label="Format">{e.format}</td>
                   <td data-label="Status">
-                    <Status value={e.status} />
-                    {e.failure_reason && <div class="error small">{e.failure_reason}</div>}
+                    <span>
+                      <Status value={e.status} />
+                      {e.failure_reason && <div class="error small">{e.failure_reason}</div>}
+                    </span>
                   </td>
                   <td data-label="Rows">
-                    {e.row_count == null ? "—" : e.row_count.toLocaleString()}
-                    {e.excluded_count ? ` (${e.excluded_count} blocked)` : ""}
+                    <span>
+                      {e.row_count == null ? "—" : e.row_count.toLocaleString()}
+                      {e.excluded_count ? ` (${e.excluded_count} blocked)` : ""}
+                    </span>
                   </td>
                   <td data-label="Size">{size(e.size_bytes)}</td>
                   <td data-label="Download">
