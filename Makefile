@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8080
 
-.PHONY: venv run token test mutate lint format typecheck check bench sweep watchdog fuzz clean
+.PHONY: venv console browsers run token test mutate lint format typecheck check bench sweep watchdog fuzz clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-emulators.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,13 +19,33 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-emulators.txt pypro
 
 venv: $(STAMP)
 
-run: venv  ## the whole local stack in the foreground (Ctrl-C stops it)
+# The console (console/): npm packages as package-lock.json pins them, built into console/dist.
+CONSOLE_DEPS  := console/node_modules/.package-lock.json
+CONSOLE_BUILD := console/dist/index.html
+
+$(CONSOLE_DEPS): console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	touch $(CONSOLE_DEPS)
+
+$(CONSOLE_BUILD): $(CONSOLE_DEPS) console/index.html console/vite.config.js $(shell find console/src -type f 2>/dev/null)
+	cd console && npm run --silent build -- --logLevel warn
+
+console: $(CONSOLE_BUILD)  ## build the console (served at /console)
+
+# The browser tests drive Debian's Chromium through its chromedriver; CI runs as root on a clean machine.
+browsers:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		echo "installing chromium and chromium-driver (Debian packages) for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+run: venv console  ## the whole local stack in the foreground (Ctrl-C stops it)
 	PORT=$(PORT) $(PY) -m local.stack
 
 token: venv  ## a bearer token for the running stack (TENANT_ID, ORG_ID, ROLE, EMAIL choose claims)
 	@$(PY) -m local.tokens
 
-test: venv  ## the whole test suite, in a random order (pytest-randomly); starts and stops the emulators itself
+test: venv console browsers  ## the whole test suite, in a random order (pytest-randomly); starts and stops the emulators itself
 	$(PY) -m pytest
 
 mutate: venv  ## mutation testing of the modules that hold the promises (slow; MODULES= to choose)
@@ -62,4 +82,4 @@ bench: venv  ## benchmarks through the local stack (see docs/benchmarks.md)
 	$(PY) -m bench.reevaluation
 
 clean:
-	rm -rf $(VENV) .local .mutate .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .local .mutate console/node_modules console/dist .pytest_cache .mypy_cache .ruff_cache

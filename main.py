@@ -6,6 +6,7 @@ from werkzeug.exceptions import HTTPException
 from functions.audit_logs import audit_logs
 from functions.bulk_job_worker import bulk_job_worker
 from functions.bulk_jobs import bulk_jobs
+from functions.console import console
 from functions.export_worker import export_worker
 from functions.exports import exports
 from functions.job_watchdog import job_watchdog
@@ -32,6 +33,7 @@ __all__ = [
     "bulk_job_worker",
     "bulk_jobs",
     "categories",
+    "console",
     "export_worker",
     "exports",
     "job_watchdog",

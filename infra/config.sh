@@ -49,7 +49,7 @@ LEGACY_RUNTIME_SA=synq-pim-runtime@$PROJECT.iam.gserviceaccount.com
 # two together). role: account name (@$PROJECT.iam.gserviceaccount.com) and its functions.
 RUNTIME_ROLES=(
   "api           synq-pim-api           products brands categories audit_logs validation_issues notification_settings stats"
-  "docs          synq-pim-docs          openapi"
+  "docs          synq-pim-docs          openapi console"
   "bulk-api      synq-pim-bulk-api      bulk_jobs attributes product_templates"
   "uploads-api   synq-pim-uploads-api   uploads"
   "exports-api   synq-pim-exports-api   exports"
@@ -145,6 +145,7 @@ API_FUNCTIONS=(
   "notification_settings 256Mi 30s 5"
   "uploads           256Mi 30s 20"
   "openapi           256Mi 30s 5"
+  "console           256Mi 30s 5"
 )
 # Behind the gateway, Authorization carries the gateway's own ID token and the caller's arrives here.
 GATEWAY_AUTH_HEADER=X-Forwarded-Authorization

@@ -315,11 +315,15 @@ for entry in "${RUNTIME_GRANTS[@]}"; do
 done
 
 # --- sources ----------------------------------------------------------------------------------
-step "Staging a clean copy of the sources (main.py, functions/, shared/, requirements.txt)"
+step "Building the console (npm packages as console/package-lock.json pins them)"
+run bash -c "cd '$ROOT_DIR/console' && npm ci --no-audit --no-fund && npm run build"
+step "Staging a clean copy of the sources (main.py, functions/, shared/, requirements.txt, console/dist)"
 SRC_DIR=$WORK/src
 mkdir -p "$SRC_DIR"
+console_build=()
+if [[ -f $ROOT_DIR/console/dist/index.html ]]; then console_build=(console/dist); fi # a dry run builds nothing
 tar -C "$ROOT_DIR" --exclude='__pycache__' --exclude='*.pyc' -cf - \
-  main.py functions shared requirements.txt | tar -C "$SRC_DIR" -xf -
+  main.py functions shared requirements.txt ${console_build[@]+"${console_build[@]}"} | tar -C "$SRC_DIR" -xf -
 log "  $(find "$SRC_DIR" -type f | wc -l | tr -d ' ') files in $SRC_DIR"
 
 # --- functions --------------------------------------------------------------------------------

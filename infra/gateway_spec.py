@@ -34,6 +34,13 @@ from shared.http import Api
 
 OPENAPI_TARGET = "openapi"
 OPENAPI_PATH = "/api/v1/pim/openapi.json"
+CONSOLE_TARGET = "console"
+# The routes outside the Apis, no token needed: path (werkzeug form), target, operationId, summary.
+UNAUTHENTICATED_ROUTES = [
+    (OPENAPI_PATH, OPENAPI_TARGET, "get_openapi_document", "The API's OpenAPI 3.1 document"),
+    ("/console", CONSOLE_TARGET, "get_console_page", "The web console (it signs in with the user's token)"),
+    ("/console/assets/<asset>", CONSOLE_TARGET, "get_console_asset", "The web console's scripts and styles"),
+]
 # How long the gateway waits for the function (its default would be 15 s).
 DEFAULT_DEADLINE = 30.0
 DEADLINES = {("POST", "/api/v1/pim/bulk-jobs"): 60.0}
@@ -44,8 +51,8 @@ _PARAM_TYPES = {"default": "string", "string": "string", "uuid": "string", "int"
 
 
 def required_targets(apis: Sequence[Api] = APIS) -> list[str]:
-    """The main.py targets the gateway routes to: one per Api (its name), then `openapi`."""
-    return list(dict.fromkeys([*(api.name for api in apis), OPENAPI_TARGET]))
+    """The main.py targets the gateway routes to: one per Api (its name), then `openapi` and `console`."""
+    return list(dict.fromkeys([*(api.name for api in apis), *(r[1] for r in UNAUTHENTICATED_ROUTES)]))
 
 
 def gateway_path(path: str) -> tuple[str, list[dict[str, Any]]]:
@@ -86,7 +93,7 @@ def function_url(target: str, url: str) -> str:
 
 def build_spec(urls: Mapping[str, str], apis: Sequence[Api] = APIS) -> dict[str, Any]:
     """The Swagger 2.0 document: every route of every Api to the function serving it (the Api's
-    name is its main.py target), plus GET openapi.json to the `openapi` function."""
+    name is its main.py target), plus GET openapi.json to `openapi` and the console's pages to `console`."""
     targets = required_targets(apis)
     missing = [t for t in targets if t not in urls]
     unknown = sorted(set(urls) - set(targets))
@@ -122,7 +129,8 @@ def build_spec(urls: Mapping[str, str], apis: Sequence[Api] = APIS) -> dict[str,
     for api in apis:
         for route in api.routes:
             add(route.path, route.method.upper(), api.name, route.handler.__name__, route.summary, route.status)
-    add(OPENAPI_PATH, "GET", OPENAPI_TARGET, "get_openapi_document", "The API's OpenAPI 3.1 document", 200)
+    for path, target, operation_id, summary in UNAUTHENTICATED_ROUTES:
+        add(path, "GET", target, operation_id, summary, 200)
 
     return {
         "swagger": "2.0",

@@ -28,6 +28,7 @@ functions_framework.errorhandler(HTTPException)(framework_error)  # as main.py d
 # table, so a new API needs no edit here.
 PREFIXES = [
     ("/api/v1/pim/openapi.json", main.openapi),
+    ("/console", main.console),
     *sorted(
         {("/".join(r.path.split("/")[:5]), getattr(main, api.name)) for api in APIS for r in api.routes},
         key=lambda pair: pair[0],

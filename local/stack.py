@@ -19,6 +19,7 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from local.emulators import Emulator, FirestoreEmulator, StorageEmulator, TasksEmulator, free_port, wait_for_port
 from local.mail import LocalMailServer
@@ -239,6 +240,13 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def console_link(url: str, token: str, tenant_id: str = DEMO_TENANT_ID, org_id: str = DEMO_ORG_ID) -> str:
+    """The console, signed in: the credentials ride in the URL fragment, which the browser keeps
+    to itself (never sent to a server, so never in a request log); the page moves them into the
+    tab's sessionStorage and wipes the fragment."""
+    return f"{url}/console#{urlencode({'token': token, 'tenant_id': tenant_id, 'org_id': org_id})}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
@@ -249,13 +257,15 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         stack.start()
+        token = stack.token()
         print(
             f"""
 Synq PIM local stack is up.
   API:        {stack.url}/api/v1/pim   (health: {stack.url}/healthz, spec: {stack.url}/api/v1/pim/openapi.json)
+  Console:    {console_link(stack.url, token)}
   Tenant id:  {DEMO_TENANT_ID}
   Org id:     {DEMO_ORG_ID}
-  Token:      {stack.token()}
+  Token:      {token}
   Mail:       {stack.mail_note()}
   (a fresh token any time: make token; Ctrl-C stops everything)
 

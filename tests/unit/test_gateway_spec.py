@@ -84,7 +84,7 @@ def test_every_route_of_every_api_goes_to_its_function(spec: dict[str, Any]) -> 
         slow = (route.method, route.path) == ("POST", "/api/v1/pim/bulk-jobs")
         assert backend["deadline"] == (60.0 if slow else 30.0), (route.method, route.path)
         assert str(route.status) in op["responses"]
-    assert len(operations(spec)) == len(routes) + 1  # + openapi.json, nothing else
+    assert len(operations(spec)) == len(routes) + 3  # + openapi.json and the console's two, nothing else
 
 
 def test_the_openapi_document_goes_to_the_openapi_function(spec: dict[str, Any]) -> None:
@@ -92,6 +92,12 @@ def test_the_openapi_document_goes_to_the_openapi_function(spec: dict[str, Any])
     backend = spec["paths"][OPENAPI_PATH]["get"]["x-google-backend"]
     assert backend["address"] == backend["jwt_audience"] == URLS["openapi"]
     assert backend["deadline"] == 30.0
+
+
+def test_the_console_goes_to_the_console_function(spec: dict[str, Any]) -> None:
+    for path in ("/console", "/console/assets/{asset}"):
+        assert set(spec["paths"][path]) == {"get"}
+        assert spec["paths"][path]["get"]["x-google-backend"]["address"] == URLS["console"]
 
 
 def test_path_parameters_are_declared(spec: dict[str, Any]) -> None:
@@ -108,7 +114,7 @@ def test_operation_ids_are_unique_and_match_the_served_openapi_document(spec: di
     assert len(ids) == len(set(ids))
     served = document()["paths"]
     for path, method, op in operations(spec):
-        if path != OPENAPI_PATH:
+        if path.startswith("/api/v1/pim/") and path != OPENAPI_PATH:
             assert op["operationId"] == served[path][method]["operationId"]
 
 
@@ -123,7 +129,7 @@ def config_sh(*names: str) -> list[str]:
 
 def test_every_target_is_a_function_main_exports_and_deploy_sh_deploys() -> None:
     targets = required_targets()
-    assert targets == [*API_NAMES, "openapi"]
+    assert targets == [*API_NAMES, "openapi", "console"]
     for target in targets:
         assert target in main.__all__ and callable(getattr(main, target))
     config = (ROOT / "infra" / "config.sh").read_text()
@@ -206,7 +212,13 @@ def test_colliding_handler_names_still_get_unique_operation_ids_and_typed_parame
     one.route("/one/<int:n>", "GET", summary="One")(handler("get"))
     two.route("/two/<doc_id>", "GET", summary="Two")(handler("get"))
     spec = build_spec(
-        {"one": "https://one.run.app", "two": "https://two.run.app", "openapi": "https://o.run.app"}, [one, two]
+        {
+            "one": "https://one.run.app",
+            "two": "https://two.run.app",
+            "openapi": "https://o.run.app",
+            "console": "https://c.run.app",
+        },
+        [one, two],
     )
     assert spec["paths"]["/one/{n}"]["get"]["operationId"] == "get"
     assert spec["paths"]["/two/{doc_id}"]["get"]["operationId"] == "get_2"
@@ -220,11 +232,15 @@ def test_routes_the_gateway_cannot_serve_are_refused() -> None:
     clash.route("/a/<x>", "GET", summary="A")(handler("a"))
     clash.route("/a/<y>", "PUT", summary="A")(handler("b"))
     with pytest.raises(ValueError, match="differ only in parameter names"):
-        build_spec({"one": "https://one.run.app", "openapi": "https://o.run.app"}, [clash])
+        build_spec(
+            {"one": "https://one.run.app", "openapi": "https://o.run.app", "console": "https://c.run.app"}, [clash]
+        )
     multi = Api("one")
     multi.route("/files/<path:name>", "GET", summary="A")(handler("a"))
     with pytest.raises(ValueError, match="cannot be routed"):
-        build_spec({"one": "https://one.run.app", "openapi": "https://o.run.app"}, [multi])
+        build_spec(
+            {"one": "https://one.run.app", "openapi": "https://o.run.app", "console": "https://c.run.app"}, [multi]
+        )
 
 
 def test_the_command_line_writes_the_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
