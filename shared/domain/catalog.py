@@ -795,7 +795,8 @@ def update_named(
     old_key, new_key = taxon.key(current.model_dump()), taxon.key(updated.model_dump())
     if old_key != new_key:
         writes += [Write("delete", taxon.names, old_key), Write("create", taxon.names, new_key, {"id": current.id})]
-    if taxon.slugs and updated.slug and current.slug != updated.slug:  # the index entry moves with it, in the same commit
+    # The slug index entry moves with the slug, in the same commit.
+    if taxon.slugs and updated.slug and current.slug != updated.slug:
         if current.slug:
             writes.append(Write("delete", taxon.slugs, current.slug))
         writes.append(Write("create", taxon.slugs, updated.slug, {"id": current.id}))
