@@ -93,6 +93,10 @@ def stack_env(
         # Retries of failed deliveries within a test's patience.
         "NOTIFY_BACKOFF_SECONDS": "0.2",
         "NOTIFY_MAX_ATTEMPTS": "3",
+        # The ramp's production pace (250 products/s at first) would spread a test's batches over
+        # seconds; tests that are about pacing set their own.
+        "TENANT_RAMP_START_PRODUCTS_PER_SECOND": "1000000",
+        "TENANT_MAX_PRODUCTS_PER_SECOND": "1000000",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
