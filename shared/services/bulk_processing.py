@@ -122,7 +122,11 @@ class BulkJobProcessor:
         first = job.batch_count if self.max_in_flight is None else min(job.batch_count, self.max_in_flight)
         for index in range(first):
             self.tasks.enqueue(batch_task_name(job.id, index), WorkerTask.batch(task.scope, job.id, index).to_body())
-        return f"queued {first} of {job.batch_count} batch(es)"
+        return (
+            f"queued {first} batch(es)"
+            if first == job.batch_count
+            else f"queued {first} of {job.batch_count} batch(es)"
+        )
 
     def _queue_follower(self, job: BulkJob, task: WorkerTask, batch: BatchRange, started_at: datetime) -> None:
         """Queue the batch `max_in_flight` places after this one, under its own name (a repeat is
