@@ -448,7 +448,14 @@ class FirestoreJobStore:
 
     def claim_rescue(self, job_id: str, stalled_before: datetime, now: datetime) -> BulkJob | None:
         ref = self._jobs.document(job_id)
-        newest_part = ref.collection("parts").order_by("committed_at", direction=firestore.Query.DESCENDING)
+        # Batches do not write the job document: its newest part marker is its last sign of life.
+        # Read before the transaction, not in it (a query read there would lock the very range new
+        # markers go into); a batch committing in between only makes a harmless re-queue.
+        newest = ref.collection("parts").order_by("committed_at", direction=firestore.Query.DESCENDING).limit(1)
+        with translated("bulk job"):
+            alive = any(p.get("committed_at") >= stalled_before for p in newest.stream())
+        if alive:
+            return None
 
         @firestore.transactional
         def claim(txn: firestore.Transaction) -> BulkJob | None:
@@ -456,13 +463,9 @@ class FirestoreJobStore:
             if not snap.exists:
                 return None
             job = BulkJob.model_validate(snap.to_dict())
-            # Checked again inside the transaction: a check racing this one moved updated_at, or a
-            # batch committed since (its part marker is the job's newest sign of life), and then
-            # this rescue is not ours to make.
+            # Checked again inside the transaction: a check racing this one moved updated_at, and
+            # then this rescue is not ours to make.
             if job.status.value not in UNFINISHED or job.updated_at >= stalled_before:
-                return None
-            newest = newest_part.limit(1)
-            if any(p.get("committed_at") >= stalled_before for p in txn.get(newest)):
                 return None
             txn.update(ref, {"rescues": job.rescues + 1, "updated_at": now})
             return job.model_copy(update={"rescues": job.rescues + 1, "updated_at": now})
