@@ -210,9 +210,10 @@ class BulkJobProcessor:
         created: Created = {}
         if not self.jobs.batch_done(job.id, index):
             outcome, created, whole = self._commit(job, batch, items, lines)
-        if outcome != STOPPED:
+        if outcome != STOPPED and not job.status.finished:
             # Committed, now or before (a redelivery queues it again: its first delivery may have
-            # died before it did): the next batch may go.
+            # died before it did): the next batch may go. A late redelivery after the job ended
+            # queues nothing, or it would walk the job's batches again.
             self._queue_follower(job, task, batch, started_at)
         if job.dry_run:
             pass  # nothing was written, so there is nothing to judge
