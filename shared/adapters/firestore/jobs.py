@@ -451,9 +451,9 @@ class FirestoreJobStore:
         # Batches do not write the job document: its newest part marker is its last sign of life.
         # Read before the transaction, not in it (a query read there would lock the very range new
         # markers go into); a batch committing in between only makes a harmless re-queue.
-        newest = ref.collection("parts").order_by("committed_at", direction=firestore.Query.DESCENDING).limit(1)
+        since = firestore.FieldFilter("committed_at", ">=", stalled_before)  # one field: no composite index
         with translated("bulk job"):
-            alive = any(p.get("committed_at") >= stalled_before for p in newest.stream())
+            alive = any(True for _ in ref.collection("parts").where(filter=since).limit(1).stream())
         if alive:
             return None
 
