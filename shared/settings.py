@@ -72,6 +72,24 @@ class Settings(BaseSettings):
         description="Deliveries of one bulk-job task before it gives up: a batch's items are then "
         "recorded NOT_APPLIED, a start fails its job.",
     )
+    job_max_in_flight_batches: int = Field(
+        2,
+        ge=1,
+        description="Batches of one bulk job queued or running at once: a job starts this many and each batch "
+        "queues the one this many places after it, so one tenant's large job never fills the queue.",
+    )
+    tenant_ramp_start_products_per_second: float = Field(
+        250,
+        gt=0,
+        description="Products/s a tenant's jobs may write in its first 5 minutes (500/50/5 ramp: 500 ops/s on a "
+        "new collection, 2 per product); the rate grows by half every 5 minutes.",
+    )
+    tenant_max_products_per_second: float = Field(
+        450,
+        gt=0,
+        description="Products/s one bulk job may write at most, once ramped (a margin under the 500 writes/s "
+        "a timestamp-led index takes).",
+    )
     reevaluation_page_size: int = Field(
         300,
         ge=1,

@@ -27,6 +27,7 @@ from shared.adapters.gcs_uploads import GcsUploadFiles
 from shared.adapters.smtp_mail import SmtpMailer
 from shared.adapters.webhooks import HttpWebhookSender, resolve
 from shared.auth import TokenVerifier
+from shared.domain.bulk import Pacing
 from shared.domain.catalog import ATTRIBUTES, BRANDS, CATEGORIES, TEMPLATES
 from shared.domain.tenancy import RunningLimit, Scope
 from shared.services.attributes import AttributeGuard, Reevaluations, TemplateGuard
@@ -165,6 +166,7 @@ def bulk_jobs(scope: Scope) -> BulkJobs:
 
 
 def bulk_job_processor(scope: Scope) -> BulkJobProcessor:
+    s = get_settings()
     return BulkJobProcessor(
         FirestoreJobStore(firestore_client(), scope, stats_shards()),
         FirestoreCatalogStore(firestore_client(), scope),
@@ -172,10 +174,12 @@ def bulk_job_processor(scope: Scope) -> BulkJobProcessor:
         task_queue(),
         quality(scope),
         utc_now,
-        get_settings().batch_max_attempts,
+        s.batch_max_attempts,
         files=upload_files(),
         limits=bulk_limits(),
         notices=notify_queue(),
+        max_in_flight=s.job_max_in_flight_batches,
+        pacing=Pacing(s.tenant_ramp_start_products_per_second, s.tenant_max_products_per_second),
     )
 
 
@@ -206,6 +210,7 @@ def watchdog(tenant_ids: set[str] | None = None) -> Watchdog:
         job_stall=timedelta(seconds=s.watchdog_job_stall_seconds),
         export_stall=timedelta(seconds=s.watchdog_export_stall_seconds),
         max_rescues=s.watchdog_max_rescues,
+        max_in_flight=s.job_max_in_flight_batches,
     )
     return Watchdog(
         FirestoreWatchdogStore(client, tenant_ids),

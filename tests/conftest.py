@@ -34,6 +34,9 @@ SHARED_EMULATORS = "SYNQ_TEST_EMULATORS"
 # The environment before any fixture pointed it at the session's emulators (tests/e2e starts
 # stacks of its own, which must not inherit those settings, whatever ran before them).
 ENVIRONMENT_AT_START = dict(os.environ)
+# The ramp's production pace (250 products/s at first) would spread a test's batches over seconds;
+# tests that are about pacing set their own.
+TEST_PACE = {"TENANT_RAMP_START_PRODUCTS_PER_SECOND": "1000000", "TENANT_MAX_PRODUCTS_PER_SECOND": "1000000"}
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +99,7 @@ def stack_env(
         # Tests share tenants across many jobs; the per-tenant limits have tests of their own.
         "TENANT_MAX_RUNNING_JOBS": "1000",
         "TENANT_MAX_RUNNING_EXPORTS": "1000",
+        **TEST_PACE,
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

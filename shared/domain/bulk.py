@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -545,3 +546,30 @@ def _describe_fields(problems: list[FieldProblem]) -> str:
 def final_status(processed: int, failed: int) -> JobStatus:
     """COMPLETED once every item was attempted, unless every single one failed."""
     return JobStatus.FAILED if processed == 0 and failed > 0 else JobStatus.COMPLETED
+
+
+# Google's 500/50/5 rule for new collections: start at 500 operations/s, grow by half every
+# 5 minutes. An imported product is 2 operations on `products` (docs/scaling.md, section 2).
+RAMP_STEP_SECONDS = 300
+RAMP_GROWTH = 1.5
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How fast one tenant's batches may start: the ramp from `start_rate` products/s, capped at
+    `max_rate` (under the about 500 writes/s a timestamp-led index takes, section 3)."""
+
+    start_rate: float
+    max_rate: float
+
+    def rate(self, since_first_write: timedelta) -> float:
+        """Products/s the tenant may write this long after its first write."""
+        steps = min(max(0, int(since_first_write.total_seconds() // RAMP_STEP_SECONDS)), 64)
+        return min(self.start_rate * RAMP_GROWTH**steps, self.max_rate)
+
+    def next_start(self, first_write_at: datetime, started_at: datetime, items: int, in_flight: int) -> datetime:
+        """When the batch `in_flight` places after one that started at `started_at` with `items`
+        items may start: with `in_flight` batches of a job running side by side, each slot takes
+        `in_flight * items / rate` seconds a batch, so the job writes no faster than the rate."""
+        rate = self.rate(started_at - first_write_at)
+        return started_at + timedelta(seconds=in_flight * items / rate)

@@ -141,7 +141,7 @@ class BulkJobs:
         return self._with_payload(job)
 
     def get(self, job_id: str) -> BulkJobView:
-        return self._with_payload(self.jobs.get_job(job_id))
+        return self._with_payload(self.jobs.with_progress(self.jobs.get_job(job_id)))
 
     def _with_payload(self, job: BulkJob) -> BulkJobView:
         view = job.view()
@@ -151,7 +151,8 @@ class BulkJobs:
 
     def list(self, job_type: JobType, limit: int, cursor: str | None) -> Page[BulkJobView]:
         page = self.jobs.list_jobs(job_type, min(limit, MAX_PAGE), cursor)
-        return Page[BulkJobView](items=[j.view() for j in page.items], next_cursor=page.next_cursor)
+        views = [self.jobs.with_progress(j).view() for j in page.items]
+        return Page[BulkJobView](items=views, next_cursor=page.next_cursor)
 
     def errors_csv(self, job_id: str) -> Iterator[bytes]:
         """Every failure as CSV, streamed: for a CSV upload its failed rows as they were sent plus

@@ -6,6 +6,11 @@ redelivery either finds the marker and does nothing, or finds nothing written an
 batch; two racing deliveries cannot both commit. A batch too large for one commit is several
 atomic writes, each a leading part of it behind a marker of its own, and a redelivery goes on
 after the parts already committed.
+
+At most `max_in_flight` batches of a job are queued or running: the start queues the first ones,
+and each batch, once committed (or given up on), queues the one that many places after it, paced
+to the tenant's ramp. Every redelivery queues it again under the same name, which the queue
+absorbs; a follow-on task lost anyway is the watchdog's to re-queue.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from shared.domain.audit import ChangeContext
 from shared.domain.bulk import (
     BatchInputs,
     BatchPlan,
+    Pacing,
     ids_to_read,
     items_per_batch,
     items_that_fit,
@@ -62,6 +68,8 @@ DEFAULT_LIMITS = BulkLimits(
     max_job_items=100_000, batch_max_items=249, batch_max_bytes=4_000_000, inline_payload_max_bytes=256 * 1024
 )
 
+STOPPED = "stopped between parts: job CANCELLED"
+
 
 @dataclass
 class BulkJobProcessor:
@@ -75,6 +83,8 @@ class BulkJobProcessor:
     files: UploadFiles | None = None  # uploaded files (jobs made from an upload)
     limits: BulkLimits = field(default_factory=lambda: DEFAULT_LIMITS)
     notices: TaskQueue | None = None  # where a job's end is announced (the exports queue); None: nowhere
+    max_in_flight: int | None = None  # batches of a job queued at once (JOB_MAX_IN_FLIGHT_BATCHES); None: all
+    pacing: Pacing | None = None  # how fast a tenant's batches may start; None: as fast as they are queued
 
     def handle(self, task: WorkerTask, attempt: int = 1) -> str:
         """Run one task, delivered for the `attempt`-th time; returns what happened. Transient
@@ -88,7 +98,7 @@ class BulkJobProcessor:
                 return self._start(job, task)
             if task.batch_index is None or task.batch_index >= job.batch_count:
                 raise PermanentTaskError(f"job {job.id} has no batch {task.batch_index}")
-            return self._run_batch(job, task.batch_index)
+            return self._run_batch(job, task)
         except PermanentTaskError:
             raise
         except Exception as exc:
@@ -97,7 +107,7 @@ class BulkJobProcessor:
             # The last attempt failed too, and nothing will retry this task: it ends here.
             if task.batch_index is None:
                 return self._fail_start(job, _why(exc, attempt))
-            return self._give_up_batch(job, self.jobs.batch_range(job, task.batch_index), _why(exc, attempt))
+            return self._give_up_batch(job, task, _why(exc, attempt))
 
     def _start(self, job: BulkJob, task: WorkerTask) -> str:
         planned = None
@@ -108,11 +118,34 @@ class BulkJobProcessor:
         job = self.jobs.start_job(job.id, self.clock(), planned)
         if job.status is not JobStatus.PROCESSING:
             return f"job already {job.status.value}"
+        if self.pacing is not None:
+            self.jobs.first_write_at(self.clock())  # the tenant's ramp starts with its first job
         # Enqueued after the state change committed; a redelivered start re-enqueues, which the
         # queue deduplicates by name and the batches' markers make harmless anyway.
-        for index in range(job.batch_count):
+        first = job.batch_count if self.max_in_flight is None else min(job.batch_count, self.max_in_flight)
+        for index in range(first):
             self.tasks.enqueue(batch_task_name(job.id, index), WorkerTask.batch(task.scope, job.id, index).to_body())
-        return f"queued {job.batch_count} batch(es)"
+        return (
+            f"queued {first} batch(es)"
+            if first == job.batch_count
+            else f"queued {first} of {job.batch_count} batch(es)"
+        )
+
+    def _queue_follower(self, job: BulkJob, task: WorkerTask, batch: BatchRange, started_at: datetime) -> None:
+        """Queue the batch `max_in_flight` places after this one, under its own name (a repeat is
+        "already queued"), no sooner than the tenant's ramp allows."""
+        if self.max_in_flight is None or task.batch_index is None:
+            return  # every batch was queued at the start
+        follower = task.batch_index + self.max_in_flight
+        if follower >= job.batch_count:
+            return
+        not_before = None
+        if self.pacing is not None:
+            first = self.jobs.first_write_at(started_at)
+            due = self.pacing.next_start(first, started_at, batch.item_count, self.max_in_flight)
+            not_before = due if due > self.clock() else None
+        body = WorkerTask.batch(task.scope, job.id, follower).to_body()
+        self.tasks.enqueue(batch_task_name(job.id, follower), body, not_before)
 
     def _plan_upload(self, job: BulkJob) -> PlannedFile | None:
         """Read the uploaded file once, streamed, storing its batches' byte ranges as they are
@@ -165,9 +198,10 @@ class BulkJobProcessor:
         fmt = UploadFormat.CSV if job.source.format is UploadFormat.CSV else UploadFormat.JSONL
         return batch_items(fmt, job.job_type, data, batch, job.columns)
 
-    def _run_batch(self, job: BulkJob, index: int) -> str:
+    def _run_batch(self, job: BulkJob, task: WorkerTask) -> str:
         if job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
             return f"job already {job.status.value}"
+        started_at, index = self.clock(), task.batch_index or 0
         batch = self.jobs.batch_range(job, index)
         try:
             items, lines = self._batch_items(job, batch)
@@ -179,6 +213,11 @@ class BulkJobProcessor:
         created: Created = {}
         if not self.jobs.batch_done(job.id, index):
             outcome, created, whole = self._commit(job, batch, items, lines)
+        if outcome != STOPPED and not job.status.finished:
+            # Committed, now or before (a redelivery queues it again: its first delivery may have
+            # died before it did): the next batch may go. A late redelivery after the job ended
+            # queues nothing, or it would walk the job's batches again.
+            self._queue_follower(job, task, batch, started_at)
         if job.dry_run:
             pass  # nothing was written, so there is nothing to judge
         elif whole and created:
@@ -211,7 +250,7 @@ class BulkJobProcessor:
             if earlier and self.jobs.get_job(job.id).status is JobStatus.CANCELLED:
                 # Between parts: a cancel since the batch began stops it here (its skip marker
                 # keeps the last part out anyway; this keeps the parts before it out too).
-                return "stopped between parts: job CANCELLED", created, False
+                return STOPPED, created, False
             start = remaining(batch, earlier).first_item
             rest = items[start - batch.first_item :]
             rest_lines = lines[start - batch.first_item :] if lines is not None else None
@@ -288,10 +327,11 @@ class BulkJobProcessor:
         announce(self.notices, Scope(job.tenant_id, job.org_id), job.id)
         return "job FAILED: could not start"
 
-    def _give_up_batch(self, job: BulkJob, batch: BatchRange, why: str) -> str:
+    def _give_up_batch(self, job: BulkJob, task: WorkerTask, why: str) -> str:
         """Record every item of the batch as not applied, behind the same marker as a normal
         commit, so the job still ends with exact counts; if an earlier attempt committed the batch
-        after all, the marker turns this write away whole."""
+        after all, the marker turns this write away whole. Either way the next batch may go."""
+        started_at, batch = self.clock(), self.jobs.batch_range(job, task.batch_index or 0)
         log.error("job %s: batch %s given up after %s", job.id, batch.index, why)
         items: list[Any] | None = None
         lines: list[int | None] | None = None
@@ -299,6 +339,7 @@ class BulkJobProcessor:
             items, lines = self._batch_items(job, batch)
         plan = not_applied_after_parts(self.jobs, job, batch, items, f"the batch failed {why}", lines)
         committed = self.jobs.commit_batch(job.id, batch, plan, self.clock())
+        self._queue_follower(job, task, batch, started_at)
         self._finish_if_done(job)
         return "batch not applied (attempts exhausted)" if committed is not None else "batch already committed"
 

@@ -37,6 +37,15 @@ class JobStore(Protocol):
         """Jobs of one type, newest first."""
         ...
 
+    def with_progress(self, job: BulkJob) -> BulkJob:
+        """The job with its counts as its batches' markers have them now (batches never write the
+        job document; a COMPLETED job's stored counts are final)."""
+        ...
+
+    def first_write_at(self, now: datetime) -> datetime:
+        """When the tenant's first job started writing (the start of its ramp); `now` if none had."""
+        ...
+
     def start_job(self, job_id: str, now: datetime, planned: PlannedFile | None = None) -> BulkJob:
         """Move a PENDING job to PROCESSING (setting total_items, and what planning its upload
         found); any other state is left as is."""
@@ -57,8 +66,8 @@ class JobStore(Protocol):
     def batch_done(self, job_id: str, batch_index: int) -> bool: ...
 
     def commit_batch(self, job_id: str, batch: BatchRange, plan: BatchPlan, now: datetime) -> dict[str, Any] | None:
-        """Apply a batch's writes, its audit events, its completion marker and the job's counters
-        in one atomic write; returns the new version of each document written. None, with nothing
+        """Apply a batch's writes, its audit events and its markers (which carry its counts) in one
+        atomic write; returns the new version of each document written. None, with nothing
         written, when the batch was committed before."""
         ...
 

@@ -76,6 +76,9 @@ class WatchdogPolicy:
     job_stall: timedelta  # silence after which a job or a notification is rescued
     export_stall: timedelta  # the same for an export run (a healthy one may take 30 minutes)
     max_rescues: int  # then the record is FAILED
+    # Batches of a job in flight (JOB_MAX_IN_FLIGHT_BATCHES): a rescue re-queues the missing ones up
+    # to this many past the highest committed, as the job's own follow-on tasks would; None: all.
+    max_in_flight: int | None = None
 
 
 class WatchdogReport(BaseModel):
@@ -157,7 +160,7 @@ class Watchdog:
             log.warning("job %s: start task lost; re-queued (rescue %s)", job.id, job.rescues)
             report.jobs_rescued += 1
             return
-        missing = self._missing_batches(jobs, job)
+        missing = self._missing_batches(jobs, job, self.policy.max_in_flight)
         if not missing:
             if jobs.finish_job_if_done(job.id, self.clock()).status.finished:
                 announce(self._notices, stalled.scope, job.id)
@@ -185,9 +188,12 @@ class Watchdog:
         log.error("job %s FAILED: %s", job.id, reason)
 
     @staticmethod
-    def _missing_batches(jobs: JobStore, job: BulkJob) -> list[int]:
+    def _missing_batches(jobs: JobStore, job: BulkJob, window: int | None = None) -> list[int]:
+        """The job's uncommitted batches; with `window`, only those up to `window` past the highest
+        committed one (each re-queued batch queues its own follower once it commits)."""
         done = jobs.done_batches(job.id)
-        return [index for index in range(job.batch_count) if index not in done]
+        end = job.batch_count if window is None else min(job.batch_count, max(done, default=-1) + 1 + window)
+        return [index for index in range(end) if index not in done]
 
     # --- exports ---------------------------------------------------------------------------------
     def _export(self, stalled: Stalled, cutoff: datetime, report: WatchdogReport) -> None:

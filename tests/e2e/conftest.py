@@ -12,7 +12,7 @@ import requests
 from local.emulators import free_port
 from local.stack import LocalStack
 from synq.client import Config, SynqClient
-from tests.conftest import ENVIRONMENT_AT_START
+from tests.conftest import ENVIRONMENT_AT_START, TEST_PACE
 from tests.support import new_scope
 
 
@@ -20,7 +20,7 @@ from tests.support import new_scope
 def environment_at_start() -> Iterator[None]:
     """The stacks here start as `make run` starts them: from the environment the session began
     with, not the one the integration tier's fixtures point at their own emulators."""
-    with mock.patch.dict(os.environ, ENVIRONMENT_AT_START, clear=True):
+    with mock.patch.dict(os.environ, {**ENVIRONMENT_AT_START, **TEST_PACE}, clear=True):
         yield
 
 

@@ -175,9 +175,11 @@ def test_requeueing_a_job_whose_tasks_were_only_slow_is_harmless(h: Jobs) -> Non
 def test_a_slow_but_alive_job_is_left_alone(h: Jobs) -> None:
     job_id = h.create(JobType.BULK_IMPORT, items(200))
     tasks = h.start(job_id)
-    for task in tasks:
+    for i, task in enumerate(tasks):
         h.clock.advance(JOB_STALL - SECOND)  # every batch takes nearly the whole allowance
-        assert h.watchdog().run(60) == report()
+        # Batches never write the job document, so from the second check on the job looks silent
+        # to the query; its newest batch marker, read in the claim, says it is not.
+        assert h.watchdog().run(60) == (report() if i == 0 else report(skipped=1))
         h.processor.handle(task)
     assert_exact(h.job(job_id), 180, 20)
     assert h.job(job_id).rescues == 0 and h.queue.take() == []

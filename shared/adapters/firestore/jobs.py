@@ -45,6 +45,8 @@ UNFINISHED = (JobStatus.PENDING.value, JobStatus.PROCESSING.value)
 # No document was last updated at the epoch's first microsecond (a missing one has no update
 # time at all): a write expecting it can never apply.
 NEVER = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
+# The tenant's first-write time (the start of its 500/50/5 ramp): system/ingest, beside its collections.
+SYSTEM, INGEST = "system", "ingest"
 
 
 class FirestoreJobStore:
@@ -93,6 +95,31 @@ class FirestoreJobStore:
         with translated("bulk jobs"):
             docs = newest_first(queries.JOBS_OF_TYPE, self._jobs, limit, cursor, {"job_type": job_type.value})
             return newest_first_page(BulkJob, docs, limit)
+
+    def with_progress(self, job: BulkJob) -> BulkJob:
+        """The job with its counts as the markers have them now. A COMPLETED job's stored counts
+        are final (every batch had committed); a CANCELLED or FAILED one may still gain a part
+        that was on its way, so it is counted too."""
+        if job.started_at is None or job.status is JobStatus.COMPLETED:
+            return job
+        processed, failed, done = self._counts(job.id)
+        return job.model_copy(update={"processed_items": processed, "failed_items": failed, "batches_done": done})
+
+    def _counts(self, job_id: str) -> tuple[int, int, int]:
+        """Items applied and failed (every commit, a batch's parts too, leaves a part marker with
+        its own counts) and batches done (a commit or skip marker each): two aggregation reads,
+        one per 1,000 index entries, and no write to the job document from any batch."""
+        job = self._jobs.document(job_id)
+        sums = job.collection("parts").sum("processed", alias="processed").sum("failed", alias="failed")
+        done = job.collection("batches").count(alias="done")
+        with translated("bulk job progress"):
+            found = {r.alias: r.value for rows in (sums.get(), done.get()) for row in rows for r in row}
+        return int(found.get("processed") or 0), int(found.get("failed") or 0), int(found.get("done") or 0)
+
+    def _done_count(self, job_id: str) -> int:
+        done = self._jobs.document(job_id).collection("batches").count(alias="done")
+        with translated("bulk job progress"):
+            return int(next(r.value for row in done.get() for r in row))
 
     def start_job(self, job_id: str, now: datetime, planned: PlannedFile | None = None) -> BulkJob:
         ref = self._jobs.document(job_id)
@@ -177,7 +204,7 @@ class FirestoreJobStore:
             return bool(self._marker(job_id, batch_index).get().exists)
 
     def commit_batch(self, job_id: str, batch: BatchRange, plan: BatchPlan, now: datetime) -> dict[str, Any] | None:
-        """The batch's last (usually only) part, with its marker and the job's counters."""
+        """The batch's last (usually only) part, with its marker."""
         return self._commit(job_id, batch, plan, now, batch.first_item + batch.item_count, last=True)
 
     def commit_part(
@@ -190,6 +217,7 @@ class FirestoreJobStore:
     ) -> dict[str, Any] | None:
         earlier = plan.earlier
         part = {
+            "batch": batch.index,
             "part": len(earlier),
             "first_item": earlier[-1].end_item if earlier else batch.first_item,
             "end_item": end_item,
@@ -215,16 +243,16 @@ class FirestoreJobStore:
             }
             # The marker's create() keeps the batch from being committed (or given up) twice.
             markers.insert(0, wire.create(self._root.path("bulk_jobs", f"{job_id}/batches/{batch.index:05d}"), marker))
+        # Every part marker carries its own counts, so the job's counts (summed over them) say
+        # exactly what was applied at any moment, also when a cancel keeps the batch's last part
+        # from committing. Nothing here writes the job document: a job's batches commit side by
+        # side without queueing on one document (docs/scaling.md, section 4).
         pbs = [
             *markers,
             *self._root.encode(plan.writes, plan.events),
             *first_records_writes(self._root, plan.first_records()),
             *self._catalog_counts(job_id, batch, plan),
         ]
-        # Every part counts its own items as it commits them, so the job's counts say exactly what
-        # was applied at any moment, also when a cancel keeps the batch's last part from committing.
-        counters = {"processed_items": plan.processed, "failed_items": len(plan.errors), "batches_done": int(last)}
-        pbs.append(wire.update(self._root.path("bulk_jobs", job_id), {"updated_at": now}, increments=counters))
         try:
             with translated("bulk job batch"):
                 results = wire.commit(self._client, pbs)
@@ -243,12 +271,17 @@ class FirestoreJobStore:
         return counter_writes(self._root, counts, f"{job_id}/{batch.index}", self._shards)
 
     def batch_parts(self, job_id: str, batch_index: int) -> list[BatchPart]:
-        parts = self._marker(job_id, batch_index).collection("parts")  # a few: sorted here, no index needed
-        with translated("bulk job batch parts"):
+        parts = (
+            self._jobs.document(job_id)
+            .collection("parts")
+            .where(filter=firestore.FieldFilter("batch", "==", batch_index))
+        )
+        with translated("bulk job batch parts"):  # a few: sorted here, no composite index needed
             return sorted((BatchPart.model_validate(snap.to_dict()) for snap in parts.stream()), key=lambda p: p.part)
 
     def _part_path(self, job_id: str, batch_index: int, part: int) -> str:
-        return self._root.path("bulk_jobs", f"{job_id}/batches/{batch_index:05d}/parts/{part:03d}")
+        # One flat collection of every commit's part marker per job, so one aggregation sums them.
+        return self._root.path("bulk_jobs", f"{job_id}/parts/{batch_index:05d}-{part:03d}")
 
     def finish_job_if_done(
         self, job_id: str, now: datetime, outcome: Callable[[BulkJob], dict[str, Any]] | None = None
@@ -264,11 +297,16 @@ class FirestoreJobStore:
             if not found:
                 raise NotFoundError("bulk job not found")
             job = BulkJob.model_validate(found[0].data)
-            if job.status is not JobStatus.PROCESSING or job.batches_done < job.batch_count:
-                return job  # only the batch that completes the job writes
-            errors = self.job_errors(job_id, JOB_ERRORS_KEPT, None).items if job.failed_items else []
+            if job.status is not JobStatus.PROCESSING or self._done_count(job_id) < job.batch_count:
+                return job  # only the batch that sees every batch committed writes
+            # Read after every marker exists: these counts are final.
+            processed, failed, done = self._counts(job_id)
+            errors = self.job_errors(job_id, JOB_ERRORS_KEPT, None).items if failed else []
             changes = {
-                "status": final_status(job.processed_items, job.failed_items).value,
+                "status": final_status(processed, failed).value,
+                "processed_items": processed,
+                "failed_items": failed,
+                "batches_done": done,
                 "completed_at": now,
                 "updated_at": now,
                 "errors": [e.model_dump() for e in errors],
@@ -285,6 +323,8 @@ class FirestoreJobStore:
 
     def fail_job(self, job_id: str, reason: str, now: datetime) -> None:
         errors = self.job_errors(job_id, JOB_ERRORS_KEPT, None).items
+        processed, failed, done = self._counts(job_id)  # as the failure leaves them (announced with it)
+        counts = {"processed_items": processed, "failed_items": failed, "batches_done": done}
         ref = self._jobs.document(job_id)
 
         @firestore.transactional
@@ -295,7 +335,9 @@ class FirestoreJobStore:
             changes = {"status": JobStatus.FAILED.value, "failure_reason": reason, "completed_at": now}
             errors_now = [e.model_dump() for e in errors]
             announcement = _announcement(job_id, JobStatus.FAILED)
-            txn.update(ref, {**changes, "updated_at": now, "errors": errors_now, "notification": announcement})
+            txn.update(
+                ref, {**changes, **counts, "updated_at": now, "errors": errors_now, "notification": announcement}
+            )
 
         with translated("bulk job"):
             fail(self._client.transaction())
@@ -337,13 +379,13 @@ class FirestoreJobStore:
         else:
             raise ConflictError("bulk job: kept changing while being cancelled; try again")
         self._skip_batches(job_id, self._all_batches(job), now)
-        job = self.get_job(job_id)
-        if job.failed_items:  # the first failures, as a finished job shows them
-            errors = self.job_errors(job_id, JOB_ERRORS_KEPT, None).items
-            with translated("bulk job"):
-                self._jobs.document(job_id).update({"errors": [e.model_dump() for e in errors]})
-            job = job.model_copy(update={"errors": errors})
-        return job
+        processed, failed, done = self._counts(job_id)  # as the cancel left them (announced with it)
+        changes = {"processed_items": processed, "failed_items": failed, "batches_done": done}
+        if failed:  # the first failures, as a finished job shows them
+            changes["errors"] = [e.model_dump() for e in self.job_errors(job_id, JOB_ERRORS_KEPT, None).items]
+        with translated("bulk job"):
+            self._jobs.document(job_id).update(changes)
+        return BulkJob.model_validate({**self.get_job(job_id).model_dump(), **changes})
 
     def _skip_batches(self, job_id: str, batches: list[BatchRange], now: datetime) -> None:
         done = self.done_batches(job_id)
@@ -423,6 +465,14 @@ class FirestoreJobStore:
 
     def claim_rescue(self, job_id: str, stalled_before: datetime, now: datetime) -> BulkJob | None:
         ref = self._jobs.document(job_id)
+        # Batches do not write the job document: its newest part marker is its last sign of life.
+        # Read before the transaction, not in it (a query read there would lock the very range new
+        # markers go into); a batch committing in between only makes a harmless re-queue.
+        since = firestore.FieldFilter("committed_at", ">=", stalled_before)  # one field: no composite index
+        with translated("bulk job"):
+            alive = any(True for _ in ref.collection("parts").where(filter=since).limit(1).stream())
+        if alive:
+            return None
 
         @firestore.transactional
         def claim(txn: firestore.Transaction) -> BulkJob | None:
@@ -430,8 +480,8 @@ class FirestoreJobStore:
             if not snap.exists:
                 return None
             job = BulkJob.model_validate(snap.to_dict())
-            # Checked again inside the transaction: a check racing this one, or a batch that just
-            # committed, moved updated_at, and then this rescue is not ours to make.
+            # Checked again inside the transaction: a check racing this one moved updated_at, and
+            # then this rescue is not ours to make.
             if job.status.value not in UNFINISHED or job.updated_at >= stalled_before:
                 return None
             txn.update(ref, {"rescues": job.rescues + 1, "updated_at": now})
@@ -440,6 +490,22 @@ class FirestoreJobStore:
         with translated("bulk job"):
             claimed: BulkJob | None = claim(self._client.transaction())
         return claimed
+
+    def first_write_at(self, now: datetime) -> datetime:
+        """When the tenant's first job began writing (its ramp's start): created once, by the first
+        caller, with `now`; every later caller reads it."""
+        ref = self._root.collection(SYSTEM).document(INGEST)
+        with translated("tenant ingest"):
+            snap = ref.get()
+            if snap.exists:
+                return snap.get("first_write_at")  # type: ignore[no-any-return]
+        try:
+            with translated("tenant ingest"):
+                ref.create({"first_write_at": now})
+            return now
+        except ConflictError:  # another job's batch created it first
+            with translated("tenant ingest"):
+                return ref.get().get("first_write_at")  # type: ignore[no-any-return]
 
     def done_batches(self, job_id: str) -> set[int]:
         markers = self._jobs.document(job_id).collection("batches").select(["index"])  # not the errors
