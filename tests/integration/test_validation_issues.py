@@ -166,14 +166,16 @@ def write_behind_the_back(scope: Scope, products: list[dict[str, Any]]) -> list[
     return ids
 
 
-def sweep_of(scope: Scope, name: str | None = None, page_size: int = 300) -> Sweep:
-    """The production sweep, limited to one test's tenant (the emulator holds every test's data)."""
+def sweep_of(scope: Scope, name: str | None = None, page_size: int | None = None) -> Sweep:
+    """The production sweep, limited to one test's tenant (the emulator holds every test's data);
+    its own page size unless one is given."""
     client = wiring.firestore_client()
     store = FirestoreSweepStore(client, name or f"test-{scope.tenant_id}", tenant_ids={scope.tenant_id})
-    return Sweep(store, wiring.quality, lambda s: FirestoreIssueStore(client, s), wiring.utc_now, page_size)
+    sized = {"page_size": page_size} if page_size else {}
+    return Sweep(store, wiring.quality, lambda s: FirestoreIssueStore(client, s), wiring.utc_now, **sized)
 
 
-def sweep_until_done(scope: Scope, budget: float = 60, page_size: int = 300) -> list[dict[str, Any]]:
+def sweep_until_done(scope: Scope, budget: float = 60, page_size: int | None = None) -> list[dict[str, Any]]:
     reports = []
     while True:
         report = sweep_of(scope, page_size=page_size).run(budget).model_dump()
