@@ -200,3 +200,31 @@ def queue(stack_env: dict[str, str]) -> Iterator[CapturedQueue[WorkerTask]]:
     captured = CapturedQueue(WorkerTask)
     yield captured
     captured.delete()
+
+
+class JsonApi:
+    """The API through the test client, as the holder of `auth`: each call answers its JSON body,
+    its status checked first when `expect` is given."""
+
+    def __init__(self, client: Any, auth: dict[str, str]) -> None:
+        self.client, self.auth = client, auth
+
+    def __call__(self, method: str, path: str, body: Any = None, expect: int | None = None) -> Any:
+        resp = self.client.open(path, method=method, json=body, headers=self.auth)
+        if expect is not None:
+            assert resp.status_code == expect, resp.get_data(as_text=True)[:500]
+        return resp.get_json()
+
+    def events(self, **filters: str) -> list[dict[str, Any]]:
+        query = "&".join(f"{k}={v}" for k, v in filters.items())
+        return list(self("GET", f"/api/v1/pim/audit-logs?{query}", expect=200)["items"])
+
+    def issues(self, product_id: str) -> set[tuple[str, str]]:
+        """(code, field) of the product's open validation issues."""
+        found = self("GET", f"/api/v1/pim/validation-issues?product_id={product_id}", expect=200)["items"]
+        return {(i["code"], i["field"]) for i in found}
+
+
+@pytest.fixture()
+def api(client: Any, auth: dict[str, str]) -> JsonApi:
+    return JsonApi(client, auth)

@@ -16,7 +16,7 @@ from shared import wiring
 from shared.domain.tenancy import Scope
 from shared.services.reevaluation import Reevaluation
 from shared.services.tasks import ReevaluationTask
-from tests.integration.conftest import JobsApi
+from tests.integration.conftest import JobsApi, JsonApi
 from tests.integration.test_exports import ExportsApi, download
 from tests.integration.test_uploads import UploadsApi, csv_bytes
 from tests.integration.test_validation_issues import sweep_until_done, write_behind_the_back
@@ -30,27 +30,7 @@ WEIGHT = {"name": "Weight", "slug": "weight", "type": "NUMBER", "unit": "kg", "m
 MATERIAL = {"name": "Material", "slug": "material", "type": "TEXT"}
 
 
-class Api:
-    def __init__(self, client: Any, auth: dict[str, str]) -> None:
-        self.client, self.auth = client, auth
-
-    def __call__(self, method: str, path: str, body: Any = None, expect: int | None = None) -> Any:
-        resp = self.client.open(path, method=method, json=body, headers=self.auth)
-        if expect is not None:
-            assert resp.status_code == expect, resp.get_data(as_text=True)[:500]
-        return resp.get_json()
-
-    def issues(self, product_id: str) -> set[tuple[str, str]]:
-        found = self("GET", f"{B}/validation-issues?product_id={product_id}", expect=200)["items"]
-        return {(i["code"], i["field"]) for i in found}
-
-
-@pytest.fixture()
-def api(client: Any, auth: dict[str, str]) -> Api:
-    return Api(client, auth)
-
-
-def apparel(api: Api) -> str:
+def apparel(api: JsonApi) -> str:
     """weight (NUMBER, kg, 0-1000) and material (TEXT), and a template "Apparel" requiring both."""
     api("POST", A, WEIGHT, 201)
     api("POST", A, MATERIAL, 201)
@@ -62,7 +42,7 @@ def apparel(api: Api) -> str:
 
 
 # --- definitions ---------------------------------------------------------------------------
-def test_a_definition_is_created_listed_changed_and_deleted_each_step_audited(api: Api) -> None:
+def test_a_definition_is_created_listed_changed_and_deleted_each_step_audited(api: JsonApi) -> None:
     created = api("POST", A, WEIGHT, 201)
     assert (created["type"], created["unit"], created["min"], created["max"]) == ("NUMBER", "kg", 0, 1000)
     api("POST", A, {"name": "Colour", "slug": "colour", "type": "SELECT", "options": ["Red", "Blue"]}, 201)
@@ -92,12 +72,12 @@ def test_a_definition_is_created_listed_changed_and_deleted_each_step_audited(ap
         ({"name": "Weight", "slug": "weight", "type": "NUMBER", "colour": 1}, "colour"),
     ],
 )
-def test_a_definition_that_does_not_hold_together_is_400(api: Api, body: dict[str, Any], field: str) -> None:
+def test_a_definition_that_does_not_hold_together_is_400(api: JsonApi, body: dict[str, Any], field: str) -> None:
     answer = api("POST", A, body, 400)
     assert field in {d["field"] for d in answer["details"]}, answer
 
 
-def test_a_change_is_judged_whole_and_a_slug_is_unique(api: Api) -> None:
+def test_a_change_is_judged_whole_and_a_slug_is_unique(api: JsonApi) -> None:
     weight = api("POST", A, WEIGHT, 201)
     api("POST", A, {**WEIGHT, "name": "Other"}, 409)
     answer = api("PUT", f"{A}/{weight['id']}", {"type": "SELECT"}, 400)  # a SELECT without options
@@ -108,7 +88,7 @@ def test_a_change_is_judged_whole_and_a_slug_is_unique(api: Api) -> None:
     api("PUT", f"{A}/{weight['id']}", {"slug": "material"}, 409)
 
 
-def test_a_slug_may_change_until_a_product_uses_it(api: Api) -> None:
+def test_a_slug_may_change_until_a_product_uses_it(api: JsonApi) -> None:
     weight = api("POST", A, WEIGHT, 201)
     assert api("PUT", f"{A}/{weight['id']}", {"slug": "mass"}, 200)["slug"] == "mass"
     api("POST", P, {"title": "Anvil", "attributes": {"mass": 50}}, 201)
@@ -130,7 +110,7 @@ def test_a_slug_may_change_until_a_product_uses_it(api: Api) -> None:
     ],
 )
 def test_values_must_fit_their_definition(
-    api: Api, definition: dict[str, Any], good: list[Any], bad: list[Any]
+    api: JsonApi, definition: dict[str, Any], good: list[Any], bad: list[Any]
 ) -> None:
     api("POST", A, definition, 201)
     slug = definition["slug"]
@@ -144,7 +124,7 @@ def test_values_must_fit_their_definition(
 
 
 # --- templates and completeness ------------------------------------------------------------
-def test_completeness_and_missing_required_attributes_follow_every_write(api: Api) -> None:
+def test_completeness_and_missing_required_attributes_follow_every_write(api: JsonApi) -> None:
     template_id = apparel(api)
     product = api("POST", P, {"title": "Shirt", "template_id": template_id, "attributes": {"weight": 0.2}}, 201)
     assert (product["template_id"], product["completeness"]) == (template_id, 50)
@@ -168,7 +148,7 @@ def test_completeness_and_missing_required_attributes_follow_every_write(api: Ap
     assert not {c for c, _ in api.issues(product["id"])} & {"MISSING_REQUIRED_ATTRIBUTE"}
 
 
-def test_references_and_a_cycle_free_delete_order(api: Api) -> None:
+def test_references_and_a_cycle_free_delete_order(api: JsonApi) -> None:
     template_id = apparel(api)
     unknown = "0b7e4c1a-5f3d-4e2b-9c8a-6d1f2e3a4b5c"
     answer = api("POST", P, {"title": "Shirt", "template_id": unknown}, 400)
@@ -188,10 +168,10 @@ def test_references_and_a_cycle_free_delete_order(api: Api) -> None:
     api("DELETE", f"{A}/{weight['id']}", expect=204)
 
 
-def test_definitions_and_templates_are_the_tenants_own(api: Api, client: Any, keys: tuple[Path, Path]) -> None:
+def test_definitions_and_templates_are_the_tenants_own(api: JsonApi, client: Any, keys: tuple[Path, Path]) -> None:
     template_id = apparel(api)
     weight = api("GET", A, expect=200)["items"][-1]
-    other = Api(client, headers(keys[0], new_scope()))
+    other = JsonApi(client, headers(keys[0], new_scope()))
     assert other("GET", A, expect=200)["items"] == [] and other("GET", T, expect=200)["items"] == []
     other("GET", f"{T}/{template_id}", expect=404)
     other("PUT", f"{A}/{weight['id']}", {"name": "Hijacked"}, 404)
@@ -202,7 +182,7 @@ def test_definitions_and_templates_are_the_tenants_own(api: Api, client: Any, ke
 
 
 # --- bulk items ----------------------------------------------------------------------------
-def test_bulk_items_are_held_to_definitions_and_templates(api: Api, jobs: JobsApi) -> None:
+def test_bulk_items_are_held_to_definitions_and_templates(api: JsonApi, jobs: JobsApi) -> None:
     template_id = apparel(api)
     items = [
         {"title": "Shirt 0", "template_id": template_id, "attributes": {"weight": 0.2, "material": "Cotton"}},
@@ -251,7 +231,7 @@ def pages(monkeypatch: pytest.MonkeyPatch) -> list[ReevaluationTask]:
     return handled
 
 
-def test_a_template_change_reevaluates_its_products_page_by_page(api: Api, pages: list[ReevaluationTask]) -> None:
+def test_a_template_change_reevaluates_its_products_page_by_page(api: JsonApi, pages: list[ReevaluationTask]) -> None:
     template_id = apparel(api)
     other = api("POST", T, {"name": "Other", "slug": "other"}, 201)
     ids = [
@@ -277,7 +257,7 @@ def test_a_template_change_reevaluates_its_products_page_by_page(api: Api, pages
     assert api("GET", f"{P}/{outside}", expect=200)["completeness"] == 100  # another template's: untouched
 
 
-def test_a_definition_change_flags_what_no_longer_fits_until_fixed(api: Api, pages: list[ReevaluationTask]) -> None:
+def test_a_definition_change_flags_what_no_longer_fits_until_fixed(api: JsonApi, pages: list[ReevaluationTask]) -> None:
     weight = api("POST", A, WEIGHT, 201)
     ids = [api("POST", P, {"title": f"Anvil {i}", "attributes": {"weight": 10 * i}}, 201)["id"] for i in range(9)]
     api("PUT", f"{A}/{weight['id']}", {"max": 45}, 200)
@@ -298,7 +278,7 @@ def test_a_definition_change_flags_what_no_longer_fits_until_fixed(api: Api, pag
     wait_until(lambda: invalid() == set(), 60)
 
 
-def test_a_page_delivered_again_changes_nothing_and_queues_the_same_next_page(api: Api, scope: Scope) -> None:
+def test_a_page_delivered_again_changes_nothing_and_queues_the_same_next_page(api: JsonApi, scope: Scope) -> None:
     template_id = apparel(api)
     # Written behind the API's back: no completeness or score yet, as before a template change.
     ids = write_behind_the_back(scope, [{"title": f"Shirt {i}", "template_id": template_id} for i in range(5)])
@@ -320,7 +300,7 @@ def test_a_page_delivered_again_changes_nothing_and_queues_the_same_next_page(ap
     assert ReevaluationTask.model_validate(queued[0][1]).after == sorted(ids)[1]
 
 
-def test_the_sweep_flags_values_a_definition_no_longer_allows(api: Api, scope: Scope) -> None:
+def test_the_sweep_flags_values_a_definition_no_longer_allows(api: JsonApi, scope: Scope) -> None:
     api("POST", A, WEIGHT, 201)
     (pid,) = write_behind_the_back(scope, [{"title": "Written directly", "attributes": {"weight": "heavy"}}])
     assert api.issues(pid) == set()
@@ -330,7 +310,7 @@ def test_the_sweep_flags_values_a_definition_no_longer_allows(api: Api, scope: S
 
 # --- exports -------------------------------------------------------------------------------
 def test_exports_carry_template_completeness_and_typed_values_and_leave_out_invalid_ones(
-    api: Api, client: Any, auth: dict[str, str], scope: Scope
+    api: JsonApi, client: Any, auth: dict[str, str], scope: Scope
 ) -> None:
     template_id = apparel(api)
     api("POST", A, {"name": "Organic", "slug": "organic", "type": "BOOLEAN"}, 201)
@@ -360,7 +340,9 @@ def test_exports_carry_template_completeness_and_typed_values_and_leave_out_inva
     assert stale not in {line["id"]}
 
 
-def test_a_csv_upload_names_template_and_typed_attribute_columns(api: Api, client: Any, auth: dict[str, str]) -> None:
+def test_a_csv_upload_names_template_and_typed_attribute_columns(
+    api: JsonApi, client: Any, auth: dict[str, str]
+) -> None:
     template_id = apparel(api)
     rows = [["title", "template_id", "attributes.weight", "attributes.material"]]
     rows += [
@@ -376,7 +358,7 @@ def test_a_csv_upload_names_template_and_typed_attribute_columns(api: Api, clien
     assert (products["Shirt 0"]["completeness"], products["Shirt 2"]["completeness"]) == (100, 50)
 
 
-def test_a_template_changed_with_a_group_given_without_attributes_is_judged_as_the_model_fills_it(api: Api) -> None:
+def test_a_template_changed_with_a_group_given_without_attributes_is_judged_as_the_model_fills_it(api: JsonApi) -> None:
     """A PUT's groups may leave out what has a default (a group's `attributes`): the template it
     leaves is judged, not the raw patch (once a 500)."""
     template_id = apparel(api)

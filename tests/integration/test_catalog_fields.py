@@ -16,6 +16,7 @@ from shared.domain.catalog import BRANDS, CATEGORIES, BrandFields, CategoryField
 from shared.domain.tenancy import Principal, Role, Scope
 from shared.errors import ConflictError
 from shared.services.taxonomy import Taxonomy
+from tests.integration.conftest import JsonApi
 from tests.support import headers, new_scope
 
 B = "/api/v1/pim/brands"
@@ -23,29 +24,9 @@ C = "/api/v1/pim/categories"
 P = "/api/v1/pim/products"
 
 
-class Api:
-    def __init__(self, client: Any, auth: dict[str, str]) -> None:
-        self.client, self.auth = client, auth
-
-    def __call__(self, method: str, path: str, body: Any = None, expect: int | None = None) -> Any:
-        resp = self.client.open(path, method=method, json=body, headers=self.auth)
-        if expect is not None:
-            assert resp.status_code == expect, resp.get_data(as_text=True)[:400]
-        return resp.get_json()
-
-    def events(self, **filters: str) -> list[dict[str, Any]]:
-        query = "&".join(f"{k}={v}" for k, v in filters.items())
-        return list(self("GET", f"/api/v1/pim/audit-logs?{query}", expect=200)["items"])
-
-
-@pytest.fixture()
-def api(client: Any, auth: dict[str, str]) -> Api:
-    return Api(client, auth)
-
-
 # --- slugs -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("base", [B, C])
-def test_a_slug_is_derived_from_the_name_and_a_clash_takes_the_next_suffix(api: Api, base: str) -> None:
+def test_a_slug_is_derived_from_the_name_and_a_clash_takes_the_next_suffix(api: JsonApi, base: str) -> None:
     assert api("POST", base, {"name": "Café Crème"}, 201)["slug"] == "cafe-creme"
     assert api("POST", base, {"name": "Cafe  Creme!"}, 201)["slug"] == "cafe-creme-2"
     assert api("POST", base, {"name": "CAFE creme?"}, 201)["slug"] == "cafe-creme-3"
@@ -53,7 +34,7 @@ def test_a_slug_is_derived_from_the_name_and_a_clash_takes_the_next_suffix(api: 
 
 
 @pytest.mark.parametrize("base", [B, C])
-def test_a_given_slug_is_kept_and_a_taken_one_is_409(api: Api, base: str) -> None:
+def test_a_given_slug_is_kept_and_a_taken_one_is_409(api: JsonApi, base: str) -> None:
     first = api("POST", base, {"name": "Knitwear", "slug": "knitwear"}, 201)
     assert first["slug"] == "knitwear" and api("GET", f"{base}/{first['id']}", expect=200)["slug"] == "knitwear"
     clash = api("POST", base, {"name": "Other", "slug": "knitwear"}, 409)
@@ -63,7 +44,7 @@ def test_a_given_slug_is_kept_and_a_taken_one_is_409(api: Api, base: str) -> Non
     assert [x["name"] for x in api("GET", base, expect=200)["items"]] == ["Knitwear", "knit wear"]
 
 
-def test_categories_of_one_name_under_two_parents_get_two_slugs(api: Api) -> None:
+def test_categories_of_one_name_under_two_parents_get_two_slugs(api: JsonApi) -> None:
     men = api("POST", C, {"name": "Men"}, 201)
     women = api("POST", C, {"name": "Women"}, 201)
     first = api("POST", C, {"name": "Knitwear", "parent_id": men["id"]}, 201)
@@ -76,18 +57,18 @@ def test_categories_of_one_name_under_two_parents_get_two_slugs(api: Api) -> Non
     ["Knitwear", "knit wear", "knit_wear", "-knit", "knit-", "knit--wear", "", "ü", "a" * 101, "knit/wear", 7],
 )
 @pytest.mark.parametrize("base", [B, C])
-def test_bad_slugs_are_400_naming_the_field(api: Api, base: str, slug: Any) -> None:
+def test_bad_slugs_are_400_naming_the_field(api: JsonApi, base: str, slug: Any) -> None:
     error = api("POST", base, {"name": "Knitwear", "slug": slug}, 400)
     assert error["details"][0]["field"] == "slug"
     assert api("GET", base, expect=200)["items"] == []
 
 
-def test_the_longest_slug_is_accepted(api: Api) -> None:
+def test_the_longest_slug_is_accepted(api: JsonApi) -> None:
     assert api("POST", B, {"name": "Long", "slug": "a" * 100}, 201)["slug"] == "a" * 100
 
 
 @pytest.mark.parametrize("base", [B, C])
-def test_changing_a_slug_moves_its_index_entry(api: Api, base: str) -> None:
+def test_changing_a_slug_moves_its_index_entry(api: JsonApi, base: str) -> None:
     one = api("POST", base, {"name": "One", "slug": "one"}, 201)
     two = api("POST", base, {"name": "Two"}, 201)
     assert api("PUT", f"{base}/{two['id']}", {"slug": "one"}, 409)["code"] == "CONFLICT"
@@ -107,9 +88,9 @@ def test_changing_a_slug_moves_its_index_entry(api: Api, base: str) -> None:
 
 
 def test_slugs_are_unique_per_tenant_and_org_only(client: Any, keys: tuple[Path, Path], scope: Scope) -> None:
-    mine = Api(client, headers(keys[0], scope))
-    other_tenant = Api(client, headers(keys[0], new_scope()))
-    other_org = Api(client, headers(keys[0], Scope(tenant_id=scope.tenant_id, org_id=new_scope().org_id)))
+    mine = JsonApi(client, headers(keys[0], scope))
+    other_tenant = JsonApi(client, headers(keys[0], new_scope()))
+    other_org = JsonApi(client, headers(keys[0], Scope(tenant_id=scope.tenant_id, org_id=new_scope().org_id)))
     for base in (B, C):
         assert mine("POST", base, {"name": "Acme", "slug": "acme"}, 201)["slug"] == "acme"
         assert other_tenant("POST", base, {"name": "Acme", "slug": "acme"}, 201)["slug"] == "acme"
@@ -182,7 +163,7 @@ def test_concurrent_creates_of_one_slug_make_exactly_one(app: Any, keys: tuple[P
 
 
 # --- brand logos -----------------------------------------------------------------------------
-def test_a_brand_logo_is_an_https_url_set_changed_and_cleared(api: Api) -> None:
+def test_a_brand_logo_is_an_https_url_set_changed_and_cleared(api: JsonApi) -> None:
     logo = "https://cdn.example.com/logos/acme.png?v=2"
     acme = api("POST", B, {"name": "Acme", "logo_url": logo}, 201)
     assert acme["logo_url"] == logo and api("GET", f"{B}/{acme['id']}", expect=200)["logo_url"] == logo
@@ -212,7 +193,7 @@ def test_a_brand_logo_is_an_https_url_set_changed_and_cleared(api: Api) -> None:
         42,
     ],
 )
-def test_bad_logo_urls_are_400(api: Api, url: Any) -> None:
+def test_bad_logo_urls_are_400(api: JsonApi, url: Any) -> None:
     error = api("POST", B, {"name": "Acme", "logo_url": url}, 400)
     assert error["details"][0]["field"] == "logo_url"
     acme = api("POST", B, {"name": "Acme"}, 201)
@@ -221,7 +202,7 @@ def test_bad_logo_urls_are_400(api: Api, url: Any) -> None:
 
 
 # --- variants --------------------------------------------------------------------------------
-def test_variants_carry_options_cost_prices_and_their_own_scores(api: Api) -> None:
+def test_variants_carry_options_cost_prices_and_their_own_scores(api: JsonApi) -> None:
     pid = api("POST", P, {"title": "Shirt"}, 201)["id"]
     red = api(
         "POST",
@@ -258,7 +239,7 @@ def test_variants_carry_options_cost_prices_and_their_own_scores(api: Api) -> No
     assert created["cost_price"]["after"] == "7.125" and "data_quality_score" not in created  # bookkeeping
 
 
-def test_two_variants_of_a_product_may_not_share_options(api: Api) -> None:
+def test_two_variants_of_a_product_may_not_share_options(api: JsonApi) -> None:
     pid = api("POST", P, {"title": "Shirt"}, 201)["id"]
     red = api("POST", f"{P}/{pid}/variants", {"option_values": {"color": "Red", "size": "S"}}, 201)
     clash = api("POST", f"{P}/{pid}/variants", {"option_values": {"size": "s", "color": " RED"}}, 400)
@@ -294,7 +275,7 @@ def test_two_variants_of_a_product_may_not_share_options(api: Api) -> None:
         ({"data_quality_score": 100}, "data_quality_score"),
     ],
 )
-def test_bad_variant_options_and_cost_prices_are_400(api: Api, body: dict[str, Any], field: str) -> None:
+def test_bad_variant_options_and_cost_prices_are_400(api: JsonApi, body: dict[str, Any], field: str) -> None:
     pid = api("POST", P, {"title": "Shirt"}, 201)["id"]
     error = api("POST", f"{P}/{pid}/variants", body, 400)
     assert any(d["field"].startswith(field) for d in error["details"]), error
