@@ -3,8 +3,9 @@ into the Firestore emulator, judged once, then the template changed (a third att
 required) and every product re-evaluated page by page, as the worker's tasks do.
 
 Usage: python -m bench.reevaluation [--sizes 10000 100000] [--page-size 300] [--profile]
-The pages run one after another in this process, each exactly as one task delivery runs it
-(Reevaluation.handle), without Cloud Tasks' dispatch between them. Prints, per size: products/s
+The tasks run one after another in this process, each exactly as one delivery runs it
+(Reevaluation.handle: pages from one query until the task's time budget is spent), without Cloud
+Tasks' dispatch between them. Prints, per size: products/s
 of the pass after the template change (completeness and score rewritten, one more issue per
 product), of the first pass (every issue record written from scratch), and the process's peak
 memory during the measured pass (it must not grow with the catalog). With --profile, the measured
