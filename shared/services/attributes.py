@@ -95,16 +95,17 @@ class TemplateGuard:
     reevaluations: Reevaluations
 
     def check(self, data: dict[str, Any], current: ProductTemplate | None) -> None:
-        if current is not None:
-            try:
-                TemplateFields.model_validate({k: v for k, v in data.items() if k in TemplateFields.model_fields})
-            except ValidationError as exc:
-                raise invalid("invalid product template", exc) from exc
+        # Judged as the whole template it leaves; a patch's groups may leave out what has a default
+        # (a group given without `attributes`), which only the model fills in.
+        try:
+            fields = TemplateFields.model_validate({k: v for k, v in data.items() if k in TemplateFields.model_fields})
+        except ValidationError as exc:
+            raise invalid("invalid product template", exc) from exc
         problems = [
-            FieldProblem(f"attribute_groups[{g}].attributes[{a}].slug", f"no attribute {attribute['slug']!r}")
-            for g, group in enumerate(data.get("attribute_groups") or [])
-            for a, attribute in enumerate(group["attributes"])
-            if not self.store.exists(Collection.ATTRIBUTE_SLUGS, name_key(attribute["slug"]))
+            FieldProblem(f"attribute_groups[{g}].attributes[{a}].slug", f"no attribute {attribute.slug!r}")
+            for g, group in enumerate(fields.attribute_groups)
+            for a, attribute in enumerate(group.attributes)
+            if not self.store.exists(Collection.ATTRIBUTE_SLUGS, name_key(attribute.slug))
         ]
         if problems:
             raise InvalidArgumentError("unknown attribute", problems)

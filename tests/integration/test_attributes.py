@@ -449,3 +449,17 @@ def test_a_csv_upload_names_template_and_typed_attribute_columns(api: Api, clien
     assert "attributes.weight" in job["errors"][0]["message"]
     products = {p["title"]: p for p in JobsApi(client, auth).products()}
     assert (products["Shirt 0"]["completeness"], products["Shirt 2"]["completeness"]) == (100, 50)
+
+
+def test_a_template_changed_with_a_group_given_without_attributes_is_judged_as_the_model_fills_it(api: Api) -> None:
+    """A PUT's groups may leave out what has a default (a group's `attributes`): the template it
+    leaves is judged, not the raw patch (once a 500)."""
+    template_id = apparel(api)
+    changed = api("PUT", f"{T}/{template_id}", {"attribute_groups": [{"name": "Empty for now"}]}, 200)
+    assert (changed["attribute_groups"], changed["attribute_slugs"]) == (
+        [{"name": "Empty for now", "attributes": []}],
+        [],
+    )
+    unknown = [{"name": "Care", "attributes": [{"slug": "washing"}]}]
+    answer = api("PUT", f"{T}/{template_id}", {"attribute_groups": unknown}, 400)
+    assert [d["field"] for d in answer["details"]] == ["attribute_groups[0].attributes[0].slug"]

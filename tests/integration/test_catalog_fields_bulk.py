@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from shared.domain.exports import CSV_COLUMNS
+from shared.domain.exports import CSV_COLUMNS, TEMPLATE_COLUMNS
 from tests.integration.conftest import JobsApi
 from tests.integration.test_exports import ExportsApi, download
 from tests.integration.test_uploads import UploadsApi, csv_bytes
@@ -142,7 +142,7 @@ def test_exports_carry_options_cost_prices_and_variant_scores(exports: ExportsAp
     else:
         reader = csv.DictReader(io.StringIO(body))
         [row] = list(reader)
-        assert reader.fieldnames == CSV_COLUMNS
+        assert reader.fieldnames == [*CSV_COLUMNS, *TEMPLATE_COLUMNS]  # no attribute definitions here
         variants = json.loads(row["variants"])
     [variant] = variants
     assert (variant["option_values"], variant["cost_price"], variant["data_quality_score"]) == (

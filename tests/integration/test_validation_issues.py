@@ -166,14 +166,16 @@ def write_behind_the_back(scope: Scope, products: list[dict[str, Any]]) -> list[
     return ids
 
 
-def sweep_of(scope: Scope, name: str | None = None, page_size: int = 300) -> Sweep:
-    """The production sweep, limited to one test's tenant (the emulator holds every test's data)."""
+def sweep_of(scope: Scope, name: str | None = None, page_size: int | None = None) -> Sweep:
+    """The production sweep, limited to one test's tenant (the emulator holds every test's data);
+    its own page size unless one is given."""
     client = wiring.firestore_client()
     store = FirestoreSweepStore(client, name or f"test-{scope.tenant_id}", tenant_ids={scope.tenant_id})
-    return Sweep(store, wiring.quality, lambda s: FirestoreIssueStore(client, s), wiring.utc_now, page_size)
+    sized = {"page_size": page_size} if page_size else {}
+    return Sweep(store, wiring.quality, lambda s: FirestoreIssueStore(client, s), wiring.utc_now, **sized)
 
 
-def sweep_until_done(scope: Scope, budget: float = 60, page_size: int = 300) -> list[dict[str, Any]]:
+def sweep_until_done(scope: Scope, budget: float = 60, page_size: int | None = None) -> list[dict[str, Any]]:
     reports = []
     while True:
         report = sweep_of(scope, page_size=page_size).run(budget).model_dump()
@@ -258,10 +260,10 @@ def test_a_new_pass_waits_for_the_interval_after_the_last_one_ended(scope: Scope
     now = [wiring.utc_now()]
     client = wiring.firestore_client()
 
-    def sweep(page_size: int = 300) -> Sweep:
+    def sweep(page_size: int = 300, rest: timedelta = timedelta(hours=24)) -> Sweep:
         store = FirestoreSweepStore(client, f"test-{scope.tenant_id}", tenant_ids={scope.tenant_id})
         issues_of = lambda s: FirestoreIssueStore(client, s)  # noqa: E731
-        return Sweep(store, wiring.quality, issues_of, lambda: now[0], page_size, min_interval=timedelta(hours=24))
+        return Sweep(store, wiring.quality, issues_of, lambda: now[0], page_size, min_interval=rest)
 
     assert (sweep().run(60).status, sweep().run(60).status) == ("completed", "resting")  # the first pass ever runs
     now[0] += timedelta(hours=23, minutes=59)
@@ -270,7 +272,9 @@ def test_a_new_pass_waits_for_the_interval_after_the_last_one_ended(scope: Scope
     now[0] += timedelta(minutes=1)
     paused = sweep(page_size=1).run(0.000001)  # a pass that pauses part way ...
     assert (paused.status, paused.products) == ("paused", 1)
-    assert (sweep().run(60).status, sweep().run(60).products) == ("completed", 0)  # ... is resumed, not rested
+    # ... is resumed, not rested, even by a sweep told to rest longer (the setting raised meanwhile)
+    resumed = sweep(rest=timedelta(hours=48)).run(60)
+    assert (resumed.status, resumed.products, sweep().run(60).status) == ("completed", 2, "resting")
 
 
 def test_a_sweep_evaluates_300_products_a_page(scope: Scope) -> None:
