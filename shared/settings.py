@@ -94,8 +94,16 @@ class Settings(BaseSettings):
         300,
         ge=1,
         le=1000,
-        description="Products one re-evaluation task reads and judges after an attribute definition or a "
-        "product template changed (one page per Cloud Tasks delivery).",
+        description="Products a re-evaluation task reads and judges at a time after an attribute definition or a "
+        "product template changed (one page in memory at a time).",
+    )
+    reevaluation_task_budget_seconds: float = Field(
+        60,
+        gt=0,
+        le=480,
+        description="A re-evaluation task streams page after page from one query until this is spent, then "
+        "queues its successor from where it stopped (well under the worker's 540 s timeout: the page in hand "
+        "still finishes).",
     )
     sweep_min_interval_hours: float = Field(
         24,

@@ -247,9 +247,16 @@ def product_templates(scope: Scope) -> Taxonomy:
 
 
 def reevaluation(scope: Scope) -> Reevaluation:
-    """One page of products re-evaluated after a definition or template changed (bulk-job queue)."""
-    store = FirestoreCatalogStore(firestore_client(), scope)
-    return Reevaluation(scope, store, quality(scope), task_queue(), get_settings().reevaluation_page_size)
+    """Products re-evaluated after a definition or template changed, pages of them per task (bulk-job queue)."""
+    store, settings = FirestoreCatalogStore(firestore_client(), scope), get_settings()
+    return Reevaluation(
+        scope,
+        store,
+        quality(scope),
+        task_queue(),
+        settings.reevaluation_page_size,
+        settings.reevaluation_task_budget_seconds,
+    )
 
 
 def audit_log(scope: Scope) -> AuditLog:

@@ -188,9 +188,9 @@ class CatalogStore(Protocol):
         """Whether any product has a value for the attribute."""
         ...
 
-    def products_page(self, after: str | None, limit: int, template_id: str | None = None) -> list[tuple[Product, Any]]:
-        """Up to `limit` products in id order after `after` (those of one template, when given),
-        each with its version."""
+    def products_from(self, after: str | None, template_id: str | None = None) -> Iterator[tuple[Product, Any]]:
+        """The products in id order after `after` (those of one template, when given), each with
+        its version, streamed by one query: read as far as needed, then closed."""
         ...
 
 

@@ -57,8 +57,9 @@ def rescue_task_name(name: str, rescue: int) -> str:
 
 
 class ReevaluationTask(TenantTask):
-    """One page of a re-evaluation run after an attribute definition or a product template changed:
-    the products after `after` in id order (of `template_id` only, when given)."""
+    """One task of a re-evaluation run after an attribute definition or a product template changed:
+    the products after `after` in id order (of `template_id` only, when given), as many pages as
+    its time budget allows. `page` is the task's place in the run (0, 1, ...), not a page count."""
 
     kind: Literal["reevaluate"]
     run_id: Uuid
@@ -77,7 +78,8 @@ class ReevaluationTask(TenantTask):
 
     @property
     def name(self) -> str:
-        """Deterministic per run and page, so a redelivered page queues its successor once."""
+        """Deterministic per run and place in it, so a redelivered task queues its successor once
+        (under the same name, wherever its budget stopped it)."""
         return f"{self.run_id}-reevaluate-{self.page:06d}"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -216,7 +217,8 @@ def test_bulk_items_are_held_to_definitions_and_templates(api: JsonApi, jobs: Jo
 @pytest.fixture()
 def pages(monkeypatch: pytest.MonkeyPatch) -> list[ReevaluationTask]:
     """Re-evaluation pages of 4 products (the worker's own service, at a size that needs several
-    pages), each page the worker handles recorded."""
+    pages) and no time budget, so that each task stops after its first page and its successor
+    goes through the queue; each task the worker handles recorded."""
     handled: list[ReevaluationTask] = []
 
     class Recorded(Reevaluation):
@@ -225,7 +227,7 @@ def pages(monkeypatch: pytest.MonkeyPatch) -> list[ReevaluationTask]:
             return super().handle(task)
 
     def reevaluation(scope: Scope) -> Reevaluation:
-        return Recorded(scope, wiring.quality(scope).catalog, wiring.quality(scope), wiring.task_queue(), 4)
+        return Recorded(scope, wiring.quality(scope).catalog, wiring.quality(scope), wiring.task_queue(), 4, 0)
 
     monkeypatch.setattr(wiring, "reevaluation", reevaluation)
     return handled
@@ -289,7 +291,7 @@ def test_a_page_delivered_again_changes_nothing_and_queues_the_same_next_page(ap
             queued.append((name, body))
 
     quality = wiring.quality(scope)
-    service = Reevaluation(scope, quality.catalog, quality, Recording(), 2)  # type: ignore[arg-type]
+    service = Reevaluation(scope, quality.catalog, quality, Recording(), 2, 0)  # type: ignore[arg-type]
     task = ReevaluationTask.first(scope, "6f1e0c52-5d0e-4a57-9b43-3c6f1f0f2a11", template_id)
     assert "2 rewritten" in service.handle(task)
     first = {pid: api("GET", f"{P}/{pid}", expect=200) for pid in sorted(ids)[:2]}
@@ -298,6 +300,79 @@ def test_a_page_delivered_again_changes_nothing_and_queues_the_same_next_page(ap
     assert {pid: api("GET", f"{P}/{pid}", expect=200) for pid in first} == first
     assert queued[0] == queued[1] and queued[0][0].endswith("-reevaluate-000001")
     assert ReevaluationTask.model_validate(queued[0][1]).after == sorted(ids)[1]
+    # Delivered again with more budget, it goes further, but its successor keeps the one name.
+    again = Reevaluation(scope, quality.catalog, quality, Recording(), 2, 1.5, Ticking().timer)  # type: ignore[arg-type]
+    assert "4 product(s), 2 rewritten" in again.handle(task)
+    assert queued[2][0] == queued[0][0]
+
+
+class Ticking:
+    """A clock that moves one second each time it is read."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def timer(self) -> float:
+        self.now += 1
+        return self.now
+
+
+def test_a_task_streams_pages_until_its_budget_and_its_successor_finishes_the_run(api: Api, scope: Scope) -> None:
+    template_id = apparel(api)
+    ids = sorted(write_behind_the_back(scope, [{"title": f"Shirt {i}", "template_id": template_id} for i in range(7)]))
+    queued: list[tuple[str, dict[str, Any]]] = []
+
+    class Recording:
+        def enqueue(self, name: str, body: dict[str, Any]) -> None:
+            queued.append((name, body))
+
+    quality = wiring.quality(scope)
+    # Read at the start and after each page, one second apart: 2.5 s is spent after the third page.
+    service = Reevaluation(scope, quality.catalog, quality, Recording(), 2, 2.5, Ticking().timer)  # type: ignore[arg-type]
+    task = ReevaluationTask.first(scope, "0d3c9b8e-2f4a-4c61-8e7d-5b9a1c2d3e4f", template_id)
+    assert service.handle(task).startswith("re-evaluated 6 product(s), 6 rewritten")
+    name, successor = queued[0][0], ReevaluationTask.model_validate(queued[0][1])
+    assert name.endswith("-reevaluate-000001") and successor.after == ids[5]
+    assert [api("GET", f"{P}/{pid}", expect=200).get("completeness") for pid in ids[5:]] == [0, None]
+
+    finishing = Reevaluation(scope, quality.catalog, quality, Recording(), 2, 2.5, Ticking().timer)  # type: ignore[arg-type]
+    outcome = finishing.handle(successor)
+    assert outcome.startswith("re-evaluated 1 product(s), 1 rewritten") and outcome.endswith("(last page)")
+    assert len(queued) == 1  # the run is over: nothing more queued
+    assert {api("GET", f"{P}/{pid}", expect=200)["completeness"] for pid in ids} == {0}
+    assert all(("MISSING_REQUIRED_ATTRIBUTE", "attributes.material") in api.issues(pid) for pid in ids)
+
+
+def test_a_product_edited_while_its_page_is_read_keeps_what_its_own_write_judged(api: Api, scope: Scope) -> None:
+    template_id = apparel(api)
+    ids = sorted(write_behind_the_back(scope, [{"title": f"Shirt {i}", "template_id": template_id} for i in range(3)]))
+    filled = {"weight": 2, "material": "Wool"}
+
+    class EditedWhileRead:
+        """The catalog, with the first product streamed edited through the API just after it is read."""
+
+        def __init__(self, store: Any) -> None:
+            self.store = store
+
+        def products_from(self, after: str | None, template_id: str | None = None) -> Any:
+            for n, (product, version) in enumerate(self.store.products_from(after, template_id)):
+                yield product, version
+                if n == 0:
+                    api("PUT", f"{P}/{product.id}", {"attributes": filled}, 200)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.store, name)
+
+    class Ignored:
+        def enqueue(self, name: str, body: dict[str, Any]) -> None: ...
+
+    quality = wiring.quality(scope)
+    service = Reevaluation(scope, EditedWhileRead(quality.catalog), quality, Ignored(), 10)  # type: ignore[arg-type]
+    assert "3 product(s), 2 rewritten" in service.handle(ReevaluationTask.first(scope, str(uuid.uuid4()), template_id))
+    edited = api("GET", f"{P}/{ids[0]}", expect=200)
+    assert (edited["attributes"], edited["completeness"]) == (filled, 100)  # not the stale page's 0
+    assert not {code for code, _ in api.issues(ids[0])} & {"MISSING_REQUIRED_ATTRIBUTE"}
+    assert [api("GET", f"{P}/{pid}", expect=200)["completeness"] for pid in ids[1:]] == [0, 0]
 
 
 def test_the_sweep_flags_values_a_definition_no_longer_allows(api: JsonApi, scope: Scope) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from google.cloud import firestore
@@ -15,6 +16,7 @@ from shared.adapters.firestore.base import (
     TenantRoot,
     decode_cursor,
     encode_cursor,
+    in_id_order,
     newest_first,
     newest_first_page,
 )
@@ -123,15 +125,11 @@ class FirestoreCatalogStore:
         with translated("products"):
             return any(True for _ in query.select(["id"]).stream())
 
-    def products_page(self, after: str | None, limit: int, template_id: str | None = None) -> list[tuple[Product, Any]]:
+    def products_from(self, after: str | None, template_id: str | None = None) -> Iterator[tuple[Product, Any]]:
         products = self._root.collection(Collection.PRODUCTS)
-        query = products.order_by("__name__")
-        if template_id is not None:  # equality and id order: served by the single-field index
-            query = products.where(filter=FieldFilter("template_id", "==", template_id)).order_by("__name__")
-        if after:
-            query = query.start_after({"__name__": products.document(after)})
-        with translated("products"):
-            return [(Product.model_validate(s.to_dict()), s.update_time) for s in query.limit(limit).stream()]
+        # Equality and id order: served by the single-field index.
+        query = products.where(filter=FieldFilter("template_id", "==", template_id)) if template_id else None
+        return ((Product.model_validate(s.to_dict()), s.update_time) for s in in_id_order(products, after, query))
 
     def commit(self, writes: list[Write], events: list[AuditEvent]) -> None:
         """Apply the writes and their audit events atomically, with what they move of the catalog
