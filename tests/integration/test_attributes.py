@@ -317,7 +317,7 @@ class Ticking:
         return self.now
 
 
-def test_a_task_streams_pages_until_its_budget_and_its_successor_finishes_the_run(api: Api, scope: Scope) -> None:
+def test_a_task_streams_pages_until_its_budget_and_its_successor_finishes_the_run(api: JsonApi, scope: Scope) -> None:
     template_id = apparel(api)
     ids = sorted(write_behind_the_back(scope, [{"title": f"Shirt {i}", "template_id": template_id} for i in range(7)]))
     queued: list[tuple[str, dict[str, Any]]] = []
@@ -343,7 +343,7 @@ def test_a_task_streams_pages_until_its_budget_and_its_successor_finishes_the_ru
     assert all(("MISSING_REQUIRED_ATTRIBUTE", "attributes.material") in api.issues(pid) for pid in ids)
 
 
-def test_a_product_edited_while_its_page_is_read_keeps_what_its_own_write_judged(api: Api, scope: Scope) -> None:
+def test_a_product_edited_while_its_page_is_read_keeps_what_its_own_write_judged(api: JsonApi, scope: Scope) -> None:
     template_id = apparel(api)
     ids = sorted(write_behind_the_back(scope, [{"title": f"Shirt {i}", "template_id": template_id} for i in range(3)]))
     filled = {"weight": 2, "material": "Wool"}
