@@ -91,6 +91,7 @@ MODULES: dict[str, list[str]] = {
         "tests/integration/test_commit_limits.py",
         CANCEL,
         "tests/integration/test_dry_run.py",
+        "tests/integration/test_upload_processing.py",  # an uploaded job's plan documents
         WATCHDOG,
         JOB_NOTICES,
     ],

@@ -64,6 +64,7 @@ PROBE_WRITE = (
     'never = wire.update(self._root.path("bulk_jobs", f"{job_id}/probes/never"), {"probe": True}, version=NEVER)'
 )
 REFUSED_LOG = '"job %s batch %s: the store refused %d write(s), their items fail: %s",'
+PLAN_CHUNK = "PLAN_CHUNK = 500  # batch ranges per plan document (about 60 bytes each: far from the 1 MiB limit)"
 VERSIONS = 'return {w.doc_id: version for w, version in written if w.kind != "delete"}'
 ONLY_SAVES_A_READ = (
     "The versions commit_batch returns only spare evaluation reading back the products the batch "
@@ -354,6 +355,11 @@ EQUIVALENT: dict[Key, str] = {
             ('"; ".join(refused.values())[:1000],', "1000", "1001"),
         ]
     },
+    change(JOBS, PLAN_CHUNK, "500", "501"): (
+        "How many batch ranges one plan document holds: the store writes and reads them with the same "
+        "size, so any size far below the 1 MiB document limit plans and reads the same batches (the "
+        "chunking test sets its own size, 2)."
+    ),
     change(JOBS, VERSIONS, '!= "delete"', '== "delete"'): ONLY_SAVES_A_READ,
     change(JOBS, VERSIONS, '"delete"', '"XXdeleteXX"'): ONLY_SAVES_A_READ,
     change(JOBS, 'raise NotFoundError("bulk job not found")', '"bulk job not found"', '"XXbulk job not foundXX"'): (
