@@ -222,6 +222,12 @@ EQUIVALENT: dict[Key, str] = {
     ): TYPING_ONLY,
     change(
         SWEEP_STORE,
+        'ended: datetime | None = (self._ref.get().to_dict() or {}).get("completed_at")',
+        "|",
+        "&",
+    ): TYPING_ONLY,
+    change(
+        SWEEP_STORE,
         'changes: dict[str, Any] = {"owner": None, "lease_until": None}',
         '"lease_until"',
         '"XXlease_untilXX"',
