@@ -26,6 +26,7 @@ SWEEP = "shared/services/sweep.py"
 NOTIFICATIONS = "shared/domain/notifications.py"
 WEBHOOKS = "shared/adapters/webhooks.py"
 EXPORTS = "shared/services/exports.py"
+IDEMPOTENCY = "shared/services/idempotency.py"
 
 
 def change(module: str, line: str, before: str, after: str) -> Key:
@@ -294,6 +295,11 @@ EQUIVALENT: dict[Key, str] = {
     change(EXPORTS, "assert settings.webhook_url and settings.webhook_secret", " and ", " or "): (
         "Settings on the webhook channel always hold both (the settings service refuses them otherwise)."
     ),
+    # --- Idempotency-Key replay
+    change(IDEMPOTENCY, "if record.state is KeyState.DONE and record.response is not None:", " and ", " or "): (
+        "A record is DONE exactly when its response is stored (complete writes both at once): either "
+        "half alone says the same."
+    ),
     # --- the job store and the batch commit
     change(
         JOBS,
@@ -375,6 +381,21 @@ EQUIVALENT: dict[Key, str] = {
 }
 
 NOT_YET_KILLED: dict[Key, str] = {
+    change(IDEMPOTENCY, "self.sleep(0.1)", "0.1", "1.1"): (
+        "How long a repeat pauses between looks at the first request's key: only a timing assertion could tell."
+    ),
+    change(IDEMPOTENCY, "if time.monotonic() >= deadline:", ">=", ">"): (
+        "Differs only when the monotonic clock reads the deadline exactly: only a timing test could tell."
+    ),
+    (IDEMPOTENCY, "continue", "break"): (
+        "Taken when a takeover of an expired or abandoned key loses to another request's: the test to "
+        "write races two takeovers of one abandoned key (a barrier) and expects one to act and the "
+        "other to replay its answer."
+    ),
+    (IDEMPOTENCY, "log = logging.getLogger(__name__)", "log = None"): (
+        "The logger is used only when storing an answer fails; the test to write gives the service a "
+        "store whose complete() raises and expects the answer returned all the same."
+    ),
     change(
         WEBHOOKS,
         "self._timeout = urllib3.Timeout(connect=min(5.0, timeout_seconds), read=timeout_seconds)",
