@@ -384,6 +384,9 @@ NOT_YET_KILLED: dict[Key, str] = {
     change(IDEMPOTENCY, "self.sleep(0.1)", "0.1", "1.1"): (
         "How long a repeat pauses between looks at the first request's key: only a timing assertion could tell."
     ),
+    change(
+        IDEMPOTENCY, "wait: float = 10.0  # seconds a repeat waits for the first request's answer", "10.0", "11.0"
+    ): ("How long a repeat waits for the first request's answer before its 409: only a timing assertion could tell."),
     change(IDEMPOTENCY, "if time.monotonic() >= deadline:", ">=", ">"): (
         "Differs only when the monotonic clock reads the deadline exactly: only a timing test could tell."
     ),
