@@ -18,6 +18,7 @@ from shared.domain.models import BatchRange, JobStatus, JobType
 from shared.domain.sizes import EMULATOR_MAX_MESSAGE_BYTES, MAX_COMMIT_BYTES, MAX_COMMIT_WRITES
 from shared.domain.tenancy import Scope
 from shared.errors import UnavailableError
+from shared.services.batch_commit import not_applied_after_parts
 from shared.services.bulk_jobs import BulkJobs, BulkLimits
 from tests.integration.conftest import CapturedQueue
 from tests.integration.test_bulk_processing import Harness
@@ -165,3 +166,16 @@ def test_a_batch_given_up_after_a_part_committed_reports_only_the_items_left(
     assert {e.code for e in job.errors} == {"NOT_APPLIED"}
     assert sorted(p.id for p in h.products()) == ids[first.end_item :]  # the first part's deletes stand
     assert len(h.events(job_id)) == first.processed
+
+
+def test_a_later_batch_given_up_after_a_part_names_each_item_left_by_its_product(
+    scope: Scope, queue: CapturedQueue
+) -> None:
+    h = Harness(scope, queue)
+    ids = [str(uuid.uuid4()) for _ in range(20)]
+    job = h.job(h.create(JobType.BULK_UPDATE, [{"id": pid, "title": "never applied"} for pid in ids]))
+    batch = BatchRange(index=1, first_item=10, item_count=10, start=0, end=0)  # items 10-19
+    h.store.commit_part(job.id, batch, BatchPlan([], [], [], 0), 13, wiring.utc_now())  # items 10-12
+    items = [{"id": pid, "title": "never applied"} for pid in ids[10:]]
+    plan = not_applied_after_parts(h.store, job, batch, items, "the batch failed 3 time(s)")
+    assert [(e.index, e.id, e.code) for e in plan.errors] == [(i, ids[i], "NOT_APPLIED") for i in range(13, 20)]

@@ -219,3 +219,43 @@ def test_a_key_whose_first_request_died_is_taken_over_after_its_lease(keys_of: I
     assert keys_of.run("k", "fp", answering(200, calls=calls))[1] is False
     assert keys_of.run("k", "fp", answering(200, calls=calls))[1] is True
     assert calls == [200]
+
+
+def test_a_500_and_a_429_are_not_kept_and_other_answers_are(keys_of: Idempotency) -> None:
+    calls: list[int] = []
+    for status in (500, 429):
+        assert keys_of.run(f"k{status}", "fp", answering(status, calls=calls))[1] is False
+        assert keys_of.run(f"k{status}", "fp", answering(200, calls=calls)) == (
+            StoredResponse(status=200, content_type="application/json", body=b"{}"),
+            False,
+        )
+    assert keys_of.run("k409", "fp", answering(409, calls=calls))[0].status == 409
+    assert keys_of.run("k409", "fp", answering(200, calls=calls))[0].status == 409
+    assert calls == [500, 200, 429, 200, 409]
+
+
+def test_a_key_is_free_again_at_the_very_instant_its_day_or_its_lease_ends(keys_of: Idempotency, clock: Clock) -> None:
+    started = clock.now
+    working(keys_of, clock, "died")
+    keys_of.run("done", "fp", answering(200))
+    clock.now = started + timedelta(seconds=60)  # the lease a request holds its key for
+    assert keys_of.run("died", "fp", answering(200))[1] is False
+    clock.now = started + timedelta(hours=24)  # the day a key's first answer is kept
+    assert keys_of.run("done", "other", answering(201)) == (
+        StoredResponse(status=201, content_type="application/json", body=b"{}"),
+        False,
+    )
+
+
+def test_a_refused_repeat_says_why_and_what_to_do(keys_of: Idempotency, clock: Clock) -> None:
+    keys_of.run("done", "fp", answering(200))
+    with pytest.raises(IdempotencyKeyReusedError) as reused:
+        keys_of.run("done", "other", answering(200))
+    assert reused.value.message == (
+        "this Idempotency-Key was already used with a different request; use a new key for a new request"
+    )
+    working(keys_of, clock, "busy")
+    keys_of.wait = 0.0
+    with pytest.raises(ConflictError) as busy:
+        keys_of.run("busy", "fp", answering(200))
+    assert busy.value.message == "a request with this Idempotency-Key is still in progress; retry it shortly"

@@ -26,6 +26,7 @@ SWEEP = "shared/services/sweep.py"
 NOTIFICATIONS = "shared/domain/notifications.py"
 WEBHOOKS = "shared/adapters/webhooks.py"
 EXPORTS = "shared/services/exports.py"
+IDEMPOTENCY = "shared/services/idempotency.py"
 
 
 def change(module: str, line: str, before: str, after: str) -> Key:
@@ -64,6 +65,7 @@ PROBE_WRITE = (
     'never = wire.update(self._root.path("bulk_jobs", f"{job_id}/probes/never"), {"probe": True}, version=NEVER)'
 )
 REFUSED_LOG = '"job %s batch %s: the store refused %d write(s), their items fail: %s",'
+PLAN_CHUNK = "PLAN_CHUNK = 500  # batch ranges per plan document (about 60 bytes each: far from the 1 MiB limit)"
 VERSIONS = 'return {w.doc_id: version for w, version in written if w.kind != "delete"}'
 ONLY_SAVES_A_READ = (
     "The versions commit_batch returns only spare evaluation reading back the products the batch "
@@ -221,6 +223,12 @@ EQUIVALENT: dict[Key, str] = {
     ): TYPING_ONLY,
     change(
         SWEEP_STORE,
+        'ended: datetime | None = (self._ref.get().to_dict() or {}).get("completed_at")',
+        "|",
+        "&",
+    ): TYPING_ONLY,
+    change(
+        SWEEP_STORE,
         'changes: dict[str, Any] = {"owner": None, "lease_until": None}',
         '"lease_until"',
         '"XXlease_untilXX"',
@@ -286,6 +294,11 @@ EQUIVALENT: dict[Key, str] = {
     ),
     change(EXPORTS, "assert settings.webhook_url and settings.webhook_secret", " and ", " or "): (
         "Settings on the webhook channel always hold both (the settings service refuses them otherwise)."
+    ),
+    # --- Idempotency-Key replay
+    change(IDEMPOTENCY, "if record.state is KeyState.DONE and record.response is not None:", " and ", " or "): (
+        "A record is DONE exactly when its response is stored (complete writes both at once): either "
+        "half alone says the same."
     ),
     # --- the job store and the batch commit
     change(
@@ -354,6 +367,11 @@ EQUIVALENT: dict[Key, str] = {
             ('"; ".join(refused.values())[:1000],', "1000", "1001"),
         ]
     },
+    change(JOBS, PLAN_CHUNK, "500", "501"): (
+        "How many batch ranges one plan document holds: the store writes and reads them with the same "
+        "size, so any size far below the 1 MiB document limit plans and reads the same batches (the "
+        "chunking test sets its own size, 2)."
+    ),
     change(JOBS, VERSIONS, '!= "delete"', '== "delete"'): ONLY_SAVES_A_READ,
     change(JOBS, VERSIONS, '"delete"', '"XXdeleteXX"'): ONLY_SAVES_A_READ,
     change(JOBS, 'raise NotFoundError("bulk job not found")', '"bulk job not found"', '"XXbulk job not foundXX"'): (
@@ -363,6 +381,24 @@ EQUIVALENT: dict[Key, str] = {
 }
 
 NOT_YET_KILLED: dict[Key, str] = {
+    change(IDEMPOTENCY, "self.sleep(0.1)", "0.1", "1.1"): (
+        "How long a repeat pauses between looks at the first request's key: only a timing assertion could tell."
+    ),
+    change(
+        IDEMPOTENCY, "wait: float = 10.0  # seconds a repeat waits for the first request's answer", "10.0", "11.0"
+    ): ("How long a repeat waits for the first request's answer before its 409: only a timing assertion could tell."),
+    change(IDEMPOTENCY, "if time.monotonic() >= deadline:", ">=", ">"): (
+        "Differs only when the monotonic clock reads the deadline exactly: only a timing test could tell."
+    ),
+    (IDEMPOTENCY, "continue", "break"): (
+        "Taken when a takeover of an expired or abandoned key loses to another request's: the test to "
+        "write races two takeovers of one abandoned key (a barrier) and expects one to act and the "
+        "other to replay its answer."
+    ),
+    (IDEMPOTENCY, "log = logging.getLogger(__name__)", "log = None"): (
+        "The logger is used only when storing an answer fails; the test to write gives the service a "
+        "store whose complete() raises and expects the answer returned all the same."
+    ),
     change(
         WEBHOOKS,
         "self._timeout = urllib3.Timeout(connect=min(5.0, timeout_seconds), read=timeout_seconds)",
