@@ -21,7 +21,7 @@ from shared.domain.exports import Delivery, DeliveryStatus, ExportFormat, Export
 from shared.domain.models import JobStatus, JobType
 from shared.domain.notifications import event_id, event_type
 from shared.domain.tenancy import Principal, Role, RunningLimit, Scope
-from shared.errors import TooManyRequestsError
+from shared.errors import TooManyRequestsError, UnavailableError
 from shared.services.bulk_jobs import BulkJobs, BulkLimits
 from shared.services.bulk_processing import BulkJobProcessor
 from shared.services.exports import Exports
@@ -126,7 +126,10 @@ def test_racing_requests_get_exactly_the_limit_of_slots(queue: CapturedQueue[Wor
     results = concurrently(*[create] * 6)
     created = [r for r in results if isinstance(r, str)]
     assert len(created) == 2, results
-    assert all(isinstance(r, TooManyRequestsError) for r in results if not isinstance(r, str)), results
+    # A loser is refused (429), or, on a loaded machine, gives up on the contended admission
+    # document (503, which a client retries); what must never happen is a third slot.
+    refusals = (TooManyRequestsError, UnavailableError)
+    assert all(isinstance(r, refusals) for r in results if not isinstance(r, str)), results
     stored = tenant.store.list_jobs(JobType.BULK_IMPORT, 100, None).items
     assert sorted(j.id for j in stored) == sorted(created)
 
