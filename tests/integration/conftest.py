@@ -23,6 +23,17 @@ from tests.support import headers, wait_until
 
 T = TypeVar("T", bound=BaseModel)
 B = "/api/v1/pim"
+# Every collection the API lists, under /api/v1/pim.
+LISTED = [
+    "products",
+    "brands",
+    "categories",
+    "attributes",
+    "product-templates",
+    "exports",
+    "audit-logs",
+    "validation-issues",
+]
 SETTINGS = {"channel": "email", "emails": ["owner@example.com"]}
 
 pytestmark = pytest.mark.emulators
@@ -131,18 +142,7 @@ class World:
 
     def snapshot(self) -> dict[str, Any]:
         """Everything a write could have changed, as the ADMIN reads it."""
-        lists = [
-            "products",
-            "brands",
-            "categories",
-            "attributes",
-            "product-templates",
-            "exports",
-            "audit-logs",
-            "validation-issues",
-            "settings/notifications",
-        ]
-        state = {name: self.get(f"{B}/{name}") for name in lists}
+        state = {name: self.get(f"{B}/{name}") for name in [*LISTED, "settings/notifications"]}
         for job_type in ("BULK_IMPORT", "BULK_UPDATE", "BULK_DELETE"):
             state[job_type] = self.get(f"{B}/bulk-jobs?type={job_type}")
         state["variants"] = self.get(self.path(f"{B}/products/<product_id>/variants"))
