@@ -12,8 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from google.api_core import exceptions as gexc
 
 from shared import wiring
+from shared.adapters.firestore import admission
+from shared.adapters.firestore.admission import run_admitting
 from shared.adapters.firestore.catalog import FirestoreCatalogStore
 from shared.adapters.firestore.exports import FirestoreExportStore
 from shared.adapters.firestore.jobs import FirestoreJobStore
@@ -21,7 +24,7 @@ from shared.domain.exports import Delivery, DeliveryStatus, ExportFormat, Export
 from shared.domain.models import JobStatus, JobType
 from shared.domain.notifications import event_id, event_type
 from shared.domain.tenancy import Principal, Role, RunningLimit, Scope
-from shared.errors import TooManyRequestsError, UnavailableError
+from shared.errors import TooManyRequestsError
 from shared.services.bulk_jobs import BulkJobs, BulkLimits
 from shared.services.bulk_processing import BulkJobProcessor
 from shared.services.exports import Exports
@@ -126,12 +129,62 @@ def test_racing_requests_get_exactly_the_limit_of_slots(queue: CapturedQueue[Wor
     results = concurrently(*[create] * 6)
     created = [r for r in results if isinstance(r, str)]
     assert len(created) == 2, results
-    # A loser is refused (429), or, on a loaded machine, gives up on the contended admission
-    # document (503, which a client retries); what must never happen is a third slot.
-    refusals = (TooManyRequestsError, UnavailableError)
-    assert all(isinstance(r, refusals) for r in results if not isinstance(r, str)), results
+    # Every loser is refused for the limit: none gives up on the contended admission document.
+    assert all(isinstance(r, TooManyRequestsError) for r in results if not isinstance(r, str)), results
     stored = tenant.store.list_jobs(JobType.BULK_IMPORT, 100, None).items
     assert sorted(j.id for j in stored) == sorted(created)
+
+
+class Contended:
+    """A creating transaction that aborts for contention `times` times (at commit, as the client
+    reports it after its attempts, or at a read), then succeeds."""
+
+    def __init__(self, times: int, at_read: bool = False) -> None:
+        self.left, self.at_read = times, at_read
+        self.attempts: list[int] = []  # each call's attempts per round
+
+    def __call__(self, txn: Any) -> str:
+        self.attempts.append(txn._max_attempts)
+        if self.left == 0:
+            return "created"
+        self.left -= 1
+        aborted = gexc.Aborted("contention")
+        if self.at_read:
+            raise aborted
+        raise ValueError("Failed to commit transaction") from aborted
+
+
+def longest(low: float, high: float) -> float:
+    """The longest pause the jitter may draw."""
+    return high
+
+
+@pytest.mark.parametrize("at_read", [False, True])
+def test_a_contended_admission_backs_off_ever_longer_between_rounds(at_read: bool) -> None:
+    pauses: list[float] = []
+    create = Contended(4, at_read)
+    assert run_admitting(wiring.firestore_client(), create, pauses.append, longest) == "created"
+    assert create.attempts == [admission.ADMIT_ATTEMPTS_PER_ROUND] * 5
+    assert pauses == [0.05, 0.1, 0.2, 0.4]
+
+
+def test_a_contended_admission_gives_up_after_its_last_round_and_other_errors_at_once() -> None:
+    pauses: list[float] = []
+    create = Contended(admission.ADMIT_ROUNDS)
+    with pytest.raises(ValueError) as gave_up:
+        run_admitting(wiring.firestore_client(), create, pauses.append, longest)
+    assert isinstance(gave_up.value.__cause__, gexc.Aborted)
+    assert len(create.attempts) == admission.ADMIT_ROUNDS
+    assert pauses == [0.05, 0.1, 0.2, 0.4, 0.8] + [1.0] * (admission.ADMIT_ROUNDS - 6)
+    assert run_admitting(wiring.firestore_client(), Contended(admission.ADMIT_ROUNDS - 1), pauses.append) == "created"
+
+    def broken(txn: Any) -> str:
+        raise ValueError("a bug, not contention")
+
+    pauses.clear()
+    with pytest.raises(ValueError, match="a bug"):
+        run_admitting(wiring.firestore_client(), broken, pauses.append)
+    assert pauses == []
 
 
 def test_a_tenant_at_its_limit_never_holds_back_another(queue: CapturedQueue[WorkerTask]) -> None:

@@ -79,14 +79,7 @@ MODULES: dict[str, list[str]] = {
         *REFUSED_WRITES,
         # progress from batch and part markers, K batches in flight, tenant admission, stats
         IN_FLIGHT,
-        # not test_racing_requests_get_exactly_the_limit_of_slots: on a loaded machine its six
-        # racing admissions can run out of transaction attempts (a 503), which would kill a mutant
-        # that changes nothing
-        f"{TENANT_LIMITS}::test_the_third_running_job_is_refused_with_a_retry_delay_and_admitted_once_one_is_cancelled",
-        f"{TENANT_LIMITS}::test_a_slot_comes_back_when_the_job_completes_and_when_the_watchdog_fails_it",
-        f"{TENANT_LIMITS}::test_a_dry_run_holds_a_slot_like_any_job",
-        f"{TENANT_LIMITS}::test_a_tenant_at_its_limit_never_holds_back_another",
-        f"{TENANT_LIMITS}::test_over_http_a_refusal_is_429_with_retry_after_and_a_replay_of_the_accepted_job_is_not",
+        TENANT_LIMITS,
         "tests/integration/test_stats.py",
         "tests/integration/test_commit_limits.py",
         CANCEL,
@@ -95,6 +88,8 @@ MODULES: dict[str, list[str]] = {
         WATCHDOG,
         JOB_NOTICES,
     ],
+    # tenant admission: a slot per running job or export, taken in the creating transaction
+    "shared/adapters/firestore/admission.py": [TENANT_LIMITS],
     "shared/services/batch_commit.py": [*REFUSED_WRITES, BULK, IN_FLIGHT, "tests/integration/test_commit_limits.py"],
     # tenant roots, cursors, streamed reads
     "shared/adapters/firestore/base.py": [

@@ -16,18 +16,47 @@ every batch writes.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any
+import random
+import time
+from collections.abc import Callable, Collection
+from typing import Any, TypeVar
 
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.domain.tenancy import RunningLimit
 from shared.errors import TooManyRequestsError
 
 ADMISSION = "admission"
-# Transaction attempts of a creation that takes a slot: every request of a tenant writes its one
-# admission document, so a burst of them contends (5, the client's default, is too few).
-ADMIT_ATTEMPTS = 20
+# A burst of a tenant's creations all read and write its one admission document. The Python client
+# retries an aborted transaction at once, so racers that aborted together meet again (the emulator
+# answers such a meeting after about 2 s, aborting them all). Rounds of a few attempts, with a
+# jittered, growing pause between rounds as the other client libraries take, spread them out.
+ADMIT_ROUNDS = 12
+ADMIT_ATTEMPTS_PER_ROUND = 2
+ADMIT_BACKOFF_SECONDS = 0.05
+ADMIT_BACKOFF_MAX_SECONDS = 1.0
+
+T = TypeVar("T")
+
+
+def run_admitting(
+    client: firestore.Client,
+    create: Callable[[firestore.Transaction], T],
+    sleep: Callable[[float], None] = time.sleep,
+    jitter: Callable[[float, float], float] = random.uniform,
+) -> T:
+    """Run `create`, a `@firestore.transactional` function that calls `admit`, backing off between
+    rounds of attempts while it aborts for contention (a pause drawn by `jitter` up to a ceiling
+    that doubles each round); the last round's failure is raised as is."""
+    for round_ in range(ADMIT_ROUNDS - 1):
+        try:
+            return create(client.transaction(max_attempts=ADMIT_ATTEMPTS_PER_ROUND))
+        except (ValueError, gexc.Aborted) as exc:
+            if not (isinstance(exc, gexc.Aborted) or isinstance(exc.__cause__, gexc.Aborted)):
+                raise
+        sleep(jitter(0, min(ADMIT_BACKOFF_MAX_SECONDS, ADMIT_BACKOFF_SECONDS * 2**round_)))
+    return create(client.transaction(max_attempts=ADMIT_ATTEMPTS_PER_ROUND))
 
 
 def admit(

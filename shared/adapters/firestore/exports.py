@@ -10,7 +10,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1 import FieldFilter
 
 from shared.adapters.firestore import queries
-from shared.adapters.firestore.admission import ADMIT_ATTEMPTS, admit
+from shared.adapters.firestore.admission import admit, run_admitting
 from shared.adapters.firestore.base import TenantRoot, in_id_order, newest_first, newest_first_page, prefetched
 from shared.adapters.firestore.stats import SUMMARIES
 from shared.adapters.google_errors import translated
@@ -46,7 +46,7 @@ class FirestoreExportStore:
             txn.create(ref, export.model_dump(mode="python"))
 
         with translated("export"):
-            create(self._client.transaction(max_attempts=ADMIT_ATTEMPTS))
+            run_admitting(self._client, create)
 
     def get(self, export_id: str) -> Export:
         with translated("export"):

@@ -9,7 +9,7 @@ from typing import Any
 from google.cloud import firestore
 
 from shared.adapters.firestore import queries, wire
-from shared.adapters.firestore.admission import ADMIT_ATTEMPTS, admit
+from shared.adapters.firestore.admission import admit, run_admitting
 from shared.adapters.firestore.base import (
     AUDIT_EVENTS,
     INDEX,
@@ -82,7 +82,7 @@ class FirestoreJobStore:
             txn.create(ref, job.model_dump(mode="python"))
 
         with translated("bulk job"):
-            create(self._client.transaction(max_attempts=ADMIT_ATTEMPTS))
+            run_admitting(self._client, create)
 
     def get_job(self, job_id: str) -> BulkJob:
         with translated("bulk job"):
