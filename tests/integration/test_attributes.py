@@ -16,8 +16,8 @@ import pytest
 from shared import wiring
 from shared.domain.tenancy import Scope
 from shared.services.reevaluation import Reevaluation
-from shared.services.tasks import ReevaluationTask
-from tests.integration.conftest import JobsApi, JsonApi
+from shared.services.tasks import ReevaluationTask, WorkerTask
+from tests.integration.conftest import CapturedQueue, JobsApi, JsonApi
 from tests.integration.test_exports import ExportsApi, download
 from tests.integration.test_uploads import UploadsApi, csv_bytes
 from tests.integration.test_validation_issues import sweep_until_done, write_behind_the_back
@@ -280,6 +280,16 @@ def test_a_definition_change_flags_what_no_longer_fits_until_fixed(api: JsonApi,
     wait_until(lambda: invalid() == set(), 60)
 
 
+@pytest.fixture()
+def paused_tasks(queue: CapturedQueue[WorkerTask], monkeypatch: pytest.MonkeyPatch) -> CapturedQueue[WorkerTask]:
+    """Tasks the API queues stay in a paused queue. For tests that run a re-evaluation themselves:
+    the runs that creating definitions and templates queues, delivered to the running worker, could
+    judge the products a test writes behind the API's back before the test's own run does."""
+    monkeypatch.setattr(wiring, "task_queue", lambda: queue)
+    return queue
+
+
+@pytest.mark.usefixtures("paused_tasks")
 def test_a_page_delivered_again_changes_nothing_and_queues_the_same_next_page(api: JsonApi, scope: Scope) -> None:
     template_id = apparel(api)
     # Written behind the API's back: no completeness or score yet, as before a template change.
@@ -317,6 +327,7 @@ class Ticking:
         return self.now
 
 
+@pytest.mark.usefixtures("paused_tasks")
 def test_a_task_streams_pages_until_its_budget_and_its_successor_finishes_the_run(api: JsonApi, scope: Scope) -> None:
     template_id = apparel(api)
     ids = sorted(write_behind_the_back(scope, [{"title": f"Shirt {i}", "template_id": template_id} for i in range(7)]))
@@ -343,6 +354,7 @@ def test_a_task_streams_pages_until_its_budget_and_its_successor_finishes_the_ru
     assert all(("MISSING_REQUIRED_ATTRIBUTE", "attributes.material") in api.issues(pid) for pid in ids)
 
 
+@pytest.mark.usefixtures("paused_tasks")
 def test_a_product_edited_while_its_page_is_read_keeps_what_its_own_write_judged(api: JsonApi, scope: Scope) -> None:
     template_id = apparel(api)
     ids = sorted(write_behind_the_back(scope, [{"title": f"Shirt {i}", "template_id": template_id} for i in range(3)]))
