@@ -64,9 +64,10 @@ class Quality:
     ) -> int:
         """Bring the issues of these products up to date; returns how many records were written.
 
-        `known`: products the caller has just written, with their versions, so they need not be
-        read back (if they moved since, the check after writing catches it). `recorded`: their
-        summaries were written with them, so they are read as any other product's."""
+        `known`: products the caller has just written or read, with their versions, so they need
+        not be read whole again: only their versions are, after their summaries, and those that
+        moved are read anew. `recorded`: their summaries were written with them (or before), so
+        they are read as any other product's."""
         pending, written, conflicts = set(product_ids), 0, 0
         # The caller's own commit created the `known` products, so no evaluation can have left a
         # summary of them before it: theirs are not read, and written with create().
@@ -94,20 +95,27 @@ class Quality:
     def _evaluate_once(
         self, ids: set[str], known: dict[str, tuple[Product, object]], fresh: bool = False
     ) -> tuple[set[str], dict[str, object], int]:
-        products, versions = self._load(ids - set(known))
-        products.update({pid: p for pid, (p, _) in known.items() if pid in ids})
-        versions.update({pid: v for pid, (_, v) in known.items() if pid in ids})
         new = frozenset(pid for pid in known if pid in ids) if fresh else frozenset()
+        # Summaries are read before the products they judge, so a summary never reflects a newer
+        # product than the one judged: a judgement of a product as it was then finds its summary
+        # moved (the write expects the version read) and is not written over a newer one.
         summaries = self.issues.summaries(ids - new)
+        given = {pid: pv for pid, pv in known.items() if pid in ids}
+        if given.keys() - new:  # read before these summaries: still as they were?
+            current = self.issues.versions(set(given) - new)
+            given = {pid: pv for pid, pv in given.items() if pid in new or current.get(pid) == pv[1]}
+        products, versions = self._load(ids - set(given))
+        products.update({pid: p for pid, (p, _) in given.items()})
+        versions.update({pid: v for pid, (_, v) in given.items()})
         skus = self._register(ids, products, summaries)
         # The other holders of these SKUs are judged too: a duplicate appears or clears for both.
         index = self.issues.holders(skus)
         others = {key.partition("/")[0] for keys in index.values() for key in keys} - ids
         if others:
+            summaries.update(self.issues.summaries(others))
             more, more_versions = self._load(others)
             products.update(more)
             versions.update(more_versions)
-            summaries.update(self.issues.summaries(others))
             extra = {sku for p in more.values() for sku in registered_skus(p)} - set(index)
             index.update(self.issues.holders(extra))
         judged = ids | others

@@ -451,3 +451,52 @@ def test_products_judged_by_a_racing_evaluation_before_their_creator_are_judged_
         f"/api/v1/pim/products/{ids[0]}", json={"description": GOOD["description"], "sku": "G"}, headers=jobs.auth
     )
     assert issues(client, jobs.auth) == set()  # nothing was left open behind the summaries' back
+
+
+def test_an_evaluation_of_a_product_as_read_before_an_edit_writes_nothing_over_the_edits_judgement(
+    jobs: JobsApi, client: Any, scope: Scope
+) -> None:
+    """A re-evaluation judges a page of products as it streamed them: one edited since (and judged
+    by its own write) is read anew, not judged as it was, which would reopen what the edit fixed."""
+    (pid,) = write_behind_the_back(
+        scope, [{"title": "Edited meanwhile", "sku": "EM-1", **{**GOOD, "description": None}}]
+    )
+    quality = wiring.quality(scope)
+    quality.evaluate([pid])
+    as_read = quality.catalog.get_many(Collection.PRODUCTS, [pid])  # the page, streamed
+    edit = client.put(f"/api/v1/pim/products/{pid}", json={"description": GOOD["description"]}, headers=jobs.auth)
+    assert edit.status_code == 200 and issues(client, jobs.auth) == set()
+    assert quality.evaluate([pid], as_read, recorded=True) == 0  # nothing reopened, then resolved again
+    assert issues(client, jobs.auth) == set()
+
+
+def test_an_evaluation_reading_a_product_just_before_an_edit_writes_nothing_over_the_edits_judgement(
+    jobs: JobsApi, client: Any, scope: Scope
+) -> None:
+    """Summaries are read before products: a product read just before an edit is judged against a
+    summary at least as old, so the edit's own evaluation, written in between, is not written over
+    (the late judgement finds the summary moved, or has nothing to change)."""
+    (pid,) = write_behind_the_back(
+        scope, [{"title": "Edited while read", "sku": "EW-1", **{**GOOD, "description": None}}]
+    )
+    wiring.quality(scope).evaluate([pid])
+    edited: list[int] = []
+
+    class EditedJustAfterRead:
+        def __init__(self, store: Any) -> None:
+            self.store = store
+
+        def get_many(self, collection: Collection, ids: list[str]) -> Any:
+            found = self.store.get_many(collection, ids)
+            if not edited:
+                body = {"description": GOOD["description"]}
+                edited.append(client.put(f"/api/v1/pim/products/{pid}", json=body, headers=jobs.auth).status_code)
+            return found
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.store, name)
+
+    quality = wiring.quality(scope)
+    late = type(quality)(scope, EditedJustAfterRead(quality.catalog), quality.issues, quality.clock)
+    assert late.evaluate([pid]) == 0
+    assert edited == [200] and issues(client, jobs.auth) == set()
