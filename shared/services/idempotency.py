@@ -30,12 +30,13 @@ class Idempotency:
     lease: timedelta = timedelta(seconds=60)  # a request still working after this is taken to have died
     wait: float = 10.0  # seconds a repeat waits for the first request's answer
     sleep: Callable[[float], None] = field(default=time.sleep)
+    monotonic: Callable[[], float] = field(default=time.monotonic)
 
     def run(self, key: str, fingerprint: str, act: Callable[[], StoredResponse]) -> tuple[StoredResponse, bool]:
         """The answer to the request, and whether it is a replay. `act` does the request's work
         (once per key); its answer is kept unless it is a 5xx, which a retry may well not get."""
         doc_id = key_id(key)
-        deadline = time.monotonic() + self.wait
+        deadline = self.monotonic() + self.wait
         while True:
             now = self.clock()
             claim = KeyRecord(
@@ -60,7 +61,7 @@ class Idempotency:
                 )
             if record.state is KeyState.DONE and record.response is not None:
                 return record.response, True
-            if time.monotonic() >= deadline:
+            if self.monotonic() >= deadline:
                 raise ConflictError(f"a request with this {HEADER} is still in progress; retry it shortly")
             self.sleep(0.1)
 

@@ -5,6 +5,7 @@ with one key (met at a barrier) create one job, and each tenant's keys are its o
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from shared import wiring
 from shared.adapters.firestore.idempotency import FirestoreIdempotencyStore
 from shared.domain.idempotency import KeyRecord, KeyState, StoredResponse, key_id
 from shared.domain.tenancy import Scope
-from shared.errors import ConflictError, IdempotencyKeyReusedError
+from shared.errors import ConflictError, IdempotencyKeyReusedError, UnavailableError
 from shared.services.idempotency import Idempotency
 from tests.integration.conftest import B
 from tests.support import concurrently, headers, new_scope
@@ -259,3 +260,71 @@ def test_a_refused_repeat_says_why_and_what_to_do(keys_of: Idempotency, clock: C
     with pytest.raises(ConflictError) as busy:
         keys_of.run("busy", "fp", answering(200))
     assert busy.value.message == "a request with this Idempotency-Key is still in progress; retry it shortly"
+
+
+def test_a_repeat_looks_again_every_tenth_of_a_second_for_ten_seconds_then_is_told_to_retry(
+    scope: Scope, clock: Clock
+) -> None:
+    """The repeat's timing, on a clock the test moves: the default wait, the pause between looks,
+    and the 409 at the very instant the wait ends."""
+    pauses: list[float] = []
+    readings = iter([100.0, 105.0, 109.9, 110.0])  # when the wait starts, then at each look
+    keys = Idempotency(
+        FirestoreIdempotencyStore(wiring.firestore_client(), scope),
+        clock,
+        sleep=pauses.append,
+        monotonic=lambda: next(readings),
+    )
+    working(keys, clock, "busy")
+    with pytest.raises(ConflictError, match="still in progress"):
+        keys.run("busy", "fp", answering(200))
+    assert pauses == [0.1, 0.1]
+
+
+class LosesTheTakeover(FirestoreIdempotencyStore):
+    """Another request takes the abandoned key over, and answers, between this one's look and its
+    own takeover."""
+
+    def __init__(self, client: Any, scope: Scope, clock: Clock) -> None:
+        super().__init__(client, scope)
+        self.clock, self.lost = clock, 0
+
+    def take_over(self, key_id: str, version: Any, record: KeyRecord) -> bool:
+        if not self.lost:
+            self.lost += 1
+            other = record.model_copy(update={"created_at": self.clock()})
+            assert super().take_over(key_id, version, other)
+            self.complete(key_id, StoredResponse(status=201, content_type="application/json", body=b"other"))
+        return super().take_over(key_id, version, record)
+
+
+def test_a_request_that_loses_the_takeover_of_an_abandoned_key_replays_the_winners_answer(
+    scope: Scope, clock: Clock
+) -> None:
+    store = LosesTheTakeover(wiring.firestore_client(), scope, clock)
+    keys = Idempotency(store, clock, sleep=lambda _: None)
+    working(keys, clock, "died")
+    clock.now += keys.lease
+    calls: list[int] = []
+    assert keys.run("died", "fp", answering(200, calls=calls)) == (
+        StoredResponse(status=201, content_type="application/json", body=b"other"),
+        True,
+    )
+    assert store.lost == 1 and calls == []
+
+
+class CannotStoreAnswers(FirestoreIdempotencyStore):
+    def complete(self, key_id: str, response: StoredResponse) -> None:
+        raise UnavailableError("idempotency key: storage temporarily unavailable")
+
+
+def test_an_answer_that_cannot_be_stored_is_answered_all_the_same_and_logged(
+    scope: Scope, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    keys = Idempotency(CannotStoreAnswers(wiring.firestore_client(), scope), clock, sleep=lambda _: None)
+    with caplog.at_level(logging.WARNING, logger="shared.services.idempotency"):
+        answer = keys.run("k", "fp", answering(201))
+    assert answer == (StoredResponse(status=201, content_type="application/json", body=b"{}"), False)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"idempotency key {key_id('k')}: answer not stored: idempotency key: storage temporarily unavailable"
+    ]

@@ -381,24 +381,6 @@ EQUIVALENT: dict[Key, str] = {
 }
 
 NOT_YET_KILLED: dict[Key, str] = {
-    change(IDEMPOTENCY, "self.sleep(0.1)", "0.1", "1.1"): (
-        "How long a repeat pauses between looks at the first request's key: only a timing assertion could tell."
-    ),
-    change(
-        IDEMPOTENCY, "wait: float = 10.0  # seconds a repeat waits for the first request's answer", "10.0", "11.0"
-    ): ("How long a repeat waits for the first request's answer before its 409: only a timing assertion could tell."),
-    change(IDEMPOTENCY, "if time.monotonic() >= deadline:", ">=", ">"): (
-        "Differs only when the monotonic clock reads the deadline exactly: only a timing test could tell."
-    ),
-    (IDEMPOTENCY, "continue", "break"): (
-        "Taken when a takeover of an expired or abandoned key loses to another request's: the test to "
-        "write races two takeovers of one abandoned key (a barrier) and expects one to act and the "
-        "other to replay its answer."
-    ),
-    (IDEMPOTENCY, "log = logging.getLogger(__name__)", "log = None"): (
-        "The logger is used only when storing an answer fails; the test to write gives the service a "
-        "store whose complete() raises and expects the answer returned all the same."
-    ),
     change(
         WEBHOOKS,
         "self._timeout = urllib3.Timeout(connect=min(5.0, timeout_seconds), read=timeout_seconds)",
