@@ -15,7 +15,6 @@ import pytest
 from google.api_core import exceptions as gexc
 
 from shared import wiring
-from shared.adapters.firestore import admission
 from shared.adapters.firestore.admission import run_admitting
 from shared.adapters.firestore.catalog import FirestoreCatalogStore
 from shared.adapters.firestore.exports import FirestoreExportStore
@@ -94,10 +93,18 @@ def test_the_third_running_job_is_refused_with_a_retry_delay_and_admitted_once_o
     first, _ = tenant.create(), tenant.create()
     refusal = tenant.refused()
     assert (refusal.status, refusal.code, refusal.retry_after_seconds) == (429, "TOO_MANY_REQUESTS", 17)
-    assert "2 bulk jobs running" in refusal.message
+    assert refusal.message == (
+        "the tenant already has 2 bulk jobs running, the most it may at once; retry once one has finished"
+    )
     tenant.jobs.cancel(tenant.actor, first)
     tenant.create()
     tenant.refused()
+
+
+def holders(tenant: Tenant, kind: str = "bulk_jobs") -> set[str]:
+    """The records named in the tenant's admission document, where the README says it is."""
+    path = f"tenants/{tenant.scope.tenant_id}/admission/{kind}"
+    return set(wiring.firestore_client().document(path).get().get("holders"))
 
 
 def test_a_slot_comes_back_when_the_job_completes_and_when_the_watchdog_fails_it(tenant: Tenant) -> None:
@@ -105,7 +112,9 @@ def test_a_slot_comes_back_when_the_job_completes_and_when_the_watchdog_fails_it
     tenant.refused()
     tenant.run(first)
     assert tenant.store.get_job(first).status is JobStatus.COMPLETED
+    assert holders(tenant) == {first, second}  # a finished holder is dropped by the next admission
     third = tenant.create()
+    assert holders(tenant) == {second, third}
     tenant.refused()
     tenant.store.fail_job(second, "rescued too often", wiring.utc_now())  # as the watchdog gives a job up
     tenant.create()
@@ -154,29 +163,36 @@ class Contended:
         raise ValueError("Failed to commit transaction") from aborted
 
 
-def longest(low: float, high: float) -> float:
-    """The longest pause the jitter may draw."""
-    return high
+class Jitter:
+    """Records the range of each pause asked for, and draws the longest."""
+
+    def __init__(self) -> None:
+        self.ranges: list[tuple[float, float]] = []
+
+    def __call__(self, low: float, high: float) -> float:
+        self.ranges.append((low, high))
+        return high
 
 
 @pytest.mark.parametrize("at_read", [False, True])
 def test_a_contended_admission_backs_off_ever_longer_between_rounds(at_read: bool) -> None:
     pauses: list[float] = []
-    create = Contended(4, at_read)
-    assert run_admitting(wiring.firestore_client(), create, pauses.append, longest) == "created"
-    assert create.attempts == [admission.ADMIT_ATTEMPTS_PER_ROUND] * 5
+    create, jitter = Contended(4, at_read), Jitter()
+    assert run_admitting(wiring.firestore_client(), create, pauses.append, jitter) == "created"
+    assert create.attempts == [2] * 5  # rounds of two attempts (README)
+    assert jitter.ranges == [(0, 0.05), (0, 0.1), (0, 0.2), (0, 0.4)]
     assert pauses == [0.05, 0.1, 0.2, 0.4]
 
 
 def test_a_contended_admission_gives_up_after_its_last_round_and_other_errors_at_once() -> None:
     pauses: list[float] = []
-    create = Contended(admission.ADMIT_ROUNDS)
+    create = Contended(12)
     with pytest.raises(ValueError) as gave_up:
-        run_admitting(wiring.firestore_client(), create, pauses.append, longest)
+        run_admitting(wiring.firestore_client(), create, pauses.append, Jitter())
     assert isinstance(gave_up.value.__cause__, gexc.Aborted)
-    assert len(create.attempts) == admission.ADMIT_ROUNDS
-    assert pauses == [0.05, 0.1, 0.2, 0.4, 0.8] + [1.0] * (admission.ADMIT_ROUNDS - 6)
-    assert run_admitting(wiring.firestore_client(), Contended(admission.ADMIT_ROUNDS - 1), pauses.append) == "created"
+    assert len(create.attempts) == 12  # 12 rounds at most (README), 11 pauses between them
+    assert pauses == [0.05, 0.1, 0.2, 0.4, 0.8] + [1.0] * 6
+    assert run_admitting(wiring.firestore_client(), Contended(11), pauses.append) == "created"
 
     def broken(txn: Any) -> str:
         raise ValueError("a bug, not contention")

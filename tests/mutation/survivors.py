@@ -27,6 +27,7 @@ NOTIFICATIONS = "shared/domain/notifications.py"
 WEBHOOKS = "shared/adapters/webhooks.py"
 EXPORTS = "shared/services/exports.py"
 IDEMPOTENCY = "shared/services/idempotency.py"
+ADMISSION = "shared/adapters/firestore/admission.py"
 
 
 def change(module: str, line: str, before: str, after: str) -> Key:
@@ -162,6 +163,8 @@ EQUIVALENT: dict[Key, str] = {
     # --- tenant roots, cursors, the read-ahead
     change(BASE, 'T = TypeVar("T")', '"T"', '"XXTXX"'): TYPING_ONLY,
     (BASE, 'T = TypeVar("T")', "T = None"): TYPING_ONLY,
+    change(ADMISSION, 'T = TypeVar("T")', '"T"', '"XXTXX"'): TYPING_ONLY,
+    (ADMISSION, 'T = TypeVar("T")', "T = None"): TYPING_ONLY,
     change(BASE, CHUNKS, "list[T] | BaseException", "list[T] & BaseException"): TYPING_ONLY,
     change(BASE, CHUNKS, "BaseException | None", "BaseException & None"): TYPING_ONLY,
     change(BASE, "end: BaseException | None = None", "|", "&"): TYPING_ONLY,
