@@ -111,6 +111,9 @@ def seed(jobs: JobsApi, count: int = 6, broken: int = 1) -> tuple[list[str], str
     ]
     job = jobs.run("BULK_IMPORT", items)
     assert job["processed_items"] == count + broken
+    # The job's end is announced by a task of its own: settled (not configured) before a test sets
+    # up its webhook, or, delivered late on a loaded machine, it would reach the test's receiver.
+    wait_until(lambda: jobs.get(job["id"])["notification"]["status"] != "PENDING", 60)
     by_title = {p["title"]: p["id"] for p in jobs.products()}
     return [by_title[f"Product {i}"] for i in range(count)], by_title["Broken barcode"]
 
