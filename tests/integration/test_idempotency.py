@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from shared import wiring
+from shared.adapters.firestore.base import TenantRoot
 from shared.adapters.firestore.idempotency import FirestoreIdempotencyStore
 from shared.domain.idempotency import KeyRecord, KeyState, StoredResponse, key_id
 from shared.domain.tenancy import Scope
@@ -158,6 +160,49 @@ def test_an_answer_larger_than_a_document_is_kept_whole(keys_of: Idempotency) ->
     assert keys_of.run("big", "fp", answering(200, body))[0].body == body
     replayed, was_replayed = keys_of.run("big", "fp", answering(500))
     assert was_replayed and replayed.body == body
+
+
+def test_an_answer_of_one_or_two_parts_is_kept_whole(keys_of: Idempotency) -> None:
+    for key, body in (("small", b'{"id": 1}'), ("two", os.urandom(1_000_000))):  # does not compress: two parts
+        keys_of.run(key, "fp", answering(201, body))
+        assert keys_of.run(key, "fp", answering(500)) == (
+            StoredResponse(status=201, content_type="application/json", body=body),
+            True,
+        )
+
+
+def ttl_policy() -> tuple[set[str], str]:
+    """The collection groups infra/deploy.sh gives a TTL policy, and the field it deletes by."""
+    deploy = (Path(__file__).resolve().parents[2] / "infra" / "deploy.sh").read_text()
+    groups, field = re.search(r"for group in ([\w ]+); do", deploy), re.search(r"ttls update (\w+)", deploy)
+    assert groups and field
+    return set(groups[1].split()), field[1]
+
+
+def test_a_key_and_each_part_of_its_answer_carry_the_expiry_the_ttl_policy_deletes_them_by(
+    scope: Scope, keys_of: Idempotency, clock: Clock
+) -> None:
+    assert ttl_policy() == ({"idempotency_keys", "idempotency_key_parts"}, "expires_at")
+    keys_of.run("big", "fp", answering(200, os.urandom(2_500_000)))  # three parts
+    key = TenantRoot(wiring.firestore_client(), scope).collection("idempotency_keys").document(key_id("big")).get()
+    parts = list(key.reference.collection("idempotency_key_parts").stream())
+    expiry = clock.now + keys_of.ttl
+    assert key.get("expires_at") == expiry
+    assert [p.id for p in parts] == ["00001", "00002"] and [p.get("expires_at") for p in parts] == [expiry] * 2
+
+
+def test_a_key_taken_over_keeps_nothing_of_the_answer_it_had(scope: Scope, keys_of: Idempotency, clock: Clock) -> None:
+    keys_of.run("k", "fp", answering(200, b"first"))
+    clock.now += keys_of.ttl  # expired: the key is free again
+    now = clock()
+    claim = KeyRecord(
+        fingerprint="fp2", state=KeyState.IN_PROGRESS, created_at=now, locked_until=now + keys_of.lease, expires_at=now
+    )
+    found = keys_of.store.claim(key_id("k"), claim)
+    assert found is not None and keys_of.store.take_over(key_id("k"), found[1], claim)
+    ref = TenantRoot(wiring.firestore_client(), scope).collection("idempotency_keys").document(key_id("k"))
+    stored = ref.get().to_dict() or {}
+    assert stored["state"] == "IN_PROGRESS" and not {k for k in stored if k.startswith("response_")}
 
 
 def test_a_server_error_is_not_kept_so_a_retry_runs_again(keys_of: Idempotency) -> None:
