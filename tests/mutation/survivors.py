@@ -28,6 +28,7 @@ WEBHOOKS = "shared/adapters/webhooks.py"
 EXPORTS = "shared/services/exports.py"
 IDEMPOTENCY = "shared/services/idempotency.py"
 ADMISSION = "shared/adapters/firestore/admission.py"
+KEY_STORE = "shared/adapters/firestore/idempotency.py"
 
 
 def change(module: str, line: str, before: str, after: str) -> Key:
@@ -381,6 +382,33 @@ EQUIVALENT: dict[Key, str] = {
         "In start_job only (the same line in get_job is killed by the 404 tests): the job vanishing "
         "between the worker's read and its start transaction cannot happen, jobs are never deleted."
     ),
+    # --- the Idempotency-Key store
+    change(
+        KEY_STORE,
+        "PART_BYTES = 900_000  # under the 1 MiB document limit with room for the other fields",
+        "900_000",
+        "900001",
+    ): (
+        "How many compressed bytes one part document holds: written and read with the same size, so any "
+        "size well under the 1 MiB document limit keeps an answer whole (tested at one, two and three parts)."
+    ),
+    change(KEY_STORE, "PARTS_PER_COMMIT = 8  # well under 10 MiB per commit", "8", "9"): (
+        "Parts written per commit: 9 parts of 900,000 bytes are still under the 10 MiB commit limit, and "
+        "every part is written either way."
+    ),
+    change(
+        KEY_STORE,
+        'chunks = [packed[i : i + PART_BYTES] for i in range(0, len(packed), PART_BYTES)] or [b""]',
+        'b""',
+        'b"XXXX"',
+    ): ("zlib's output is never empty (an empty body compresses to 8 bytes), so the fallback is never taken."),
+    change(KEY_STORE, 'if data.get("state") == KeyState.DONE.value and "response_status" in data:', " and ", " or "): (
+        "An answer is stored with the DONE state in one update, and a takeover deletes the answer's fields "
+        "with its claim (tested): a record has both or neither."
+    ),
+    change(KEY_STORE, 'if data["response_parts"] > 1:', "> 1", ">= 1"): (
+        "With one part, the parts collection is read and found empty: the same body, one read more."
+    ),
 }
 
 NOT_YET_KILLED: dict[Key, str] = {
@@ -428,6 +456,17 @@ NOT_YET_KILLED: dict[Key, str] = {
         "before any read, and a body sent without one is cut at the limit and found too large by its "
         "size, the line below (killed by test_a_body_sent_without_a_length_over_the_limit_is_413). "
         "Kept for a werkzeug that raises instead; no test reaches it with this one."
+    ),
+    change(
+        KEY_STORE,
+        'return record.model_copy(update={"expires_at": record.created_at}), None',
+        '"expires_at"',
+        '"XXexpires_atXX"',
+    ): (
+        "Taken when a key's record is released between this claim's failed create() and its read: the "
+        "record is then reported expired so the caller creates it afresh. The test to write deletes the "
+        "record in that gap (a store whose create() failure is followed by a release) and expects the "
+        "request to act at once rather than wait for an answer that never comes."
     ),
 }
 
