@@ -340,6 +340,21 @@ def test_a_paused_sweep_resumes_where_it_stopped_across_orgs(client: Any, keys: 
     assert [issues(client, headers(keys[0], s)) for s in (first, second)] == [set(), set()]
 
 
+def test_a_sweep_paused_in_the_orphan_pass_resumes_there(client: Any, keys: tuple[Path, Path], scope: Scope) -> None:
+    """Products deleted behind the sweep's back, each with an issue of its own (distinct SKUs, so
+    judging one does not judge another as a holder of its SKU): a sweep paused after every page of
+    the orphan pass resumes within it, and resolves every one of them."""
+    ids = write_behind_the_back(scope, [{"title": f"Gone {i}", "sku": f"GONE-{i}"} for i in range(5)])
+    wiring.quality(scope).evaluate(ids)
+    auth = headers(keys[0], scope)
+    assert issues(client, auth, code="MISSING_DESCRIPTION") == {(pid, "MISSING_DESCRIPTION", None) for pid in ids}
+    for pid in ids:
+        wiring.firestore_client().document(f"tenants/{scope.tenant_id}/orgs/{scope.org_id}/products/{pid}").delete()
+    reports = sweep_until_done(scope, budget=0.000001, page_size=2)  # pauses after every page
+    assert issues(client, auth) == set()
+    assert [(r["cursor"] or {}).get("phase") for r in reports[:3]] == ["orphans"] * 3  # pages of 2, 2 and 1
+
+
 def test_scopes_are_listed_in_id_order_from_where_a_sweep_stopped() -> None:
     tenants, orgs = (sorted(str(uuid.uuid4()) for _ in range(2)) for _ in range(2))
     scopes = [Scope(t, o) for t in tenants for o in orgs]

@@ -436,17 +436,6 @@ NOT_YET_KILLED: dict[Key, str] = {
         "The lease's length only decides how soon another run may take over from a sweep that died; "
         "the lease tests pass it explicitly, and a test of the constant would only restate it."
     ),
-    change(
-        SWEEP,
-        'position = position.model_copy(update={"after": ids[-1]})',
-        'position.model_copy(update={"after": ids[-1]})',
-        "None",
-    ): (
-        "The orphan pass saving `scope done` after each page instead of its position: a sweep paused "
-        "mid-orphans would skip the scope's remaining orphans. Not yet killed: giving each product of "
-        "test_a_paused_sweep_resumes_where_it_stopped_across_orgs an issue of its own (a bad barcode) "
-        "did not make it fail; the test to write reads the orphans' stored issues after such a pause."
-    ),
     (
         HTTP,
         'raise PayloadTooLargeError(f"request body over {limit} bytes") from exc',
