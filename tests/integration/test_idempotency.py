@@ -374,3 +374,22 @@ def test_an_answer_that_cannot_be_stored_is_answered_all_the_same_and_logged(
     assert [r.getMessage() for r in caplog.records] == [
         f"idempotency key {key_id('k')}: answer not stored: idempotency key: storage temporarily unavailable"
     ]
+
+
+class ReleasedAfterTheClaimFailed(FirestoreIdempotencyStore):
+    """The first request's key is released (its answer was a 5xx) just after this claim found it."""
+
+    def _found(self, ref: Any, record: KeyRecord) -> tuple[KeyRecord, Any]:
+        self.release(ref.id)
+        return super()._found(ref, record)
+
+
+def test_a_key_released_just_after_a_claim_found_it_is_taken_at_once(scope: Scope, clock: Clock) -> None:
+    keys = Idempotency(ReleasedAfterTheClaimFailed(wiring.firestore_client(), scope), clock, wait=0.0)
+    working(keys, clock, "k")
+    calls: list[int] = []
+    assert keys.run("k", "fp", answering(201, calls=calls)) == (
+        StoredResponse(status=201, content_type="application/json", body=b"{}"),
+        False,
+    )
+    assert calls == [201]

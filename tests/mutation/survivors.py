@@ -446,17 +446,6 @@ NOT_YET_KILLED: dict[Key, str] = {
         "size, the line below (killed by test_a_body_sent_without_a_length_over_the_limit_is_413). "
         "Kept for a werkzeug that raises instead; no test reaches it with this one."
     ),
-    change(
-        KEY_STORE,
-        'return record.model_copy(update={"expires_at": record.created_at}), None',
-        '"expires_at"',
-        '"XXexpires_atXX"',
-    ): (
-        "Taken when a key's record is released between this claim's failed create() and its read: the "
-        "record is then reported expired so the caller creates it afresh. The test to write deletes the "
-        "record in that gap (a store whose create() failure is followed by a release) and expects the "
-        "request to act at once rather than wait for an answer that never comes."
-    ),
 }
 
 

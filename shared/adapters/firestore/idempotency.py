@@ -38,6 +38,10 @@ class FirestoreIdempotencyStore:
             return None
         except ConflictError:
             pass
+        return self._found(ref, record)
+
+    def _found(self, ref: Any, record: KeyRecord) -> tuple[KeyRecord, Any]:
+        """The record that kept `record` from being created, with its version."""
         with translated("idempotency key"):
             snap = ref.get()
         if not snap.exists:  # released meanwhile: a version no document has makes the take-over a create
