@@ -19,6 +19,7 @@ Usage: python -m tests.mutation.run [MODULE ...]       (default: every module be
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import os
@@ -47,7 +48,7 @@ WORK = ROOT / ".mutate"
 SRC = WORK / "src"
 WALL_TIMES = WORK / "wall-times.json"
 TARGET = 0.90
-MAP_FORMAT = 2  # of the test maps in WORK: a new one makes them again
+MAP_FORMAT = 3  # of the test maps in WORK: a new one makes them again
 
 BULK = "tests/integration/test_bulk_processing.py"
 REJECTIONS = "tests/integration/test_api_rejections.py"
@@ -287,6 +288,10 @@ def map_tests(module: str, env: dict[str, str]) -> Path:
         else:  # part of a statement begun above (or no code): that statement's tests
             above = [n for n in statements if n < number]
             lines[number] = lines[max(above)] if above else None
+    by_duration = lambda test: durations.get(test, 0.0)  # noqa: E731
+    for first, last, tests_of_uses in constants_by_use((SRC / module).read_text(), lines, by_duration):
+        for number in range(first, last + 1):
+            lines[number] = tests_of_uses
     target.write_text(
         json.dumps(
             {
@@ -300,6 +305,32 @@ def map_tests(module: str, env: dict[str, str]) -> Path:
         )
     )
     return target
+
+
+def constants_by_use(
+    source: str, lines: dict[int, list[str] | None], by_duration: Any
+) -> Iterator[tuple[int, int, list[str]]]:
+    """A module-level constant runs only at import, so its line alone would get every test; the
+    tests that run the lines using it are enough to judge a change to its value (a survivor runs
+    every test anyway, below). Yields (first line, last line, those tests) for each constant all of
+    whose uses in the module run in some test; a constant used at import (a default) keeps them all."""
+    tree = ast.parse(source)
+    uses: dict[str, list[int]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            uses.setdefault(node.id, []).append(node.lineno)
+    for statement in tree.body:
+        if not isinstance(statement, ast.Assign | ast.AnnAssign):
+            continue
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+        names = [t.id for t in targets if isinstance(t, ast.Name)]
+        used_on = [n for name in names for n in uses.get(name, [])]
+        found = [lines.get(n) for n in used_on]
+        if not used_on or any(tests is None for tests in found):
+            continue
+        union = sorted({test for tests in found for test in tests or []}, key=by_duration)
+        if union:
+            yield statement.lineno, statement.end_lineno or statement.lineno, union
 
 
 def forget_result(mutant_id: int) -> None:

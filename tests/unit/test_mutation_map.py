@@ -1,0 +1,27 @@
+"""The mutation runner's test map: a module-level constant is judged by the tests of its uses."""
+
+from __future__ import annotations
+
+from tests.mutation.run import constants_by_use
+
+SOURCE = """\
+LIMIT = 1
+PAIR = (2,
+        3)
+def defaulted(a=LIMIT):
+    return PAIR
+def unrun():
+    return NEVER_RUN
+NEVER_RUN = 5
+UNUSED = 6
+"""
+
+
+def test_a_constant_gets_the_tests_of_the_lines_using_it_fastest_first() -> None:
+    lines: dict[int, list[str] | None] = dict.fromkeys(range(1, 10))
+    lines[5], lines[7] = ["slow", "fast"], []
+    durations = {"fast": 0.1, "slow": 2.0}
+    found = list(constants_by_use(SOURCE, lines, lambda test: durations[test]))
+    # LIMIT is used at import (a default): every test. NEVER_RUN's use runs in no test, UNUSED has
+    # none: they keep every test too.
+    assert found == [(2, 3, ["fast", "slow"])]
