@@ -228,6 +228,10 @@ class BulkJobProcessor:
             # Evaluation follows every other delivery, a redelivered one too: if the first died
             # after its commit, this is where the batch's products get judged. It is idempotent.
             self.quality.evaluate(touched_ids(job.job_type, job.id, items, batch.first_item), created, recorded=True)
+        if outcome != STOPPED:
+            # With K batches in flight, another batch may commit last while this one is still
+            # judging: the job finishes once every batch has been judged, not only committed.
+            self.jobs.mark_evaluated(job.id, index)
         # A redelivery (its marker found) announces again too: its first delivery may have died
         # between finishing the job and announcing it. The task's name makes it one announcement.
         self._finish_if_done(job, announce_finished=outcome == "already committed")
@@ -340,6 +344,7 @@ class BulkJobProcessor:
         plan = not_applied_after_parts(self.jobs, job, batch, items, f"the batch failed {why}", lines)
         committed = self.jobs.commit_batch(job.id, batch, plan, self.clock())
         self._queue_follower(job, task, batch, started_at)
+        self.jobs.mark_evaluated(job.id, batch.index)  # nothing of it is judged here: the sweep will
         self._finish_if_done(job)
         return "batch not applied (attempts exhausted)" if committed is not None else "batch already committed"
 

@@ -88,11 +88,20 @@ class JobStore(Protocol):
         invalid, each with the store's reason; nothing is written to find them."""
         ...
 
+    def mark_evaluated(self, job_id: str, batch_index: int) -> None:
+        """The batch's products have been judged (or there was nothing to judge); idempotent."""
+        ...
+
     def finish_job_if_done(
-        self, job_id: str, now: datetime, outcome: Callable[[BulkJob], dict[str, Any]] | None = None
+        self,
+        job_id: str,
+        now: datetime,
+        outcome: Callable[[BulkJob], dict[str, Any]] | None = None,
+        once_evaluated: bool = True,
     ) -> BulkJob:
-        """Flip the job to COMPLETED/FAILED once, when every batch is committed; `outcome` adds
-        (or overrides) fields of that final write, given the job as read just before it."""
+        """Flip the job to COMPLETED/FAILED once, when every batch is evaluated (or, with
+        `once_evaluated` False, committed); `outcome` adds (or overrides) fields of that final
+        write, given the job as read just before it."""
         ...
 
     def save_delivery(self, job_id: str, delivery: Delivery, now: datetime) -> None:

@@ -162,7 +162,9 @@ class Watchdog:
             return
         missing = self._missing_batches(jobs, job, self.policy.max_in_flight)
         if not missing:
-            if jobs.finish_job_if_done(job.id, self.clock()).status.finished:
+            # Every batch committed, and the deliveries that were to judge some of them gone:
+            # finished without them (the sweep judges those products).
+            if jobs.finish_job_if_done(job.id, self.clock(), once_evaluated=False).status.finished:
                 announce(self._notices, stalled.scope, job.id)
             report.jobs_finished += 1
             return

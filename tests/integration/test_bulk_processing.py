@@ -17,6 +17,7 @@ from google.cloud.firestore_v1 import FieldFilter
 from shared import wiring
 from shared.adapters.firestore.catalog import FirestoreCatalogStore
 from shared.adapters.firestore.jobs import FirestoreJobStore
+from shared.adapters.firestore.quality import FirestoreIssueStore
 from shared.domain.bulk import BatchPlan
 from shared.domain.catalog import Collection, Product
 from shared.domain.models import BatchRange, BulkJob, JobStatus, JobType
@@ -24,6 +25,7 @@ from shared.domain.tenancy import Principal, Role, Scope
 from shared.errors import ConflictError, PermanentTaskError
 from shared.services.bulk_jobs import BulkJobs, BulkLimits
 from shared.services.bulk_processing import BulkJobProcessor
+from shared.services.quality import Quality
 from shared.services.tasks import WorkerTask, batch_task_name
 from tests.integration.conftest import CapturedQueue
 from tests.support import concurrently, deliver
@@ -430,3 +432,45 @@ def test_a_batch_that_writes_nothing_redelivered_is_counted_once(harness: Harnes
     assert harness.processor.handle(task) == "job already FAILED"  # a late copy changes nothing
     assert harness.job(job_id) == finished
     assert_refused_once(harness, job_id, 30)
+
+
+class DiesWhileJudging(Quality):
+    """The worker dies after its batch committed, while it judges the batch's products."""
+
+    def evaluate(self, *args: Any, **kwargs: Any) -> int:
+        raise RuntimeError("the worker died while judging its batch")
+
+
+def test_a_job_completes_once_every_batch_is_judged_not_only_committed(harness: Harness, scope: Scope) -> None:
+    """With batches in flight side by side, one may commit last while another is still judging its
+    products: the job is COMPLETED only once that judging is done too, so its issues are settled
+    when a client sees COMPLETED."""
+    imported = harness.create(JobType.BULK_IMPORT, [{"title": f"Lamp {i}", "sku": f"L{i}"} for i in range(80)])
+    for task in harness.start(imported):
+        harness.processor.handle(task)
+    issues = FirestoreIssueStore(wiring.firestore_client(), scope)
+
+    def undescribed() -> int:
+        return len(issues.list_issues({"code": "MISSING_DESCRIPTION"}, 100, None).items)
+
+    assert harness.job(imported).status is JobStatus.COMPLETED and undescribed() == 80
+    description = "A sturdy lamp, tested for daily use, with a two-year warranty."
+    update = harness.create(JobType.BULK_UPDATE, [{"id": p.id, "description": description} for p in harness.products()])
+    first, second = harness.start(update)  # two batches of 40, both in flight
+    quality = wiring.quality(scope)
+    dying = BulkJobProcessor(
+        harness.store,
+        harness.catalog,
+        wiring.payload_store(),
+        harness.queue,
+        DiesWhileJudging(**vars(quality)),
+        wiring.utc_now,
+    )
+    with pytest.raises(RuntimeError):
+        dying.handle(first)  # committed, not judged: Cloud Tasks will deliver it again
+    assert harness.processor.handle(second) == "batch committed"
+    assert harness.job(update).status is JobStatus.PROCESSING  # every batch committed, one not judged
+    assert undescribed() == 40
+    assert harness.processor.handle(first) == "batch already committed"
+    assert_exact(harness.job(update), 80, 0)
+    assert undescribed() == 0

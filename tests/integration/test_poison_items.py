@@ -274,6 +274,7 @@ def test_writes_the_store_refuses_fail_their_items_and_the_rest_commits_once(har
     job, plan = poisoned_import(harness)
     committed, versions = commit_batch(harness.store, job.id, job.batches[0], plan, wiring.utc_now())
     assert versions is not None and len(committed.writes) == 5
+    harness.store.mark_evaluated(job.id, 0)  # as the batch's delivery does after judging
     harness.store.finish_job_if_done(job.id, wiring.utc_now())
     assert_exact(harness.job(job.id), 5, 3)
     errors = errors_by_index(harness, job.id)
@@ -303,6 +304,7 @@ def test_concurrent_commits_of_a_refused_batch_apply_it_once(harness: Harness) -
     for t in threads:
         t.join()
     assert len(outcomes) == 3 and sum(o is not None for o in outcomes) == 1
+    harness.store.mark_evaluated(job.id, 0)  # as the batch's delivery does after judging
     harness.store.finish_job_if_done(job.id, wiring.utc_now())
     assert_exact(harness.job(job.id), 5, 3)
     assert len(harness.products()) == 5 and len(harness.events(job.id)) == 5

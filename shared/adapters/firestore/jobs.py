@@ -39,6 +39,8 @@ PLAN_CHUNK = 500  # batch ranges per plan document (about 60 bytes each: far fro
 FINISH_ATTEMPTS = 5
 CANCEL_ATTEMPTS = 20  # each a read and a versioned write; only batches committing meanwhile make one fail
 SKIP_CHUNK = 400
+# A batch's marker that its products have been judged (its last step before it may finish the job).
+EVALUATED = "evaluated"
 # The marker of a batch a cancel skipped: it applied and counted nothing.
 SKIPPED = {"processed": 0, "failed": 0, "has_errors": False, "errors": [], "skipped": True}
 UNFINISHED = (JobStatus.PENDING.value, JobStatus.PROCESSING.value)
@@ -116,10 +118,14 @@ class FirestoreJobStore:
             found = {r.alias: r.value for rows in (sums.get(), done.get()) for row in rows for r in row}
         return int(found.get("processed") or 0), int(found.get("failed") or 0), int(found.get("done") or 0)
 
-    def _done_count(self, job_id: str) -> int:
-        done = self._jobs.document(job_id).collection("batches").count(alias="done")
+    def _done_count(self, job_id: str, markers: str = "batches") -> int:
+        done = self._jobs.document(job_id).collection(markers).count(alias="done")
         with translated("bulk job progress"):
             return int(next(r.value for row in done.get() for r in row))
+
+    def mark_evaluated(self, job_id: str, batch_index: int) -> None:
+        with translated("bulk job batch"):
+            self._jobs.document(job_id).collection(EVALUATED).document(f"{batch_index:05d}").set({"index": batch_index})
 
     def start_job(self, job_id: str, now: datetime, planned: PlannedFile | None = None) -> BulkJob:
         ref = self._jobs.document(job_id)
@@ -284,21 +290,27 @@ class FirestoreJobStore:
         return self._root.path("bulk_jobs", f"{job_id}/parts/{batch_index:05d}-{part:03d}")
 
     def finish_job_if_done(
-        self, job_id: str, now: datetime, outcome: Callable[[BulkJob], dict[str, Any]] | None = None
+        self,
+        job_id: str,
+        now: datetime,
+        outcome: Callable[[BulkJob], dict[str, Any]] | None = None,
+        once_evaluated: bool = True,
     ) -> BulkJob:
         """Flip the job to its final status once every batch is done, exactly once: the write
         expects the version it read (no transaction: the last batches of a job finish together,
         and the emulator's locking transactions time out when they contend), and a job that moved
-        meanwhile is looked at again."""
+        meanwhile is looked at again. Done: every batch evaluated (`mark_evaluated`), or, with
+        `once_evaluated` False, every batch committed."""
         path = self._root.path("bulk_jobs", job_id)
+        markers = EVALUATED if once_evaluated else "batches"
         for _ in range(FINISH_ATTEMPTS):
             with translated("bulk job"):
                 found = wire.get_all(self._client, [path])
             if not found:
                 raise NotFoundError("bulk job not found")
             job = BulkJob.model_validate(found[0].data)
-            if job.status is not JobStatus.PROCESSING or self._done_count(job_id) < job.batch_count:
-                return job  # only the batch that sees every batch committed writes
+            if job.status is not JobStatus.PROCESSING or self._done_count(job_id, markers) < job.batch_count:
+                return job  # only the batch that sees every batch done writes
             # Read after every marker exists: these counts are final.
             processed, failed, done = self._counts(job_id)
             errors = self.job_errors(job_id, JOB_ERRORS_KEPT, None).items if failed else []
