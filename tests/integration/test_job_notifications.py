@@ -4,6 +4,7 @@ id; one event per outcome, with an id that stays the same."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,10 @@ import pytest
 
 from local.mail import LocalMailServer
 from local.webhook_receiver import WebhookReceiver
+from shared import wiring
 from shared.domain.notifications import event_id
+from shared.domain.tenancy import Scope
+from shared.errors import PermanentTaskError
 from tests.integration.conftest import B, JobsApi
 from tests.support import wait_until
 
@@ -109,6 +113,18 @@ def test_a_failing_receiver_is_retried_with_the_same_event(
     assert (note["status"], note["attempts"], note["last_error"]) == ("DELIVERED", 3, None)
     assert receiver.requests == 3 and len(receiver.events) == 1
     assert receiver.event_ids == [note["event_id"]] * 3
+    # The event is stamped with the job's end, not with the job's last change (each failed
+    # attempt's record moved `updated_at` since).
+    [event] = receiver.events
+    assert datetime.fromisoformat(event["timestamp"]) == datetime.fromisoformat(job["completed_at"])
+    assert datetime.fromisoformat(job["updated_at"]) > datetime.fromisoformat(job["completed_at"])
+
+
+def test_a_notice_of_a_job_that_does_not_exist_is_not_retried(scope: Scope) -> None:
+    missing = str(uuid.uuid4())
+    with pytest.raises(PermanentTaskError) as refused:
+        wiring.job_notifications(scope).notify(missing, 1)
+    assert refused.value.message == f"job {missing} does not exist"
 
 
 def test_a_job_is_announced_by_email(

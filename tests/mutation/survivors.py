@@ -29,6 +29,7 @@ EXPORTS = "shared/services/exports.py"
 IDEMPOTENCY = "shared/services/idempotency.py"
 ADMISSION = "shared/adapters/firestore/admission.py"
 KEY_STORE = "shared/adapters/firestore/idempotency.py"
+JOB_NOTICES = "shared/services/job_notifications.py"
 
 
 def change(module: str, line: str, before: str, after: str) -> Key:
@@ -408,6 +409,22 @@ EQUIVALENT: dict[Key, str] = {
     ),
     change(KEY_STORE, 'if data["response_parts"] > 1:', "> 1", ">= 1"): (
         "With one part, the parts collection is read and found empty: the same body, one read more."
+    ),
+    # --- a bulk job's announcements
+    change(JOB_NOTICES, "view = job.view(include_payload=False)", "False", "True"): (
+        "The event's payload is dumped with `exclude={\"payload\", ...}`: the job's payload is left out either way."
+    ),
+    change(JOB_NOTICES, "lambda: job_email_text(job.view(include_payload=False)),", "False", "True"): (
+        "The email's text names the job's type, status, counts, failure reason and dry-run report, never its payload."
+    ),
+    change(
+        JOB_NOTICES,
+        'payload=view.model_dump(mode="json", exclude={"payload", "notification"}),',
+        'mode="json"',
+        'mode="XXjsonXX"',
+    ): (
+        'pydantic dumps any mode but "json" as Python objects, and the envelope is then written as JSON '
+        "by pydantic, which renders datetimes and enums as the json mode does: the same bytes."
     ),
 }
 
