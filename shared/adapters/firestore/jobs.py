@@ -124,8 +124,9 @@ class FirestoreJobStore:
             return int(next(r.value for row in done.get() for r in row))
 
     def mark_evaluated(self, job_id: str, batch_index: int) -> None:
+        # Empty: its name is the batch, and only count() reads the collection (no index entries).
         with translated("bulk job batch"):
-            self._jobs.document(job_id).collection(EVALUATED).document(f"{batch_index:05d}").set({"index": batch_index})
+            self._jobs.document(job_id).collection(EVALUATED).document(f"{batch_index:05d}").set({})
 
     def start_job(self, job_id: str, now: datetime, planned: PlannedFile | None = None) -> BulkJob:
         ref = self._jobs.document(job_id)
