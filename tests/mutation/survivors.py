@@ -30,6 +30,8 @@ IDEMPOTENCY = "shared/services/idempotency.py"
 ADMISSION = "shared/adapters/firestore/admission.py"
 KEY_STORE = "shared/adapters/firestore/idempotency.py"
 JOB_NOTICES = "shared/services/job_notifications.py"
+NOTIFIER = "shared/services/notifications.py"
+WORKER = "functions/bulk_job_worker.py"
 
 
 def change(module: str, line: str, before: str, after: str) -> Key:
@@ -425,6 +427,16 @@ EQUIVALENT: dict[Key, str] = {
     ): (
         'pydantic dumps any mode but "json" as Python objects, and the envelope is then written as JSON '
         "by pydantic, which renders datetimes and enums as the json mode does: the same bytes."
+    ),
+    # --- one delivery attempt, and the bulk worker's entry point
+    (NOTIFIER, "@dataclass(frozen=True)", "@dataclass(frozen=False)"): (
+        "NotifyPolicy and Attempted: nothing assigns to a policy or an attempt's outcome once built."
+    ),
+    change(NOTIFIER, "delivery: Delivery | None = None", "|", "&"): TYPING_ONLY,
+    change(NOTIFIER, "next_attempt_at: datetime | None = None", "|", "&"): TYPING_ONLY,
+    (WORKER, "@functions_framework.http", ""): (
+        "The decorator registers the function as an HTTP function, which is what functions-framework "
+        "takes a target to be when none is registered: served the same either way."
     ),
 }
 
