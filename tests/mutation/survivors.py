@@ -438,6 +438,16 @@ EQUIVALENT: dict[Key, str] = {
         "The decorator registers the function as an HTTP function, which is what functions-framework "
         "takes a target to be when none is registered: served the same either way."
     ),
+    # --- webhook URLs
+    (NOTIFICATIONS, "@dataclass(frozen=True)", "@dataclass(frozen=False)"): (
+        "WebhookTarget: nothing assigns to a parsed URL."
+    ),
+    change(NOTIFICATIONS, '_URL_SAFE = "/:@!$&\'()*+,;=-._~%?"', '"/:@', '"XX/:@'): (
+        "Adds X to the characters quote() leaves alone, which it never quotes anyway (letters are always safe)."
+    ),
+    change(NOTIFICATIONS, 'name = hostname.rstrip(".")', '"."', '"XX.XX"'): (
+        "Also strips a trailing X, which a host name never has here: urlsplit's hostname is lower-cased."
+    ),
 }
 
 NOT_YET_KILLED: dict[Key, str] = {

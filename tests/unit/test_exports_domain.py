@@ -29,6 +29,7 @@ from shared.domain.notifications import (
     SIGNATURE_HEADER,
     NotificationSettings,
     NotificationSettingsInput,
+    NotificationSettingsView,
     UnsafeUrlError,
     check_webhook_url,
     email_text,
@@ -391,3 +392,67 @@ def test_the_email_names_the_counts_and_the_link() -> None:
     )
     failed = export.model_copy(update={"status": ExportStatus.FAILED, "failure_reason": "bucket missing"})
     assert email_text(failed) == ("Your catalog export failed", "Your CSV export e1 failed: bucket missing\n")
+
+
+HOST_253 = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])  # the longest name DNS allows
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://hooks.example.com/a b", "the URL must not contain spaces or control characters"),
+        ("http://hooks.example.com/a\x1f", "the URL must not contain spaces or control characters"),
+        ("http://hooks.example.com/a\x7f", "the URL must not contain spaces or control characters"),
+        ("http://hooks.example.com/a\ud800", "the URL must not contain spaces or control characters"),
+        ("http://hooks.example.com/a\udfff", "the URL must not contain spaces or control characters"),
+        ("http://[::1:9/x", "the URL is malformed (Invalid IPv6 URL)"),
+        ("http://hooks.example.com:8o/", "the URL has an invalid port"),
+        ("http://hooks.example.com:0/", "the URL has an invalid port"),
+        ("http://[fe80::1%25eth0]/", "the URL's IPv6 address must not carry a zone id"),
+        ("http://[v1.x]/", "the URL's IPv6 address is invalid"),
+        ("http://-a.example.com/", "the host name is invalid"),
+        (f"http://{HOST_253}d/", "the host name is invalid"),  # 254 characters
+    ],
+)
+def test_what_a_refused_url_says_at_each_edge(url: str, says: str) -> None:
+    with pytest.raises(UnsafeUrlError) as refused:
+        parse_webhook_url(url)
+    assert str(refused.value) == says
+
+
+def test_a_name_idna_refuses_says_why() -> None:
+    with pytest.raises(UnsafeUrlError) as refused:
+        parse_webhook_url("http://a..example.com/")
+    assert str(refused.value).startswith("the host name is invalid (encoding with 'idna' codec failed")
+
+
+def test_urls_just_inside_each_edge_are_taken() -> None:
+    assert parse_webhook_url("http://hooks.example.com/a!b").target == "/a!b"  # the first printable after space
+    assert parse_webhook_url("http://hooks.example.com/a\ue000").target == "/a%EE%80%80"  # just past the surrogates
+    assert parse_webhook_url(f"http://{HOST_253}/").host == HOST_253
+    assert (parse_webhook_url("http://hooks.example.com/").port, parse_webhook_url("https://h.example/").port) == (
+        80,
+        443,
+    )
+
+
+def test_a_secret_may_hold_spaces_but_no_control_character() -> None:
+    hook = {"channel": "webhook", "webhook_url": "https://x.example/h"}
+    spaced = "correct horse battery staple"
+    assert NotificationSettingsInput.model_validate({**hook, "webhook_secret": spaced}).webhook_secret == spaced
+    for bad in ("\x1f", "\x7f", "\n"):
+        with pytest.raises(ValidationError) as refusal:
+            NotificationSettingsInput.model_validate({**hook, "webhook_secret": f"sixteen-chars{bad}xyz"})
+        assert refusal.value.errors()[0]["msg"] == "Value error, must not contain control characters"
+
+
+def test_a_settings_view_without_a_webhook_says_none() -> None:
+    view = NotificationSettingsView.model_validate(
+        {
+            "channel": "email",
+            "emails": ["ops@example.com"],
+            "updated_by": "ops@example.com",
+            "updated_at": datetime.now(UTC),
+        }
+    )
+    assert (view.webhook_url, view.webhook_secret) == (None, None)
