@@ -338,6 +338,32 @@ def forget_result(mutant_id: int) -> None:
         db.execute("UPDATE Mutant SET status = 'untested', tested_against_hash = '' WHERE id = ?", (mutant_id,))
 
 
+# mutmut 2 hangs for good when one of its workers raises (seen: "Attribute Mutant.line is
+# required" from its cache): a run whose cache has not changed for this long is stopped, and the
+# mutants it left are run one by one below. Longer than any one mutant's test run may take.
+STALLED_AFTER = 900.0
+
+
+def run_watched(command: list[str], env: dict[str, str], poll: float = 5.0) -> None:
+    """Run mutmut in SRC; stop it if its cache stops changing (see STALLED_AFTER)."""
+    cache = SRC / ".mutmut-cache"
+    process = subprocess.Popen(command, cwd=SRC, env=env)
+    last_change, seen = time.monotonic(), cache.stat().st_mtime if cache.exists() else 0.0
+    while process.poll() is None:
+        time.sleep(poll)
+        mtime = cache.stat().st_mtime if cache.exists() else 0.0
+        if mtime != seen:
+            last_change, seen = time.monotonic(), mtime
+        elif time.monotonic() - last_change > STALLED_AFTER:
+            print(f"mutmut made no progress for {STALLED_AFTER:g} s: stopped", flush=True)
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
 def mutate(module: str) -> None:
     forget_baseline()
     runner = shlex.join(pytest_command("-x", *MODULES[module]))
@@ -351,11 +377,11 @@ def mutate(module: str) -> None:
         }
         env["SYNQ_MUTATION_MAP"] = str(map_tests(module, env))
         # mutmut answers with a status of its own; the figures are read from its cache below.
-        subprocess.run([*mutmut, *options], cwd=SRC, env=env, check=False)
+        run_watched([*mutmut, *options], env)
         # mutmut 2 looks cached results up by the line's text, so of several identical lines (two
         # `ref = self._jobs.document(job_id)`) only the first is tested; the others, by id.
         for mutant_id in not_run(module):
-            subprocess.run([*mutmut, str(mutant_id), *options], cwd=SRC, env=env, check=False)
+            run_watched([*mutmut, str(mutant_id), *options], env)
         # The map can miss a test: state built once and kept (a session fixture, a cached client)
         # is counted for the test that built it only. A survivor gets every test of the module.
         done = WORK / f"second-runs-{module.replace('/', '_')}.json"
@@ -365,7 +391,7 @@ def mutate(module: str) -> None:
             if f"{key}@{tests_now}" not in seconds:
                 forget_result(mutant_id)  # mutmut does not rerun a mutant it holds a result for
                 everything = {**env, "SYNQ_MUTATION_EVERYTHING": "1"}
-                subprocess.run([*mutmut, str(mutant_id), *options], cwd=SRC, env=everything, check=False)
+                run_watched([*mutmut, str(mutant_id), *options], everything)
                 seconds.add(f"{key}@{tests_now}")
                 done.write_text(json.dumps(sorted(seconds)))
 

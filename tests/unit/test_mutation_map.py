@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.mutation import run
 from tests.mutation.run import constants_by_use
 
 SOURCE = """\
@@ -25,3 +33,12 @@ def test_a_constant_gets_the_tests_of_the_lines_using_it_fastest_first() -> None
     # LIMIT is used at import (a default): every test. NEVER_RUN's use runs in no test, UNUSED has
     # none: they keep every test too.
     assert found == [(2, 3, ["fast", "slow"])]
+
+
+def test_a_mutmut_run_whose_cache_stops_changing_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run, "SRC", tmp_path)
+    monkeypatch.setattr(run, "STALLED_AFTER", 0.5)
+    (tmp_path / ".mutmut-cache").write_bytes(b"")
+    started = time.monotonic()
+    run.run_watched([sys.executable, "-c", "import time; time.sleep(120)"], dict(os.environ), poll=0.1)
+    assert time.monotonic() - started < 60  # stopped, not waited for
