@@ -362,6 +362,7 @@ def run_watched(command: list[str], env: dict[str, str], poll: float = 5.0) -> N
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            sync_sources()  # the mutant it had applied, undone
 
 
 def mutate(module: str) -> None:
@@ -522,8 +523,10 @@ def main() -> None:
     modules = args.modules or list(MODULES)
     if not args.report:
         SRC.mkdir(parents=True, exist_ok=True)
-        sync_sources()
         for module in modules:
+            # Each module from the working tree as it is: a mutmut stopped mid-mutant leaves its
+            # mutant in SRC, and the next module's tests would run against it.
+            sync_sources()
             print(f"\n== mutating {module}", flush=True)
             started = time.monotonic()
             mutate(module)

@@ -38,7 +38,10 @@ def test_a_constant_gets_the_tests_of_the_lines_using_it_fastest_first() -> None
 def test_a_mutmut_run_whose_cache_stops_changing_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(run, "SRC", tmp_path)
     monkeypatch.setattr(run, "STALLED_AFTER", 0.5)
+    synced: list[bool] = []
+    monkeypatch.setattr(run, "sync_sources", lambda: synced.append(True))
     (tmp_path / ".mutmut-cache").write_bytes(b"")
     started = time.monotonic()
     run.run_watched([sys.executable, "-c", "import time; time.sleep(120)"], dict(os.environ), poll=0.1)
     assert time.monotonic() - started < 60  # stopped, not waited for
+    assert synced == [True]  # the mutant it may have left applied, undone from the working tree
