@@ -137,6 +137,7 @@ MODULES: dict[str, list[str]] = {
     # export runs and notification delivery
     "shared/domain/notifications.py": [
         "tests/unit/test_exports_domain.py",
+        "tests/unit/test_job_notices_domain.py",  # a bulk job's event type and email
         "tests/integration/test_webhook_sender.py",
         EXPORTS,
     ],
