@@ -5,6 +5,7 @@ must not."""
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 import time
@@ -155,3 +156,40 @@ def test_https_needs_a_certificate_it_can_verify_for_the_host(tmp_path: Path, mo
         assert wrong_name.message.startswith("webhook POST failed: ") and len(receiver.requests) == 1
     finally:
         receiver.stop()
+
+
+class Dripper:
+    """A receiver that answers one byte at a time, a byte every 50 ms: each read gets a byte long
+    before any socket timeout, so only the attempt's own deadline can end it. Records how many
+    bytes it sent before the connection was cut."""
+
+    ANSWER = b"HTTP/1.1 200 OK\r\nX-Drip: " + b"a" * 200 + b"\r\nContent-Length: 0\r\n\r\n"
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sent = 0
+        self.cut = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.recv(65536)  # the request
+            try:
+                for byte in self.ANSWER:
+                    conn.sendall(bytes([byte]))
+                    self.sent += 1
+                    time.sleep(0.05)
+            except OSError:
+                self.cut.set()
+
+
+def test_a_receiver_dripping_its_answer_is_cut_off_at_the_deadline() -> None:
+    dripper = Dripper()
+    sender = HttpWebhookSender(allow_private=True, timeout_seconds=0.5)
+    failed = refusal(sender, f"http://127.0.0.1:{dripper.port}/hook")
+    assert failed.message == "webhook attempt exceeded its 0.5 s deadline" and not failed.permanent
+    assert dripper.cut.wait(10)  # the connection was shut down under it
+    assert dripper.sent < len(Dripper.ANSWER)
+    dripper.listener.close()
