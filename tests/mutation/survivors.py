@@ -442,7 +442,7 @@ EQUIVALENT: dict[Key, str] = {
     (NOTIFICATIONS, "@dataclass(frozen=True)", "@dataclass(frozen=False)"): (
         "WebhookTarget: nothing assigns to a parsed URL."
     ),
-    change(NOTIFICATIONS, '_URL_SAFE = "/:@!$&\'()*+,;=-._~%?"', '"/:@', '"XX/:@'): (
+    (NOTIFICATIONS, '_URL_SAFE = "/:@!$&\'()*+,;=-._~%?"', '_URL_SAFE = "XX/:@!$&\'()*+,;=-._~%?XX"'): (
         "Adds X to the characters quote() leaves alone, which it never quotes anyway (letters are always safe)."
     ),
     change(NOTIFICATIONS, 'name = hostname.rstrip(".")', '"."', '"XX.XX"'): (

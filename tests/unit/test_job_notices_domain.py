@@ -51,11 +51,11 @@ def test_a_jobs_event_type_names_its_final_status(status: JobStatus, kind: str) 
     assert job_event_type(status) == kind
 
 
-def test_an_event_always_says_when_it_happened() -> None:
-    with pytest.raises(ValidationError, match="timestamp"):
-        EventEnvelope.model_validate(
-            {"event_id": "e", "event_type": "bulk_job.completed", "tenant_id": "t", "org_id": "o", "payload": {}}
-        )
+@pytest.mark.parametrize("missing", ["event_id", "timestamp"])
+def test_an_event_always_says_which_it_is_and_when_it_happened(missing: str) -> None:
+    event = {"event_id": "e", "event_type": "bulk_job.completed", "timestamp": NOW, "tenant_id": "t", "org_id": "o"}
+    with pytest.raises(ValidationError, match=missing):
+        EventEnvelope.model_validate({**{k: v for k, v in event.items() if k != missing}, "payload": {}})
 
 
 def test_the_email_of_a_job_without_failures_says_what_it_applied() -> None:
