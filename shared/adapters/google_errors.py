@@ -23,6 +23,12 @@ _TRANSIENT = (
 )
 
 
+def aborted_for_contention(exc: BaseException) -> bool:
+    """A transaction that aborted: from a read (Aborted), or at commit on every attempt the client
+    made (it gives up with a ValueError raised from the last Aborted)."""
+    return isinstance(exc, gexc.Aborted) or (isinstance(exc, ValueError) and isinstance(exc.__cause__, gexc.Aborted))
+
+
 @contextmanager
 def translated(what: str) -> Iterator[None]:
     try:
@@ -40,8 +46,7 @@ def translated(what: str) -> Iterator[None]:
     except OSError as exc:  # connection failures, requests' included
         raise UnavailableError(f"{what}: storage unreachable") from exc
     except ValueError as exc:
-        # A transaction aborted on every attempt (contention): the library gives up with a
-        # ValueError raised from the last Aborted. Any other ValueError is a bug, left as it is.
-        if isinstance(exc.__cause__, gexc.Aborted):
+        # Any ValueError but a transaction that aborted on every attempt is a bug, left as it is.
+        if aborted_for_contention(exc):
             raise UnavailableError(f"{what}: storage busy with concurrent changes, try again") from exc
         raise

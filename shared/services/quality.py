@@ -101,8 +101,8 @@ class Quality:
         # moved (the write expects the version read) and is not written over a newer one.
         summaries = self.issues.summaries(ids - new)
         given = {pid: pv for pid, pv in known.items() if pid in ids}
-        if given.keys() - new:  # read before these summaries: still as they were?
-            current = self.issues.versions(set(given) - new)
+        if read_before := set(given) - new:  # read before these summaries: still as they were?
+            current = self.issues.versions(read_before)
             given = {pid: pv for pid, pv in given.items() if pid in new or current.get(pid) == pv[1]}
         products, versions = self._load(ids - set(given))
         products.update({pid: p for pid, (p, _) in given.items()})

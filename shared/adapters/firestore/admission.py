@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
+from shared.adapters.google_errors import aborted_for_contention
 from shared.domain.tenancy import RunningLimit
 from shared.errors import TooManyRequestsError
 
@@ -53,7 +54,7 @@ def run_admitting(
         try:
             return create(client.transaction(max_attempts=ADMIT_ATTEMPTS_PER_ROUND))
         except (ValueError, gexc.Aborted) as exc:
-            if not (isinstance(exc, gexc.Aborted) or isinstance(exc.__cause__, gexc.Aborted)):
+            if not aborted_for_contention(exc):
                 raise
         sleep(jitter(0, min(ADMIT_BACKOFF_MAX_SECONDS, ADMIT_BACKOFF_SECONDS * 2**round_)))
     return create(client.transaction(max_attempts=ADMIT_ATTEMPTS_PER_ROUND))
