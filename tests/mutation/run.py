@@ -506,7 +506,9 @@ def report(modules: list[str]) -> bool:
                 f"- `{module}:{s.line_number}` ({kind}, mutant {s.mutant_id}): {change}",
                 f"  {s.reason or 'NO REASON RECORDED: add the test that kills it, or its reason to survivors.py'}",
             ]
-    text = "\n".join([*lines, "", "Survivors (`mutmut show ID` in .mutate/src shows the change):", "", *details])
+    # Not `mutmut show` during a run: it records the source on disk, the mutant under test with it,
+    # as the module's lines, and the run hangs on the mutants of the line it lost.
+    text = "\n".join([*lines, "", "Survivors, each with its change:", "", *details])
     (WORK / "report.md").write_text(text + "\n")
     print(text)
     print(f"\ntarget {TARGET:.0%} of killable mutants killed in every module: {'met' if met else 'NOT met'}")

@@ -70,6 +70,7 @@ PROBE_WRITE = (
     'never = wire.update(self._root.path("bulk_jobs", f"{job_id}/probes/never"), {"probe": True}, version=NEVER)'
 )
 REFUSED_LOG = '"job %s batch %s: the store refused %d write(s), their items fail: %s",'
+SKIPPED = 'SKIPPED = {"processed": 0, "failed": 0, "has_errors": False, "errors": [], "skipped": True}'
 PLAN_CHUNK = "PLAN_CHUNK = 500  # batch ranges per plan document (about 60 bytes each: far from the 1 MiB limit)"
 VERSIONS = 'return {w.doc_id: version for w, version in written if w.kind != "delete"}'
 ONLY_SAVES_A_READ = (
@@ -272,13 +273,6 @@ EQUIVALENT: dict[Key, str] = {
         "A default of the settings view, which is always built with every field (from the stored "
         "settings, themselves built with every field)."
     ),
-    change(NOTIFICATIONS, 'port = parts.port or (443 if parts.scheme == "https" else 80)', "else 80", "else 81"): (
-        "The port is only used to resolve an https URL's host in production; http is refused there "
-        "first, and the local stack does not resolve."
-    ),
-    change(NOTIFICATIONS, 'if parts.hostname.rstrip(".").lower() in METADATA_HOSTS:', '"."', '"XX.XX"'): (
-        "Also strips trailing X's, but urlsplit gives the host name in lower case: there are none."
-    ),
     change(NOTIFICATIONS, 'ip = ipaddress.ip_address(address.split("%", 1)[0])', '"%"', '"XX%XX"'): (
         "Python parses a scoped IPv6 address (fe80::1%eth0) itself, and the scope does not change "
         "whether the address is global."
@@ -299,21 +293,12 @@ EQUIVALENT: dict[Key, str] = {
     (EXPORTS, "@dataclass(frozen=True)", "@dataclass(frozen=False)"): (
         "ExportPolicy: nothing assigns to a policy once it is built."
     ),
-    change(EXPORTS, "assert settings.webhook_url and settings.webhook_secret", " and ", " or "): (
-        "Settings on the webhook channel always hold both (the settings service refuses them otherwise)."
-    ),
     # --- Idempotency-Key replay
     change(IDEMPOTENCY, "if record.state is KeyState.DONE and record.response is not None:", " and ", " or "): (
         "A record is DONE exactly when its response is stored (complete writes both at once): either "
         "half alone says the same."
     ),
     # --- the job store and the batch commit
-    change(
-        JOBS,
-        "written = zip(plan.writes, results[1 : 1 + len(plan.writes)], strict=True)  # after the marker",
-        "strict=True",
-        "strict=False",
-    ): "The slice always holds exactly one result per write, so strictness never has anything to refuse.",
     change(
         JOBS, "after, from_batch = decode_cursor(cursor, INDEX, INDEX) if cursor else [-1, 0]", "[-1, 0]", "[-2, 0]"
     ): ("Item indices start at 0: any start below it lists the same errors."),
@@ -380,6 +365,29 @@ EQUIVALENT: dict[Key, str] = {
         "chunking test sets its own size, 2)."
     ),
     change(JOBS, VERSIONS, '!= "delete"', '== "delete"'): ONLY_SAVES_A_READ,
+    change(JOBS, "SKIP_CHUNK = 400", "400", "401"): (
+        "How many skip markers a cancel creates per commit: any size up to Firestore's 500 writes "
+        "per commit skips the same batches."
+    ),
+    change(JOBS, 'EVALUATED = "evaluated"', '"evaluated"', '"XXevaluatedXX"'): (
+        "The name of a job's subcollection that only this module writes (mark_evaluated) and counts "
+        "(finish_job_if_done); no index, TTL policy or other reader names it."
+    ),
+    **{
+        change(JOBS, SKIPPED, before, after): (
+            "A skip marker's processed, failed and skipped fields are for whoever reads the store: "
+            "the job's counts are summed over part markers (a skipped batch has none), and nothing "
+            "reads `skipped`."
+        )
+        for before, after in [
+            ('"processed": 0', '"XXprocessedXX": 0'),
+            ('"processed": 0', '"processed": 1'),
+            ('"failed": 0', '"XXfailedXX": 0'),
+            ('"failed": 0', '"failed": 1'),
+            ('"skipped": True', '"XXskippedXX": True'),
+            ('"skipped": True', '"skipped": False'),
+        ]
+    },
     change(JOBS, VERSIONS, '"delete"', '"XXdeleteXX"'): ONLY_SAVES_A_READ,
     change(JOBS, 'raise NotFoundError("bulk job not found")', '"bulk job not found"', '"XXbulk job not foundXX"'): (
         "In start_job only (the same line in get_job is killed by the 404 tests): the job vanishing "
@@ -451,16 +459,19 @@ EQUIVALENT: dict[Key, str] = {
 }
 
 NOT_YET_KILLED: dict[Key, str] = {
-    change(
-        WEBHOOKS,
-        "self._timeout = urllib3.Timeout(connect=min(5.0, timeout_seconds), read=timeout_seconds)",
-        "min(5.0",
-        "min(6.0",
-    ): "Waiting 6 seconds for a connection instead of 5: only a timing assertion could tell.",
     change(JOBS, "FINISH_ATTEMPTS = 5", "5", "6"): (
         "How many times the finish looks again at a job that moved under it before leaving it to "
         "Cloud Tasks' retry: telling 5 from 6 needs a job moved exactly five times in a row between "
         "the finish's read and its write, and a test of that would only restate the constant."
+    ),
+    change(
+        JOBS,
+        "CANCEL_ATTEMPTS = 20  # each a read and a versioned write; only batches committing meanwhile make one fail",
+        "20",
+        "21",
+    ): (
+        "As FINISH_ATTEMPTS: telling 20 from 21 needs a job moved exactly twenty times in a row "
+        "between the cancel's read and its write, and a test of that would only restate the constant."
     ),
     change(
         JOBS,

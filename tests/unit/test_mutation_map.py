@@ -11,6 +11,7 @@ import pytest
 
 from tests.mutation import run
 from tests.mutation.run import constants_by_use
+from tests.mutation.survivors import EQUIVALENT, NOT_YET_KILLED
 
 SOURCE = """\
 LIMIT = 1
@@ -45,3 +46,14 @@ def test_a_mutmut_run_whose_cache_stops_changing_is_stopped(tmp_path: Path, monk
     run.run_watched([sys.executable, "-c", "import time; time.sleep(120)"], dict(os.environ), poll=0.1)
     assert time.monotonic() - started < 60  # stopped, not waited for
     assert synced == [True]  # the mutant it may have left applied, undone from the working tree
+
+
+def test_every_recorded_survivor_names_a_line_its_module_still_has() -> None:
+    """A reason whose line was since rewritten explains nothing: it is pruned, or written again for
+    the new line (the next run lists its mutant as a survivor with no reason)."""
+    stale = [
+        (module, line)
+        for module, line, _ in [*EQUIVALENT, *NOT_YET_KILLED]
+        if line not in {text.strip() for text in (run.ROOT / module).read_text().splitlines()}
+    ]
+    assert stale == []
