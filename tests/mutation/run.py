@@ -313,7 +313,7 @@ def constants_by_use(
 ) -> Iterator[tuple[int, int, list[str]]]:
     """A module-level constant runs only at import, so its line alone would get every test; the
     tests that run the lines using it are enough to judge a change to its value (a survivor runs
-    every test anyway, below). Yields (first line, last line, those tests) for each constant all of
+    the module's other tests, below). Yields (first line, last line, those tests) for each constant all of
     whose uses in the module run in some test; a constant used at import (a default) keeps them all."""
     tree = ast.parse(source)
     uses: dict[str, list[int]] = {}
@@ -385,7 +385,7 @@ def mutate(module: str) -> None:
         for mutant_id in not_run(module):
             run_watched([*mutmut, str(mutant_id), *options], env)
         # The map can miss a test: state built once and kept (a session fixture, a cached client)
-        # is counted for the test that built it only. A survivor gets every test of the module.
+        # is counted for the test that built it only. A survivor gets the rest of the module's tests.
         done = WORK / f"second-runs-{module.replace('/', '_')}.json"
         seconds = set(json.loads(done.read_text())) if done.exists() else set()
         tests_now = hash_of_tests([str(SRC / "tests")])

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.mutation import run
+from tests.mutation.mutmut_config import ALL, choose_tests
 from tests.mutation.run import constants_by_use
 from tests.mutation.survivors import EQUIVALENT, NOT_YET_KILLED
 
@@ -57,3 +58,17 @@ def test_every_recorded_survivor_names_a_line_its_module_still_has() -> None:
         if line not in {text.strip() for text in (run.ROOT / module).read_text().splitlines()}
     ]
     assert stale == []
+
+
+def test_a_survivors_second_run_gets_the_tests_its_first_run_left_out_fastest_first() -> None:
+    tests_map = {
+        "lines": {"1": ["b", "a"], "2": None, "3": []},
+        "durations": {"a": 0.5, "b": 3.0, "c": 2.0, "d": 1.0},
+    }
+    assert choose_tests(tests_map, 1, second_run=False) == ["b", "a"]
+    assert choose_tests(tests_map, 1, second_run=True) == ["d", "c"]
+    # run only at import: every test, once; run by no test: none, ever
+    assert choose_tests(tests_map, 2, second_run=False) is ALL
+    assert choose_tests(tests_map, 2, second_run=True) == []
+    assert choose_tests(tests_map, 3, second_run=False) == []
+    assert choose_tests(tests_map, 3, second_run=True) == []
