@@ -54,10 +54,11 @@ class _Deadline:
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._timer: threading.Timer | None = None
-        self.expired = False
 
     def passed(self) -> bool:
-        return self.expired or time.monotonic() >= self._at
+        """Time is up, whether or not the timer has shut the socket down yet (a socket timeout set
+        to the time left may end a read first)."""
+        return time.monotonic() >= self._at
 
     def remaining(self) -> float:
         left = self._at - time.monotonic()
@@ -77,7 +78,6 @@ class _Deadline:
 
     def _expire(self) -> None:
         with self._lock:
-            self.expired = True
             if self._sock is not None:
                 with contextlib.suppress(OSError):  # already closed
                     self._sock.shutdown(socket.SHUT_RDWR)
@@ -197,12 +197,12 @@ class HttpWebhookSender:
         # MAX_RESPONSE_BYTES is never read (the connection is closed).
         with contextlib.suppress(HTTPError, HTTPException, OSError):
             response.read(MAX_RESPONSE_BYTES)
-        if deadline.expired:  # the shutdown may have surfaced as a short read rather than an error
+        if deadline.passed():  # the shutdown, or a read timing out at the deadline, cut the body short
             raise DeadlineExpiredError
         return int(response.status)
 
     @staticmethod
     def _fail(deadline: _Deadline, message: str, exc: Exception) -> NoReturn:
-        if deadline.passed():  # whether the shutdown or a socket timeout got there first
+        if deadline.passed():  # the shutdown, or a socket timeout at the deadline
             raise DeadlineExpiredError from exc
         raise DeliveryError(message) from exc

@@ -193,3 +193,63 @@ def test_a_receiver_dripping_its_answer_is_cut_off_at_the_deadline() -> None:
     assert dripper.cut.wait(10)  # the connection was shut down under it
     assert dripper.sent < len(Dripper.ANSWER)
     dripper.listener.close()
+
+
+def test_a_url_the_sender_cannot_take_apart_or_that_resolves_to_nothing() -> None:
+    sender = HttpWebhookSender(allow_private=True, timeout_seconds=5, resolver=lambda _host, _port: [])
+    unusable = refusal(sender, "ftp://example.com/hook")
+    assert (unusable.message, unusable.permanent) == ("webhook URL refused: the URL must use http or https", True)
+    nowhere = refusal(sender, "https://example.com/hook")
+    assert (nowhere.message, nowhere.permanent) == ("example.com does not resolve", False)
+
+
+class HeldAnswer:
+    """A receiver that answers 200 at once, promising a body of `promised` bytes, sends `body` of
+    them at `pace` seconds a byte (all at once without one), then holds the connection open."""
+
+    def __init__(self, promised: int, body: bytes, pace: float = 0.0) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.head = f"HTTP/1.1 200 OK\r\nContent-Length: {promised}\r\n\r\n".encode()
+        self.body, self.pace = body, pace
+        self.done = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.recv(65536)  # the request
+            try:
+                conn.sendall(self.head)
+                if not self.pace:
+                    conn.sendall(self.body)
+                for byte in self.body if self.pace else b"":
+                    conn.sendall(bytes([byte]))
+                    time.sleep(self.pace)
+                self.done.wait(30)  # the rest of the promised body never comes
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.done.set()
+        self.listener.close()
+
+
+def test_of_the_answer_only_the_status_and_64_kib_of_body_are_read() -> None:
+    # 64 KiB sent of the 10 MB promised: reading one byte more would wait out the deadline.
+    held = HeldAnswer(promised=10_000_000, body=b"x" * 64 * 1024)
+    try:
+        HttpWebhookSender(allow_private=True, timeout_seconds=5).post(f"http://127.0.0.1:{held.port}/hook", BODY, SENT)
+    finally:
+        held.close()
+
+
+def test_a_200_whose_body_drips_past_the_deadline_is_not_a_delivery() -> None:
+    # The status came in time, but the attempt did not end in time: the receiver may still be
+    # working, and the next attempt is the one that counts.
+    held = HeldAnswer(promised=1000, body=b"x" * 1000, pace=0.05)
+    try:
+        failed = refusal(HttpWebhookSender(allow_private=True, timeout_seconds=0.5), f"http://127.0.0.1:{held.port}/h")
+        assert (failed.message, failed.permanent) == ("webhook attempt exceeded its 0.5 s deadline", False)
+    finally:
+        held.close()

@@ -446,6 +446,28 @@ EQUIVALENT: dict[Key, str] = {
         "The decorator registers the function as an HTTP function, which is what functions-framework "
         "takes a target to be when none is registered: served the same either way."
     ),
+    # --- the webhook sender
+    **{
+        change(WEBHOOKS, line, "| None", "& None"): TYPING_ONLY
+        for line in (
+            "self._sock: socket.socket | None = None",
+            "self._timer: threading.Timer | None = None",
+        )
+    },
+    change(WEBHOOKS, "return time.monotonic() >= self._at", ">=", ">"): (
+        "Differs only if the clock reads the deadline's exact nanosecond."
+    ),
+    change(WEBHOOKS, "if left <= 0:", "<=", "<"): "Differs only if the clock reads the deadline's exact nanosecond.",
+    **{
+        change(WEBHOOKS, "self._timer.daemon = True", "True", after): (
+            "post() always stops the deadline (finally), cancelling its timer: no timer outlives an "
+            "attempt to hold the process open."
+        )
+        for after in ("False", "None")
+    },
+    change(WEBHOOKS, "self._sock = None", "None", '""'): (
+        "In stop(), the deadline's last call: nothing reads the socket after it."
+    ),
     # --- webhook URLs
     (NOTIFICATIONS, "@dataclass(frozen=True)", "@dataclass(frozen=False)"): (
         "WebhookTarget: nothing assigns to a parsed URL."
@@ -459,6 +481,25 @@ EQUIVALENT: dict[Key, str] = {
 }
 
 NOT_YET_KILLED: dict[Key, str] = {
+    change(
+        WEBHOOKS,
+        "CONNECT_TIMEOUT_CAP = 5.0  # per address, so a dead first address leaves time for the next",
+        "5.0",
+        "6.0",
+    ): (
+        "Waiting 6 seconds for a connection instead of 5: only a test timing it could tell, and tests "
+        "assert no timings."
+    ),
+    change(
+        WEBHOOKS,
+        "self._timer = threading.Timer(max(0.0, self._at - time.monotonic()), self._expire)",
+        "max(0.0",
+        "max(1.0",
+    ): (
+        "A floor of 1 s under the timer cuts a connection late only when less than a second is left: "
+        "a test timing the cut could tell, and tests assert no timings (a socket timeout set to the "
+        "time left still ends a blocked read at the deadline, which passed() then reports)."
+    ),
     change(JOBS, "FINISH_ATTEMPTS = 5", "5", "6"): (
         "How many times the finish looks again at a job that moved under it before leaving it to "
         "Cloud Tasks' retry: telling 5 from 6 needs a job moved exactly five times in a row between "
