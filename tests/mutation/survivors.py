@@ -388,6 +388,17 @@ EQUIVALENT: dict[Key, str] = {
             ('"skipped": True', '"skipped": False'),
         ]
     },
+    change(JOBS, SKIPPED, '"has_errors": False', '"XXhas_errorsXX": False'): (
+        "The errors query asks for has_errors true: a skip marker without the field is left out of "
+        "it as one with false is."
+    ),
+    change(JOBS, SKIPPED, '"has_errors": False', '"has_errors": True'): (
+        "The errors query then reads the skip markers too, whose errors list is empty: the same "
+        "errors, pages and cursors."
+    ),
+    change(JOBS, SKIPPED, '"errors": []', '"XXerrorsXX": []'): (
+        "Only the errors query reads a marker's errors, and it never reads a skip marker (has_errors false)."
+    ),
     change(JOBS, VERSIONS, '"delete"', '"XXdeleteXX"'): ONLY_SAVES_A_READ,
     change(JOBS, 'raise NotFoundError("bulk job not found")', '"bulk job not found"', '"XXbulk job not foundXX"'): (
         "In start_job only (the same line in get_job is killed by the 404 tests): the job vanishing "
