@@ -158,18 +158,18 @@ def test_https_needs_a_certificate_it_can_verify_for_the_host(tmp_path: Path, mo
         receiver.stop()
 
 
-class Dripper:
-    """A receiver that answers one byte at a time, a byte every 50 ms: each read gets a byte long
-    before any socket timeout, so only the attempt's own deadline can end it. Records how many
-    bytes it sent before the connection was cut."""
+class SlowReceiver:
+    """A receiver that sends `at_once` bytes of `answer` at once and the rest a byte every `pace`
+    seconds (each read gets a byte long before any socket timeout, so only the attempt's own
+    deadline can end it), then holds the connection open. Records how many bytes it sent and
+    whether the connection was cut under it."""
 
-    ANSWER = b"HTTP/1.1 200 OK\r\nX-Drip: " + b"a" * 200 + b"\r\nContent-Length: 0\r\n\r\n"
-
-    def __init__(self) -> None:
+    def __init__(self, answer: bytes, at_once: int = 0, pace: float = 0.05) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
+        self.answer, self.at_once, self.pace = answer, at_once, pace
         self.sent = 0
-        self.cut = threading.Event()
+        self.cut, self.done = threading.Event(), threading.Event()
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -177,22 +177,36 @@ class Dripper:
         with conn:
             conn.recv(65536)  # the request
             try:
-                for byte in self.ANSWER:
+                conn.sendall(self.answer[: self.at_once])
+                self.sent = self.at_once
+                for byte in self.answer[self.at_once :]:
                     conn.sendall(bytes([byte]))
                     self.sent += 1
-                    time.sleep(0.05)
+                    time.sleep(self.pace)
+                self.done.wait(30)
             except OSError:
                 self.cut.set()
 
+    def close(self) -> None:
+        self.done.set()
+        self.listener.close()
+
+
+DRIPPED = b"HTTP/1.1 200 OK\r\nX-Drip: " + b"a" * 200 + b"\r\nContent-Length: 0\r\n\r\n"
+
+
+def head(promised: int) -> bytes:
+    return f"HTTP/1.1 200 OK\r\nContent-Length: {promised}\r\n\r\n".encode()
+
 
 def test_a_receiver_dripping_its_answer_is_cut_off_at_the_deadline() -> None:
-    dripper = Dripper()
+    dripper = SlowReceiver(DRIPPED)
     sender = HttpWebhookSender(allow_private=True, timeout_seconds=0.5)
     failed = refusal(sender, f"http://127.0.0.1:{dripper.port}/hook")
     assert failed.message == "webhook attempt exceeded its 0.5 s deadline" and not failed.permanent
     assert dripper.cut.wait(10)  # the connection was shut down under it
-    assert dripper.sent < len(Dripper.ANSWER)
-    dripper.listener.close()
+    assert dripper.sent < len(DRIPPED)
+    dripper.close()
 
 
 def test_a_url_the_sender_cannot_take_apart_or_that_resolves_to_nothing() -> None:
@@ -203,41 +217,9 @@ def test_a_url_the_sender_cannot_take_apart_or_that_resolves_to_nothing() -> Non
     assert (nowhere.message, nowhere.permanent) == ("example.com does not resolve", False)
 
 
-class HeldAnswer:
-    """A receiver that answers 200 at once, promising a body of `promised` bytes, sends `body` of
-    them at `pace` seconds a byte (all at once without one), then holds the connection open."""
-
-    def __init__(self, promised: int, body: bytes, pace: float = 0.0) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.head = f"HTTP/1.1 200 OK\r\nContent-Length: {promised}\r\n\r\n".encode()
-        self.body, self.pace = body, pace
-        self.done = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        conn, _ = self.listener.accept()
-        with conn:
-            conn.recv(65536)  # the request
-            try:
-                conn.sendall(self.head)
-                if not self.pace:
-                    conn.sendall(self.body)
-                for byte in self.body if self.pace else b"":
-                    conn.sendall(bytes([byte]))
-                    time.sleep(self.pace)
-                self.done.wait(30)  # the rest of the promised body never comes
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        self.done.set()
-        self.listener.close()
-
-
 def test_of_the_answer_only_the_status_and_64_kib_of_body_are_read() -> None:
     # 64 KiB sent of the 10 MB promised: reading one byte more would wait out the deadline.
-    held = HeldAnswer(promised=10_000_000, body=b"x" * 64 * 1024)
+    held = SlowReceiver(head(10_000_000) + b"x" * 64 * 1024, at_once=len(head(10_000_000)) + 64 * 1024)
     try:
         HttpWebhookSender(allow_private=True, timeout_seconds=5).post(f"http://127.0.0.1:{held.port}/hook", BODY, SENT)
     finally:
@@ -247,7 +229,7 @@ def test_of_the_answer_only_the_status_and_64_kib_of_body_are_read() -> None:
 def test_a_200_whose_body_drips_past_the_deadline_is_not_a_delivery() -> None:
     # The status came in time, but the attempt did not end in time: the receiver may still be
     # working, and the next attempt is the one that counts.
-    held = HeldAnswer(promised=1000, body=b"x" * 1000, pace=0.05)
+    held = SlowReceiver(head(1000) + b"x" * 1000, at_once=len(head(1000)))
     try:
         failed = refusal(HttpWebhookSender(allow_private=True, timeout_seconds=0.5), f"http://127.0.0.1:{held.port}/h")
         assert (failed.message, failed.permanent) == ("webhook attempt exceeded its 0.5 s deadline", False)
