@@ -56,7 +56,7 @@ class ExportPolicy:
     notify_max_attempts: int
     notify_backoff_seconds: float
     notify_backoff_max_seconds: float
-    running: RunningLimit | None = None  # the tenant's QUEUED + RUNNING exports at most; None: any
+    running: RunningLimit | None  # the tenant's QUEUED + RUNNING exports at most; None: any
 
 
 @dataclass
@@ -223,7 +223,7 @@ class ExportProcessor:
 
     def _queue_notify(self, export_id: str, attempt: int, not_before: datetime | None = None) -> None:
         task = ExportTask.notify(self.scope, export_id, attempt)
-        (self.notices or self.tasks).enqueue(task.name, task.to_body(), not_before)
+        (self.tasks if self.notices is None else self.notices).enqueue(task.name, task.to_body(), not_before)
 
     # --- notify ------------------------------------------------------------------------------
     def notify(self, export_id: str, attempt: int) -> str:

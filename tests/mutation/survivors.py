@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 Key = tuple[str, str, str]
+ROOT = Path(__file__).resolve().parents[2]
 
 AUTH = "shared/auth.py"
 HTTP = "shared/http.py"
@@ -40,7 +42,7 @@ def change(module: str, line: str, before: str, after: str) -> Key:
     return module, line, line.replace(before, after)
 
 
-def only_the_description(line: str, mutated: str) -> bool:
+def only_the_description(module: str, line: str, mutated: str) -> bool:
     """The mutant changes a field's `description=` text only, or drops the Field() that held it."""
     if "description=" not in line:
         return False
@@ -50,16 +52,29 @@ def only_the_description(line: str, mutated: str) -> bool:
     return dropped or worded
 
 
-EQUIVALENT_WHEN: list[tuple[Callable[[str, str], bool], str]] = [
+ANNOTATED = re.compile(r"^(?!lambda\b)[\w.]+: ")  # `name: annotation` or `name: annotation = value`
+
+
+def only_the_annotation(module: str, line: str, mutated: str) -> bool:
+    """The mutant changes the annotation of a name (a field, an attribute, a variable) and not its
+    value, in a module whose annotations are never evaluated."""
+    if not ANNOTATED.match(line) or "from __future__ import annotations" not in (ROOT / module).read_text():
+        return False
+    annotation, _, value = line.partition(" = ")
+    changed, _, mutated_value = mutated.partition(" = ")
+    return ANNOTATED.match(mutated) is not None and value == mutated_value and annotation != changed
+
+
+EQUIVALENT_WHEN: list[tuple[Callable[[str, str, str], bool], str]] = [
+    (only_the_annotation, "Only an annotation, which is never evaluated (`from __future__ import annotations`)."),
     (
-        lambda line, mutated: mutated == line.replace('mode="python"', 'mode="XXpythonXX"'),
+        lambda _module, line, mutated: mutated == line.replace('mode="python"', 'mode="XXpythonXX"'),
         'pydantic dumps every mode but "json" as "python".',
     ),
     (only_the_description, "Only the wording of a field's description in the OpenAPI document."),
 ]
 
 TYPING_ONLY = "Used in annotations only, which are never evaluated (`from __future__ import annotations`)."
-CHUNKS = "chunks: queue.Queue[list[T] | BaseException | None] = queue.Queue(maxsize=depth)"
 PREFETCHED = "def prefetched(items: Iterator[T], batch: int = 200, depth: int = 4) -> Iterator[T]:"
 PADDING = 'values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))'
 ENCODED = 'return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")'
@@ -148,9 +163,6 @@ EQUIVALENT: dict[Key, str] = {
     (HTTP, "@dataclass(frozen=True)", "@dataclass(frozen=False)"): (
         "Download: nothing assigns to a reply once it is made."
     ),
-    change(HTTP, "body: type[BaseModel] | None = None", "|", "&"): TYPING_ONLY,
-    change(HTTP, "query: type[BaseModel] | None = None", "|", "&"): TYPING_ONLY,
-    change(HTTP, "_map: Map | None = None", "|", "&"): TYPING_ONLY,
     change(HTTP, "_map: Map | None = None", "= None", '= ""'): (
         "Api.route sets _map back to None with every route it declares; an Api without routes serves nothing."
     ),
@@ -170,9 +182,6 @@ EQUIVALENT: dict[Key, str] = {
     (BASE, 'T = TypeVar("T")', "T = None"): TYPING_ONLY,
     change(ADMISSION, 'T = TypeVar("T")', '"T"', '"XXTXX"'): TYPING_ONLY,
     (ADMISSION, 'T = TypeVar("T")', "T = None"): TYPING_ONLY,
-    change(BASE, CHUNKS, "list[T] | BaseException", "list[T] & BaseException"): TYPING_ONLY,
-    change(BASE, CHUNKS, "BaseException | None", "BaseException & None"): TYPING_ONLY,
-    change(BASE, "end: BaseException | None = None", "|", "&"): TYPING_ONLY,
     (BASE, "self.client = client", "self.client = None"): "TenantRoot.client is never read.",
     change(BASE, PADDING, "(-len(cursor) % 4)", "(+len(cursor) % 4)"): (
         "Too much padding where one '=' was missing: the base64 decoder ignores the excess, so every "
@@ -226,15 +235,6 @@ EQUIVALENT: dict[Key, str] = {
         "The name of the document holding the production sweep's lease and cursor: any fixed name "
         "works the same (tests give each sweep a name of its own)."
     ),
-    change(
-        SWEEP_STORE, "result: tuple[bool, SweepCursor | None] = take(self._client.transaction())", "|", "&"
-    ): TYPING_ONLY,
-    change(
-        SWEEP_STORE,
-        'ended: datetime | None = (self._ref.get().to_dict() or {}).get("completed_at")',
-        "|",
-        "&",
-    ): TYPING_ONLY,
     change(
         SWEEP_STORE,
         'changes: dict[str, Any] = {"owner": None, "lease_until": None}',
@@ -451,20 +451,11 @@ EQUIVALENT: dict[Key, str] = {
     (NOTIFIER, "@dataclass(frozen=True)", "@dataclass(frozen=False)"): (
         "NotifyPolicy and Attempted: nothing assigns to a policy or an attempt's outcome once built."
     ),
-    change(NOTIFIER, "delivery: Delivery | None = None", "|", "&"): TYPING_ONLY,
-    change(NOTIFIER, "next_attempt_at: datetime | None = None", "|", "&"): TYPING_ONLY,
     (WORKER, "@functions_framework.http", ""): (
         "The decorator registers the function as an HTTP function, which is what functions-framework "
         "takes a target to be when none is registered: served the same either way."
     ),
     # --- the webhook sender
-    **{
-        change(WEBHOOKS, line, "| None", "& None"): TYPING_ONLY
-        for line in (
-            "self._sock: socket.socket | None = None",
-            "self._timer: threading.Timer | None = None",
-        )
-    },
     change(WEBHOOKS, "return time.monotonic() >= self._at", ">=", ">"): (
         "Differs only if the clock reads the deadline's exact nanosecond."
     ),
@@ -557,7 +548,7 @@ def reason(module: str, line: str, mutated: str) -> tuple[str | None, bool]:
     if key in EQUIVALENT:
         return EQUIVALENT[key], True
     for applies, why in EQUIVALENT_WHEN:
-        if applies(line, mutated):
+        if applies(module, line, mutated):
             return why, True
     return NOT_YET_KILLED.get(key), False
 

@@ -12,7 +12,7 @@ import pytest
 from tests.mutation import run
 from tests.mutation.mutmut_config import ALL, choose_tests
 from tests.mutation.run import constants_by_use
-from tests.mutation.survivors import EQUIVALENT, NOT_YET_KILLED
+from tests.mutation.survivors import EQUIVALENT, NOT_YET_KILLED, only_the_annotation
 
 SOURCE = """\
 LIMIT = 1
@@ -72,3 +72,13 @@ def test_a_survivors_second_run_gets_the_tests_its_first_run_left_out_fastest_fi
     assert choose_tests(tests_map, 2, second_run=True) == []
     assert choose_tests(tests_map, 3, second_run=False) == []
     assert choose_tests(tests_map, 3, second_run=True) == []
+
+
+def test_only_a_change_to_an_annotation_counts_as_one() -> None:
+    module = "shared/services/exports.py"  # annotations never evaluated
+    line = "running: RunningLimit | None = None  # at most"
+    assert only_the_annotation(module, line, "running: RunningLimit & None = None  # at most")
+    assert not only_the_annotation(module, line, 'running: RunningLimit | None = ""  # at most')
+    assert not only_the_annotation(module, "lambda: view(full=False),", "lambda: view(full=True),")
+    # a module whose annotations are evaluated (no `from __future__ import annotations`)
+    assert not only_the_annotation("shared/__init__.py", "KEY: int | None = None", "KEY: int & None = None")
