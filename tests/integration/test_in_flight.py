@@ -226,6 +226,9 @@ def test_the_tenant_first_write_time_is_created_once(harness: Harness, scope: Sc
     assert all(isinstance(f, datetime) for f in found), found
     assert len(set(found)) == 1  # one of the four times, the same for every caller
     assert stores[0].first_write_at(base + timedelta(hours=1)) == found[0]
+    # kept where the README says, for whoever needs to read or reset a tenant's ramp
+    kept = wiring.firestore_client().document(f"tenants/{scope.tenant_id}/orgs/{scope.org_id}/system/ingest").get()
+    assert kept.get("first_write_at") == found[0]
 
 
 # --- fairness between tenants, through the API and the concurrent emulator -----------------------
