@@ -188,12 +188,14 @@ class ExportProcessor:
         staged = staged_object_path(self.scope, export.id, attempt_id, export.format)
         counts = {"rows": 0, "excluded": 0}
 
-        schema = ExportSchema()
-        if self.catalog is not None:
-            schema = ExportSchema(
+        schema = (
+            ExportSchema(
                 definitions=self.catalog.all_of(Collection.ATTRIBUTES),
                 templates=self.catalog.all_of(Collection.TEMPLATES),
             )
+            if self.catalog is not None
+            else None  # no catalog to read: the products' own fields only
+        )
 
         def chunks() -> Iterator[bytes]:
             rows = RowWriter(export.format, schema)

@@ -142,7 +142,12 @@ MODULES: dict[str, list[str]] = {
         EXPORTS,
     ],
     "shared/adapters/webhooks.py": ["tests/integration/test_webhook_sender.py", EXPORTS],
-    "shared/services/exports.py": [EXPORTS, "tests/integration/test_worker_endpoint.py"],
+    "shared/services/exports.py": [
+        EXPORTS,
+        "tests/integration/test_worker_endpoint.py",
+        # the catalog's attribute columns and template slugs, read for the export's schema
+        "tests/integration/test_attributes.py::test_exports_carry_template_completeness_and_typed_values_and_leave_out_invalid_ones",
+    ],
     # one attempt at telling a tenant something ended, and a bulk job's announcements
     "shared/services/notifications.py": [JOB_NOTICES, EXPORTS],
     "shared/services/job_notifications.py": [JOB_NOTICES, CANCEL, WATCHDOG],
