@@ -5,6 +5,7 @@ file is applied exactly once, with exact counters and each failure naming its li
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from shared.adapters.firestore.uploads import FirestoreUploadStore
 from shared.domain.catalog import Collection
 from shared.domain.models import JobStatus, JobType, UploadFormat
 from shared.domain.tenancy import Principal, Role, Scope
-from shared.errors import InvalidArgumentError
+from shared.errors import ConflictError, InvalidArgumentError, NotFoundError
 from shared.services.bulk_jobs import BulkJobs
 from shared.services.bulk_processing import BulkJobProcessor
 from shared.services.tasks import WorkerTask, batch_task_name
@@ -193,3 +194,28 @@ def test_a_file_of_more_items_than_a_job_takes_fails_the_job_unwritten(harness: 
     job = harness.job(job_id)
     assert job.status is JobStatus.FAILED and "more than 5 items" in (job.failure_reason or "")
     assert harness.product_count() == 0
+
+
+def test_a_job_claims_its_upload_in_the_write_that_creates_it_and_an_upload_is_used_once(
+    harness: Harness, scope: Scope
+) -> None:
+    upload_id = harness.upload(UploadFormat.CSV, b"title\r\nLamp\r\n")
+    first = harness.create_from(JobType.BULK_IMPORT, UploadFormat.CSV, b"title\r\nLamp\r\n")
+    claimed = harness.uploads.uploads.get(upload_id)
+    job_id = harness.jobs.create_from_upload(harness.actor, JobType.BULK_IMPORT, upload_id).id
+    assert (claimed.job_id, harness.uploads.uploads.get(upload_id).job_id) == (None, job_id)
+    with pytest.raises(ConflictError) as used:
+        harness.jobs.create_from_upload(harness.actor, JobType.BULK_IMPORT, upload_id)
+    assert used.value.message == f"the upload was used already, by bulk job {job_id}"
+    # The service read the upload just before; the write that creates the job checks again, for
+    # a job that claimed it meanwhile, or an upload gone.
+    store = FirestoreJobStore(wiring.firestore_client(), scope)
+    orphan = store.get_job(first).model_copy(update={"id": str(uuid.uuid4())})
+    with pytest.raises(ConflictError) as raced:
+        store.create_job(orphan, upload_id=upload_id)
+    assert raced.value.message == f"the upload was used already, by bulk job {job_id}"
+    with pytest.raises(NotFoundError) as missing:
+        store.create_job(orphan, upload_id=str(uuid.uuid4()))
+    assert missing.value.message == "upload not found"
+    with pytest.raises(NotFoundError):
+        store.get_job(orphan.id)
