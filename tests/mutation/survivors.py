@@ -293,6 +293,10 @@ EQUIVALENT: dict[Key, str] = {
     (EXPORTS, "@dataclass(frozen=True)", "@dataclass(frozen=False)"): (
         "ExportPolicy: nothing assigns to a policy once it is built."
     ),
+    change(EXPORTS, 'payload=view.model_dump(mode="json"),', '"json"', '"XXjsonXX"'): (
+        "The envelope is sent as JSON whole (model_dump_json): a payload of Python values (datetimes, "
+        "enums, nested models) comes out as the same text."
+    ),
     # --- Idempotency-Key replay
     change(IDEMPOTENCY, "if record.state is KeyState.DONE and record.response is not None:", " and ", " or "): (
         "A record is DONE exactly when its response is stored (complete writes both at once): either "
