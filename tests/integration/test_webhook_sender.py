@@ -162,12 +162,12 @@ class SlowReceiver:
     """A receiver that sends `at_once` bytes of `answer` at once and the rest a byte every `pace`
     seconds (each read gets a byte long before any socket timeout, so only the attempt's own
     deadline can end it), then holds the connection open. Records how many bytes it sent and
-    whether the connection was cut under it."""
+    whether the connection was cut under it. Without `hold`, it closes the connection instead."""
 
-    def __init__(self, answer: bytes, at_once: int = 0, pace: float = 0.05) -> None:
+    def __init__(self, answer: bytes, at_once: int = 0, pace: float = 0.05, hold: bool = True) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
-        self.answer, self.at_once, self.pace = answer, at_once, pace
+        self.answer, self.at_once, self.pace, self.hold = answer, at_once, pace, hold
         self.sent = 0
         self.cut, self.done = threading.Event(), threading.Event()
         threading.Thread(target=self._serve, daemon=True).start()
@@ -183,7 +183,8 @@ class SlowReceiver:
                     conn.sendall(bytes([byte]))
                     self.sent += 1
                     time.sleep(self.pace)
-                self.done.wait(30)
+                if self.hold:
+                    self.done.wait(30)
             except OSError:
                 self.cut.set()
 
@@ -235,3 +236,58 @@ def test_a_200_whose_body_drips_past_the_deadline_is_not_a_delivery() -> None:
         assert (failed.message, failed.permanent) == ("webhook attempt exceeded its 0.5 s deadline", False)
     finally:
         held.close()
+
+
+def resolving_to(*addresses: str) -> HttpWebhookSender:
+    """A sender for which every host resolves to `addresses`, in that order."""
+    return HttpWebhookSender(allow_private=True, timeout_seconds=5, resolver=lambda _host, _port: list(addresses))
+
+
+def test_when_one_address_refuses_the_next_is_tried_without_a_second_lookup(receiver: Receiver) -> None:
+    # 127.0.0.2 is loopback too, but the receiver listens on 127.0.0.1 only: a dual-stack host
+    # whose first side is down.
+    resolving_to("127.0.0.2", "127.0.0.1").post(f"http://receiver.test:{receiver.port}/hook", BODY, SENT)
+    assert len(receiver.requests) == 1 and receiver.requests[0]["headers"]["Host"] == f"receiver.test:{receiver.port}"
+
+
+def test_when_every_address_refuses_the_failure_names_each_and_is_worth_another_attempt() -> None:
+    failed = refusal(resolving_to("127.0.0.2", "127.0.0.1"), f"http://receiver.test:{free_port()}/hook")
+    refused = "[Errno 111] Connection refused"
+    assert (failed.message, failed.permanent) == (
+        f"could not connect to receiver.test: 127.0.0.2: {refused}; 127.0.0.1: {refused}",
+        False,
+    )
+
+
+def test_a_receiver_that_hangs_up_without_answering_is_worth_another_attempt() -> None:
+    hangs_up = SlowReceiver(b"", hold=False)
+    failed = refusal(resolving_to("127.0.0.1"), f"http://127.0.0.1:{hangs_up.port}/hook")
+    assert (failed.message, failed.permanent) == (
+        "webhook POST failed: RemoteDisconnected: Remote end closed connection without response",
+        False,
+    )
+    hangs_up.close()
+
+
+@pytest.fixture()
+def unanswered_port() -> Iterator[int]:
+    """A port whose listener never accepts and whose backlog is full: a connection attempt to it
+    waits for its timeout, as one to a host that drops packets does."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+    port = listener.getsockname()[1]
+    queued = [socket.socket() for _ in range(4)]
+    for sock in queued:
+        sock.setblocking(False)
+        sock.connect_ex(("127.0.0.1", port))
+    time.sleep(0.2)  # the queue fills as the handshakes complete
+    yield port
+    for sock in [*queued, listener]:
+        sock.close()
+
+
+def test_a_connection_that_outlasts_the_deadline_ends_the_attempt_there(unanswered_port: int) -> None:
+    # The connect timeout is the time left; once it has run out, the deadline is what failed
+    # (not "could not connect"), and no further address is tried.
+    sender = HttpWebhookSender(allow_private=True, timeout_seconds=0.5)
+    failed = refusal(sender, f"http://127.0.0.1:{unanswered_port}/hook")
+    assert (failed.message, failed.permanent) == ("webhook attempt exceeded its 0.5 s deadline", False)

@@ -141,7 +141,11 @@ MODULES: dict[str, list[str]] = {
         "tests/integration/test_webhook_sender.py",
         EXPORTS,
     ],
-    "shared/adapters/webhooks.py": ["tests/integration/test_webhook_sender.py", EXPORTS],
+    "shared/adapters/webhooks.py": [
+        "tests/unit/test_webhook_deadline.py",
+        "tests/integration/test_webhook_sender.py",
+        EXPORTS,
+    ],
     "shared/services/exports.py": [
         EXPORTS,
         "tests/integration/test_worker_endpoint.py",
@@ -387,6 +391,7 @@ def mutate(module: str) -> None:
         run_watched([*mutmut, *options], env)
         # mutmut 2 looks cached results up by the line's text, so of several identical lines (two
         # `ref = self._jobs.document(job_id)`) only the first is tested; the others, by id.
+        give_ids(module)
         for mutant_id in not_run(module):
             run_watched([*mutmut, str(mutant_id), *options], env)
         # The map can miss a test: state built once and kept (a session fixture, a cached client)
@@ -432,6 +437,27 @@ def statuses(module: str) -> Iterator[tuple[Any, int, str]]:
         if status not in KILLED and status != "skipped" and tested_against != current:
             status = "untested"
         yield mutant, mutant_id, status
+
+
+def give_ids(module: str) -> None:
+    """mutmut 2 files a mutant under the first line with its line's text, so a mutant of a line
+    identical to an earlier one (a closing `)`), added since mutmut first saw the module, never
+    gets a row of its own in the cache, nor an id to be run by: give it one."""
+    missing = [mutant for mutant, mutant_id, _ in statuses(module) if not mutant_id]
+    if not missing:
+        return
+    with sqlite3.connect(SRC / ".mutmut-cache") as db:
+        for mutant in missing:
+            found = db.execute(
+                "SELECT l.id FROM Line l JOIN SourceFile s ON l.sourcefile = s.id "
+                "WHERE s.filename = ? AND l.line = ? AND l.line_number = ?",
+                (module, mutant.line, mutant.line_number),
+            ).fetchone()
+            if found:
+                db.execute(
+                    "INSERT INTO Mutant (line, 'index', tested_against_hash, status) VALUES (?, ?, '', 'untested')",
+                    (found[0], mutant.index),
+                )
 
 
 def not_run(module: str) -> list[int]:

@@ -471,6 +471,24 @@ EQUIVALENT: dict[Key, str] = {
         )
         for after in ("False", "None")
     },
+    change(
+        WEBHOOKS,
+        "connection.timeout = deadline.remaining()  # each socket operation; the deadline bounds the sum",
+        "deadline.remaining()",
+        "None",
+    ): (
+        "With no socket timeout, the deadline's shutdown alone ends a blocked read or write, at the "
+        "moment the timeout would have: the attempt fails the same, with the same words."
+    ),
+    change(
+        WEBHOOKS,
+        '"POST", target.target, body=body, headers=headers, preload_content=False, decode_content=False',
+        "decode_content=False",
+        "decode_content=True",
+    ): (
+        "The answer's body is read only to be dropped, its errors ignored, at most MAX_RESPONSE_BYTES "
+        "either way: decoded or not, the status is the answer."
+    ),
     change(WEBHOOKS, "self._sock = None", "None", '""'): (
         "In stop(), the deadline's last call: nothing reads the socket after it."
     ),
