@@ -369,6 +369,11 @@ EQUIVALENT: dict[Key, str] = {
         "chunking test sets its own size, 2)."
     ),
     change(JOBS, VERSIONS, '!= "delete"', '== "delete"'): ONLY_SAVES_A_READ,
+    change(JOBS, '"item_count": planned.item_count,', '"item_count"', '"XXitem_countXX"'): (
+        "Keeps a started upload job's stored item_count true for whoever reads the store; no code "
+        "reads it once the job has started (start_job only for a PENDING job), and the API shows "
+        "total_items, written beside it."
+    ),
     change(JOBS, "SKIP_CHUNK = 400", "400", "401"): (
         "How many skip markers a cancel creates per commit: any size up to Firestore's 500 writes "
         "per commit skips the same batches."
