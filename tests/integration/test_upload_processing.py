@@ -219,3 +219,27 @@ def test_a_job_claims_its_upload_in_the_write_that_creates_it_and_an_upload_is_u
     assert missing.value.message == "upload not found"
     with pytest.raises(NotFoundError):
         store.get_job(orphan.id)
+
+
+def test_an_uploaded_job_cancelled_midway_skips_every_batch_it_had_not_committed(harness: Harness) -> None:
+    job_id = harness.create_from(JobType.BULK_IMPORT, UploadFormat.CSV, csv_file(200))
+    first, *rest = harness.start(job_id)  # 5 batches of 40, their ranges in the job's plan
+    harness.processor.handle(first)
+    view = harness.jobs.cancel(harness.actor, job_id)
+    assert (view.status, view.processed_items, view.failed_items) == (JobStatus.CANCELLED, 36, 4)
+    # the committed batch and a skip marker for each of the other four, read from the plan
+    assert harness.job(job_id).batches_done == 5
+    for task in rest:
+        assert harness.processor.handle(task) == "job already CANCELLED"
+    assert harness.product_count() == 36
+
+
+def test_a_batch_the_plan_does_not_hold_is_not_found(harness: Harness, scope: Scope) -> None:
+    job_id = harness.create_from(JobType.BULK_IMPORT, UploadFormat.CSV, csv_file(40))
+    harness.start(job_id)
+    store = FirestoreJobStore(wiring.firestore_client(), scope)
+    job = store.get_job(job_id)
+    assert store.batch_range(job, 0).item_count == 40
+    with pytest.raises(NotFoundError) as missing:
+        store.batch_range(job, firestore_jobs.PLAN_CHUNK)  # past the plan's only document
+    assert missing.value.message == f"bulk job plan: batch {firestore_jobs.PLAN_CHUNK} not found"

@@ -86,6 +86,9 @@ MODULES: dict[str, list[str]] = {
         CANCEL,
         "tests/integration/test_dry_run.py",
         "tests/integration/test_upload_processing.py",  # an uploaded job's plan documents
+        # the errors CSV, from the batch markers with errors: generic, and a CSV upload's rows
+        "tests/integration/test_uploads.py::test_an_inline_jobs_errors_csv_names_index_id_and_error",
+        "tests/integration/test_uploads.py::test_the_errors_csv_round_trip",
         WATCHDOG,
         JOB_NOTICES,
     ],
