@@ -552,6 +552,15 @@ NOT_YET_KILLED: dict[Key, str] = {
         "Raised only after FINISH_ATTEMPTS conflicts in a row (see there); its wording goes to Cloud "
         "Tasks in the 503 that asks for the retry, and nothing reads it."
     ),
+    change(
+        JOBS,
+        'raise ConflictError("bulk job: kept changing while being cancelled; try again")',
+        '"bulk job: kept changing while being cancelled; try again"',
+        '"XXbulk job: kept changing while being cancelled; try againXX"',
+    ): (
+        "Raised only after CANCEL_ATTEMPTS conflicts in a row (see there); a 409 whose words a test "
+        "could pin only by making the job move twenty times under one cancel."
+    ),
     change(SWEEP, "LEASE = timedelta(minutes=2)", "minutes=2", "minutes=3"): (
         "The lease's length only decides how soon another run may take over from a sweep that died; "
         "the lease tests pass it explicitly, and a test of the constant would only restate it."
