@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from shared import wiring
+from shared.adapters.firestore import wire
 from shared.adapters.firestore.jobs import FirestoreJobStore
 from shared.domain.bulk import BatchPlan
 from shared.domain.models import BatchRange, BulkJob, BulkJobView, JobStatus, JobType
@@ -234,3 +235,23 @@ def test_cancel_through_the_api(jobs: JobsApi, client: Any, auth: dict[str, str]
     assert settled["processed_items"] >= cancelled["processed_items"]
     audit = client.get(f"{B}/audit-logs", query_string={"resource_type": "bulk_job"}, headers=auth).get_json()
     assert [(e["action"], e["resource_id"]) for e in audit["items"]] == [("bulk_job.cancelled", created["id"])]
+
+
+def test_a_cancel_that_keeps_losing_to_commits_gives_up_after_20_tries_and_changes_nothing(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = harness.create(JobType.BULK_IMPORT, items(120))
+    harness.start(job_id)
+    tries: list[int] = []
+
+    def always_moved(_client: Any, _writes: Any) -> Any:  # a batch committed between read and write
+        tries.append(1)
+        raise ConflictError("the job moved")
+
+    monkeypatch.setattr(wire, "commit", always_moved)
+    with pytest.raises(ConflictError) as refused:
+        cancel(harness, job_id)
+    monkeypatch.undo()
+    assert (refused.value.message, len(tries)) == ("bulk job: kept changing while being cancelled; try again", 20)
+    assert harness.job(job_id).status is JobStatus.PROCESSING
+    assert [e for e in harness.events(job_id) if e["resource_type"] == "bulk_job"] == []

@@ -16,21 +16,22 @@ import functions_framework
 import pytest
 
 from shared import wiring
+from shared.adapters.firestore import wire
 from shared.adapters.firestore.exports import FirestoreExportStore
 from shared.adapters.firestore.jobs import FirestoreJobStore
 from shared.adapters.firestore.uploads import FirestoreUploadStore
 from shared.adapters.firestore.watchdog import FirestoreWatchdogStore
-from shared.domain.bulk import BatchPlan
 from shared.domain.exports import DeliveryStatus, ExportStatus
-from shared.domain.models import BatchRange, JobStatus, JobType, UploadFormat
+from shared.domain.models import JobStatus, JobType, UploadFormat
 from shared.domain.tenancy import Principal, Role, Scope
+from shared.errors import ConflictError
 from shared.services.bulk_jobs import BulkJobs
 from shared.services.tasks import ExportTask, JobNoticeTask, WorkerTask
 from shared.services.watchdog import Watchdog, WatchdogPolicy, WatchdogReport
 from shared.settings import Settings
 from tests.conftest import ROOT
 from tests.integration.conftest import CapturedQueue, JobsApi
-from tests.integration.test_bulk_processing import LIMITS, Harness, assert_exact, items
+from tests.integration.test_bulk_processing import LIMITS, DiesAfterCommit, Harness, assert_exact, items
 from tests.integration.test_exports import FlakyFiles, seed
 from tests.integration.test_exports import Harness as ExportHarness
 
@@ -188,12 +189,6 @@ def test_a_slow_but_alive_job_is_left_alone(h: Jobs) -> None:
 def test_a_job_whose_batches_all_committed_but_was_never_finished_is_finished(h: Jobs, scope: Scope) -> None:
     job_id = h.create(JobType.BULK_IMPORT, items(80))
     tasks = h.start(job_id)
-
-    class DiesAfterCommit(FirestoreJobStore):
-        def commit_batch(self, job_id: str, batch: BatchRange, plan: BatchPlan, now: datetime) -> Any:
-            super().commit_batch(job_id, batch, plan, now)
-            raise SystemExit("worker died after commit")
-
     dying = h.with_store(DiesAfterCommit(wiring.firestore_client(), scope))
     for task in tasks:
         with pytest.raises(SystemExit):
@@ -568,3 +563,25 @@ def test_a_job_announcement_rescued_is_sent(h: Jobs) -> None:
     assert wiring.job_notifications(h.scope).notify(task.job_id, task.attempt) == "not configured"
     assert h.job(job_id).notification.status == "NOT_CONFIGURED"  # type: ignore[union-attr]
     assert h.check() == report()
+
+
+def test_a_finish_that_keeps_losing_to_other_writes_leaves_the_job_to_a_retry_after_5_tries(
+    h: Jobs, scope: Scope, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = h.create(JobType.BULK_IMPORT, items(40))
+    [task] = h.start(job_id)
+    with pytest.raises(SystemExit):  # committed, never finished
+        h.with_store(DiesAfterCommit(wiring.firestore_client(), scope)).handle(task)
+    tries: list[int] = []
+
+    def always_moved(_client: Any, _writes: Any) -> Any:  # the job changed between read and write
+        tries.append(1)
+        raise ConflictError("the job moved")
+
+    store = FirestoreJobStore(wiring.firestore_client(), scope)
+    monkeypatch.setattr(wire, "commit", always_moved)
+    with pytest.raises(ConflictError) as left:
+        store.finish_job_if_done(job_id, datetime.now(UTC), once_evaluated=False)
+    monkeypatch.undo()
+    assert (left.value.message, len(tries)) == ("bulk job: kept changing while being finished", 5)
+    assert h.job(job_id).status is JobStatus.PROCESSING

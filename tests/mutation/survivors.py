@@ -529,38 +529,6 @@ NOT_YET_KILLED: dict[Key, str] = {
         "a test timing the cut could tell, and tests assert no timings (a socket timeout set to the "
         "time left still ends a blocked read at the deadline, which passed() then reports)."
     ),
-    change(JOBS, "FINISH_ATTEMPTS = 5", "5", "6"): (
-        "How many times the finish looks again at a job that moved under it before leaving it to "
-        "Cloud Tasks' retry: telling 5 from 6 needs a job moved exactly five times in a row between "
-        "the finish's read and its write, and a test of that would only restate the constant."
-    ),
-    change(
-        JOBS,
-        "CANCEL_ATTEMPTS = 20  # each a read and a versioned write; only batches committing meanwhile make one fail",
-        "20",
-        "21",
-    ): (
-        "As FINISH_ATTEMPTS: telling 20 from 21 needs a job moved exactly twenty times in a row "
-        "between the cancel's read and its write, and a test of that would only restate the constant."
-    ),
-    change(
-        JOBS,
-        'raise ConflictError("bulk job: kept changing while being finished")',
-        '"bulk job: kept changing while being finished"',
-        '"XXbulk job: kept changing while being finishedXX"',
-    ): (
-        "Raised only after FINISH_ATTEMPTS conflicts in a row (see there); its wording goes to Cloud "
-        "Tasks in the 503 that asks for the retry, and nothing reads it."
-    ),
-    change(
-        JOBS,
-        'raise ConflictError("bulk job: kept changing while being cancelled; try again")',
-        '"bulk job: kept changing while being cancelled; try again"',
-        '"XXbulk job: kept changing while being cancelled; try againXX"',
-    ): (
-        "Raised only after CANCEL_ATTEMPTS conflicts in a row (see there); a 409 whose words a test "
-        "could pin only by making the job move twenty times under one cancel."
-    ),
     change(SWEEP, "LEASE = timedelta(minutes=2)", "minutes=2", "minutes=3"): (
         "The lease's length only decides how soon another run may take over from a sweep that died; "
         "the lease tests pass it explicitly, and a test of the constant would only restate it."
