@@ -374,6 +374,11 @@ EQUIVALENT: dict[Key, str] = {
         "reads it once the job has started (start_job only for a PENDING job), and the API shows "
         "total_items, written beside it."
     ),
+    change(JOBS, "if job.started_at is None or job.status is JobStatus.COMPLETED:", " or ", " and "): (
+        "with_progress: the markers are not read where their sums are known (a job not started has "
+        "none, a COMPLETED job's stored counts are their final sums); reading them anyway shows the "
+        "same counts, at the cost of two aggregation reads."
+    ),
     change(JOBS, "SKIP_CHUNK = 400", "400", "401"): (
         "How many skip markers a cancel creates per commit: any size up to Firestore's 500 writes "
         "per commit skips the same batches."

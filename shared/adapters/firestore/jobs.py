@@ -118,7 +118,7 @@ class FirestoreJobStore:
             found = {r.alias: r.value for rows in (sums.get(), done.get()) for row in rows for r in row}
         return int(found.get("processed") or 0), int(found.get("failed") or 0), int(found.get("done") or 0)
 
-    def _done_count(self, job_id: str, markers: str = "batches") -> int:
+    def _done_count(self, job_id: str, markers: str) -> int:
         done = self._jobs.document(job_id).collection(markers).count(alias="done")
         with translated("bulk job progress"):
             return int(next(r.value for row in done.get() for r in row))
