@@ -379,6 +379,9 @@ EQUIVALENT: dict[Key, str] = {
         "none, a COMPLETED job's stored counts are their final sums); reading them anyway shows the "
         "same counts, at the cost of two aggregation reads."
     ),
+    change(
+        JOBS, 'done = self._jobs.document(job_id).collection(markers).count(alias="done")', '"done"', '"XXdoneXX"'
+    ): "The count is read by position, the query's only aggregation, not by its alias.",
     change(JOBS, "SKIP_CHUNK = 400", "400", "401"): (
         "How many skip markers a cancel creates per commit: any size up to Firestore's 500 writes "
         "per commit skips the same batches."
