@@ -175,7 +175,7 @@ class SlowReceiver:
     def _serve(self) -> None:
         conn, _ = self.listener.accept()
         with conn:
-            conn.recv(65536)  # the request
+            read_request(conn)  # whole: a close with bytes unread would reset the connection
             try:
                 conn.sendall(self.answer[: self.at_once])
                 self.sent = self.at_once
@@ -191,6 +191,18 @@ class SlowReceiver:
     def close(self) -> None:
         self.done.set()
         self.listener.close()
+
+
+def read_request(conn: socket.socket) -> bytes:
+    """One request, head and body (the sender sends them apart), or what came before the peer closed."""
+    data = b""
+    while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lengths = [line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
+    while lengths and len(body) < int(lengths[0]) and (chunk := conn.recv(65536)):
+        body += chunk
+    return head + body
 
 
 DRIPPED = b"HTTP/1.1 200 OK\r\nX-Drip: " + b"a" * 200 + b"\r\nContent-Length: 0\r\n\r\n"
